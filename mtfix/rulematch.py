@@ -1,0 +1,203 @@
+"""The rule-table proposer: Aho-Corasick matching on word boundaries, longest match first,
+case-insensitive, carrying case, inflection and a/an agreement into the replacement."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .edit import Edit
+from .ruletable import Rule, RuleSet
+from .text import (
+    WORD_RE,
+    at_sentence_start,
+    indefinite_article,
+    is_word_char,
+    transfer_apostrophes,
+    transfer_case,
+)
+
+AUTO_CONFIDENCE = 0.95
+# Before document evidence is weighed; the evidence scorer revises these.
+PRIOR_CONFIDENCE = {"auto": AUTO_CONFIDENCE, "spun": 0.35, "suggest": 0.3}
+_PERFECT_AUX = frozenset(
+    "have has had having 've 's be been being is are was were am 're get gets got gotten".split()
+)
+_PREV_WORD_RE = re.compile(r"([^\W_]+(?:['\u2019][^\W_]+)?)[^\w]*$", re.UNICODE)
+_NEXT_WORD_RE = re.compile(r"^[^\w]*?([^\W_]+)", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    rule: Rule
+    by_tag: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+class Matcher:
+    """An automaton over every inflected found form of a rule set."""
+
+    def __init__(self, ruleset: RuleSet):
+        import ahocorasick
+
+        self.automaton = ahocorasick.Automaton()
+        table: dict[str, list[_Entry]] = {}
+        for rule in ruleset.rules:
+            for form, by_tag in rule.forms().items():
+                key = form.lower()
+                table.setdefault(key, []).append(_Entry(rule, tuple(by_tag.items())))
+        for key, entries in table.items():
+            self.automaton.add_word(key, (key, tuple(entries)))
+        self.empty = not table
+        if table:
+            self.automaton.make_automaton()
+
+    def matches(self, folded: str):
+        if self.empty:
+            return
+        for end_index, (key, entries) in self.automaton.iter(folded):
+            start = end_index - len(key) + 1
+            yield start, end_index + 1, entries
+
+
+def matcher_for(ruleset: RuleSet) -> Matcher:
+    """One automaton per rule set, built on first use and kept with it."""
+    m = getattr(ruleset, "_matcher", None)
+    if m is None:
+        m = Matcher(ruleset)
+        object.__setattr__(ruleset, "_matcher", m)
+    return m
+
+
+def _neighbours(text: str, start: int, end: int):
+    """(previous word, char before), (next word, char after), ignoring spaces."""
+    before = text[max(0, start - 60) : start]
+    after = text[end : end + 60]
+    m = _PREV_WORD_RE.search(before)
+    prev_word = m.group(1) if m else None
+    b = before.rstrip()
+    prev_char = b[-1] if b else None
+    if prev_char is not None and prev_word is not None and not b.endswith(prev_word):
+        prev_word = None if prev_char in ".!?\n" else prev_word
+    m = _NEXT_WORD_RE.match(after)
+    next_word = m.group(1) if m else None
+    a = after.lstrip()
+    next_char = a[0] if a else None
+    if next_char is not None and next_char in ".!?" and next_word is not None:
+        next_word = None  # a sentence ends first
+    return (prev_word, prev_char), (next_word, next_char)
+
+
+def _conditions_hold(rule: Rule, prev, nxt) -> bool:
+    for cond in rule.conditions:
+        word, char = nxt if cond.looks_before else prev
+        if not cond.holds(word, char):
+            return False
+    return True
+
+
+def _looks_like_name(text: str, start: int, found: str) -> bool:
+    """A capitalised word inside the match, not explained by sentence start or all-caps."""
+    letters = [c for c in found if c.isalpha()]
+    if len(letters) > 1 and all(c.isupper() for c in letters):
+        return False
+    words = found.split()
+    for i, w in enumerate(words):
+        if w[:1].isupper():
+            if i == 0 and at_sentence_start(text, start):
+                continue
+            return True
+    return False
+
+
+def _choose_form(by_tag, prev_text: str) -> tuple[str, ...]:
+    tags = dict(by_tag)
+    if len(tags) == 1:
+        return next(iter(tags.values()))
+    if "VBD" in tags and "VBN" in tags and tags["VBD"] != tags["VBN"]:
+        clause = re.split(r"[,;:.!?\n]", prev_text[-50:])[-1]
+        prev_words = [w.lower().replace("\u2019", "'") for w in WORD_RE.findall(clause)][-6:]
+        if any(w in _PERFECT_AUX or w.endswith(("'ve", "'s", "'d")) for w in prev_words):
+            return tags["VBN"]
+        return tags["VBD"]
+    for tag in ("VBD", "VBZ", "VBG", "NNS", "VB", "NN", "VBN", "-"):
+        if tag in tags:
+            return tags[tag]
+    return next(iter(tags.values()))
+
+
+def _reason(rule: Rule, found: str, replacement: str) -> str:
+    how = {
+        "auto": "a known spinner substitute, almost never right in clean English",
+        "spun": "a common spinner substitute; applied only when the document shows spinning",
+        "suggest": "often legitimate; check the context",
+    }[rule.apply]
+    if rule.kind == "tortured-phrase":
+        how = "a tortured phrase (Problematic Paper Screener fingerprint)"
+    alt = f" (or: {', '.join(rule.replacements[1:])})" if rule.ambiguous else ""
+    return f"'{found}' for '{replacement}': {how}{alt}"
+
+
+def propose_rules(ctx) -> list[Edit]:
+    text = ctx.doc.text
+    folded = ctx.doc.folded
+    candidates: list[tuple[int, int, Rule, tuple[str, ...]]] = []
+    n = len(text)
+    for start, end, entries in matcher_for(ctx.ruleset).matches(folded):
+        if start > 0 and is_word_char(text[start - 1]):
+            continue
+        if end < n and is_word_char(text[end]):
+            continue
+        # An apostrophe glued to a letter continues the word ("don't" is not "don").
+        if end + 1 < n and text[end] in "'\u2019" and text[end + 1].isalpha() and text[end + 1] not in "sS":
+            continue
+        found = text[start:end]
+        prev, nxt = _neighbours(text, start, end)
+        for entry in entries:
+            rule = entry.rule
+            if rule.case_sensitive and found != rule.found and found.lower() != rule.found.lower():
+                continue
+            if not rule.case_sensitive and _looks_like_name(text, start, found):
+                continue
+            if not _conditions_hold(rule, prev, nxt):
+                continue
+            candidates.append((start, end, rule, _choose_form(entry.by_tag, text[max(0, start - 40) : start])))
+            break
+    # Longest match first, then leftmost: "safety menace" beats "safety" and "menace".
+    candidates.sort(key=lambda c: (-(c[1] - c[0]), c[0]))
+    taken: list[tuple[int, int]] = []
+    edits: list[Edit] = []
+    for start, end, rule, forms in candidates:
+        if any(start < e and s < end for s, e in taken):
+            continue
+        taken.append((start, end))
+        edits.append(_make_edit(text, start, end, rule, forms))
+    return edits
+
+
+def _make_edit(text: str, start: int, end: int, rule: Rule, forms: tuple[str, ...]) -> Edit:
+    found = text[start:end]
+    options = tuple(transfer_apostrophes(found, transfer_case(found, f)) for f in forms)
+    replacement = options[0]
+    # a/an agreement: "an assistance" -> "a help" needs the article too.
+    m = re.search(r"(?:^|(?<=\s))(an?|An?|AN?)(\s+)$", text[max(0, start - 8) : start])
+    if m and not found.lower().startswith(("a ", "an ")):
+        article = m.group(1)
+        want = indefinite_article(replacement.split(" ")[0])
+        if want != article.lower():
+            new_article = transfer_case(article, want) if article[0].isupper() else want
+            a_start = start - len(m.group(1)) - len(m.group(2))
+            found = text[a_start:end]
+            replacement = new_article + m.group(2) + replacement
+            start = a_start
+    auto = rule.apply == "auto" and not rule.ambiguous
+    return Edit(
+        start=start,
+        end=end,
+        found=found,
+        replacement=replacement,
+        kind=rule.kind,
+        source=rule.id,
+        confidence=PRIOR_CONFIDENCE["suggest" if rule.ambiguous and rule.apply == "auto" else rule.apply],
+        auto=auto,
+        reason=_reason(rule, found, replacement),
+        alternatives=options[1:],
+    )

@@ -1,0 +1,1 @@
+"""Built-in rule tables (TSV). See mtfix/ruletable.py for the format."""

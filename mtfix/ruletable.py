@@ -1,0 +1,264 @@
+"""Rule tables: TSV data files treated as code (parsed strictly, validated, inflected).
+
+A row says: this phrase is a known spinner/translation substitute for that one.
+Columns (tab separated, header required, '#' lines are comments):
+
+    found  replacement  pos  kind  apply  context  source  note
+
+- found:        lower-case phrase as it appears in damaged text (straight apostrophes).
+- replacement:  one or more restorations separated by '|', best first. Several means the
+                entry is ambiguous, so it is never applied automatically.
+- pos:          verb | noun | - . For verb and noun rows every inflection of the head word
+                (first word of a verb phrase, last of a noun phrase) is matched and the
+                replacement is inflected to match: mentioned -> said, consultants -> experts.
+- kind:         synonym-swap | function-word | tortured-phrase | reordering
+- apply:        auto    - the found phrase is almost never right in clean English;
+                spun    - applied only in a document with strong evidence of spinning;
+                suggest - reported, never applied unless the user asks (--all).
+- context:      optional conditions, ';' separated, see `conditions.py`.
+- source:       where the entry comes from (e.g. mtfix, pps).
+- note:         free text.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Iterable
+
+from .conditions import Condition, ConditionError, parse_conditions
+
+COLUMNS = ("found", "replacement", "pos", "kind", "apply", "context", "source", "note")
+RULE_KINDS = ("synonym-swap", "function-word", "tortured-phrase", "reordering")
+APPLY_MODES = ("auto", "spun", "suggest")
+POS_VALUES = ("verb", "noun", "-")
+BUILTIN_TABLES = ("news", "tortured")
+
+VERB_TAGS = ("VB", "VBZ", "VBD", "VBN", "VBG")
+NOUN_TAGS = ("NN", "NNS")
+
+
+class RuleFileError(ValueError):
+    """A rule file that cannot be used; the message names the file, line and problem."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    table: str
+    found: str
+    replacements: tuple[str, ...]
+    pos: str
+    kind: str
+    apply: str
+    conditions: tuple[Condition, ...]
+    context: str
+    source: str
+    note: str
+    line: int
+
+    @property
+    def ambiguous(self) -> bool:
+        return len(self.replacements) > 1
+
+    @property
+    def case_sensitive(self) -> bool:
+        return self.found != self.found.lower()
+
+    def forms(self) -> dict[str, dict[str, tuple[str, ...]]]:
+        """Map each matchable found form to {tag: replacement forms}."""
+        return _inflected_forms(self.found, self.replacements, self.pos)
+
+
+def _inflect(word: str, tag: str, upos: str) -> tuple[str, ...]:
+    import lemminflect
+
+    forms = lemminflect.getInflection(word, tag, inflect_oov=True)
+    if not forms:
+        return ()
+    return tuple(f for f in forms if f.replace("'", "").replace("-", "").isalpha()) or tuple(forms)
+
+
+@lru_cache(maxsize=None)
+def _inflected_forms(found: str, replacements: tuple[str, ...], pos: str) -> dict[str, dict[str, tuple[str, ...]]]:
+    if pos == "-":
+        return {found: {"-": replacements}}
+    tags = VERB_TAGS if pos == "verb" else NOUN_TAGS
+    upos = "VERB" if pos == "verb" else "NOUN"
+    head_first = pos == "verb"
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+
+    def split(phrase: str) -> tuple[str, str, str]:
+        words = phrase.split(" ")
+        if head_first:
+            return "", words[0], " ".join(words[1:])
+        return " ".join(words[:-1]), words[-1], ""
+
+    fpre, fhead, fpost = split(found)
+    for tag in tags:
+        rep_forms = []
+        for rep in replacements:
+            rpre, rhead, rpost = split(rep)
+            inflected = _inflect(rhead, tag, upos) or (rhead,)
+            rep_forms.append(_join(rpre, inflected[0], rpost))
+        fforms = _inflect(fhead, tag, upos) or ((fhead,) if tag in ("VB", "NN") else ())
+        if tag not in ("VB", "NN") and len(fforms) > 1:
+            # lemminflect lists mass-noun readings ("menace" as a plural); the base form
+            # already has its own tag, so keep only the marked forms here.
+            fforms = tuple(f for f in fforms if f != fhead)
+        for fform in fforms:
+            key = _join(fpre, fform, fpost)
+            out.setdefault(key, {})[tag] = tuple(rep_forms)
+    out.setdefault(found, {}).setdefault(tags[0], replacements)
+    return out
+
+
+def _join(pre: str, head: str, post: str) -> str:
+    return " ".join(p for p in (pre, head, post) if p)
+
+
+@dataclass
+class RuleSet:
+    rules: list[Rule]
+    checksums: dict[str, str] = field(default_factory=dict)
+    _by_id: dict[str, Rule] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_id = {r.id: r for r in self.rules}
+
+    def get(self, rule_id: str) -> Rule | None:
+        return self._by_id.get(rule_id)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def signature(self) -> str:
+        return "+".join(f"{name}.{digest[:8]}" for name, digest in sorted(self.checksums.items()))
+
+
+def rule_id(table: str, found: str) -> str:
+    return f"{table}/{found.replace(' ', '-')}"
+
+
+def parse_table(text: str, table: str, path: str) -> list[Rule]:
+    """Parse one TSV table strictly; any problem raises RuleFileError naming path:line."""
+    lines = text.splitlines()
+    rules: list[Rule] = []
+    header_seen = False
+    for lineno, raw in enumerate(lines, 1):
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        cells = next(csv.reader(io.StringIO(raw), delimiter="\t", quoting=csv.QUOTE_NONE))
+        if not header_seen:
+            if tuple(c.strip() for c in cells[: len(COLUMNS)]) != COLUMNS:
+                raise RuleFileError(f"{path}:{lineno}: header must be: {' '.join(COLUMNS)} (tab separated)")
+            header_seen = True
+            continue
+        if len(cells) < 5 or len(cells) > len(COLUMNS):
+            raise RuleFileError(
+                f"{path}:{lineno}: expected {len(COLUMNS)} tab-separated columns, got {len(cells)}"
+            )
+        cells = [c.strip() for c in cells] + [""] * (len(COLUMNS) - len(cells))
+        found, replacement, pos, kind, apply, context, source, note = cells
+        where = f"{path}:{lineno}"
+        if not found:
+            raise RuleFileError(f"{where}: empty 'found' phrase")
+        if "  " in found or found != found.strip():
+            raise RuleFileError(f"{where}: 'found' has stray spaces: {found!r}")
+        if not replacement:
+            raise RuleFileError(f"{where}: empty replacement for {found!r}")
+        if pos not in POS_VALUES:
+            raise RuleFileError(f"{where}: pos must be one of {', '.join(POS_VALUES)}, got {pos!r}")
+        if kind not in RULE_KINDS:
+            raise RuleFileError(f"{where}: kind must be one of {', '.join(RULE_KINDS)}, got {kind!r}")
+        if apply not in APPLY_MODES:
+            raise RuleFileError(f"{where}: apply must be one of {', '.join(APPLY_MODES)}, got {apply!r}")
+        replacements = tuple(r.strip() for r in replacement.split("|"))
+        if any(not r for r in replacements):
+            raise RuleFileError(f"{where}: empty alternative in replacement {replacement!r}")
+        if found.lower() in (r.lower() for r in replacements):
+            raise RuleFileError(f"{where}: replacement equals the found phrase {found!r}")
+        try:
+            conditions = parse_conditions(context)
+        except ConditionError as exc:
+            raise RuleFileError(f"{where}: bad context {context!r}: {exc}") from None
+        rules.append(
+            Rule(
+                id=rule_id(table, found),
+                table=table,
+                found=found,
+                replacements=replacements,
+                pos=pos,
+                kind=kind,
+                apply=apply,
+                conditions=conditions,
+                context=context,
+                source=source or table,
+                note=note,
+                line=lineno,
+            )
+        )
+    if not header_seen:
+        raise RuleFileError(f"{path}:1: no header line (expected: {' '.join(COLUMNS)})")
+    seen: dict[str, int] = {}
+    for r in rules:
+        if r.found in seen:
+            raise RuleFileError(f"{path}:{r.line}: duplicate entry {r.found!r} (first at line {seen[r.found]})")
+        seen[r.found] = r.line
+    return rules
+
+
+def builtin_table_text(name: str) -> str:
+    return resources.files("mtfix.rules").joinpath(f"{name}.tsv").read_text(encoding="utf-8")
+
+
+def load_user_table(path: str | Path) -> tuple[str, str, list[Rule]]:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RuleFileError(f"{p}: rule file not found") from None
+    except IsADirectoryError:
+        raise RuleFileError(f"{p}: is a directory, expected a TSV rule file") from None
+    except UnicodeDecodeError:
+        raise RuleFileError(f"{p}: not UTF-8 text") from None
+    table = p.stem
+    return table, text, parse_table(text, table, str(p))
+
+
+@lru_cache(maxsize=32)
+def _load_builtin(name: str) -> tuple[str, tuple[Rule, ...]]:
+    text = builtin_table_text(name)
+    return hashlib.sha256(text.encode()).hexdigest(), tuple(parse_table(text, name, f"mtfix/rules/{name}.tsv"))
+
+
+def load_rules(
+    tables: Iterable[str] = BUILTIN_TABLES,
+    user_files: Iterable[str | Path] = (),
+    disable: Iterable[str] = (),
+) -> RuleSet:
+    """Built-in tables, then user files (a user entry overrides any earlier one with the same
+    found phrase), minus disabled rule ids, tables or kinds."""
+    by_found: dict[str, Rule] = {}
+    checksums: dict[str, str] = {}
+    for name in tables:
+        digest, rules = _load_builtin(name)
+        checksums[name] = digest
+        for r in rules:
+            by_found[r.found] = r
+    for path in user_files:
+        table, text, rules = load_user_table(path)
+        checksums[f"user:{table}"] = hashlib.sha256(text.encode()).hexdigest()
+        for r in rules:
+            by_found[r.found] = r
+    off = set(disable)
+    kept = [
+        r
+        for r in by_found.values()
+        if r.id not in off and r.table not in off and r.kind not in off and r.found not in off
+    ]
+    return RuleSet(rules=kept, checksums=checksums)

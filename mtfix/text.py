@@ -1,0 +1,169 @@
+"""Offset-preserving text utilities: search normalisation, words, sentences, case, articles.
+
+Everything here keeps a one-to-one mapping between character positions of the
+original text and of the derived text, so offsets found in one are valid in the other.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+# Typographic variants folded for matching only; the original characters are kept.
+_FOLD = str.maketrans({
+    "\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u201c": '"', "\u201d": '"',
+    "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2011": "-", "\u2010": "-",
+})
+APOSTROPHES = "'\u2019\u2018\u02bc"
+QUOTES = "\"'\u201c\u201d\u2018\u2019\u00ab\u00bb"
+
+
+def fold_for_search(text: str) -> str:
+    """Lower-case and fold typographic variants without changing the length."""
+    folded = text.translate(_FOLD)
+    lowered = folded.lower()
+    if len(lowered) == len(folded):
+        return lowered
+    # A few characters (e.g. 'İ') lower to two code points; keep them one-for-one.
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in folded)
+
+
+def is_word_char(ch: str) -> bool:
+    # Hyphens and underscores join words: "long-term" is not "term", "foo_bar" is not "bar".
+    return ch.isalnum() or ch in "-_\u2011\u2010"
+
+
+WORD_RE = re.compile(r"[^\W_]+(?:[-'\u2019\u2011][^\W_]+)*", re.UNICODE)
+_SENT_END_RE = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*(?=\s|$)|\n\s*\n")
+_ABBREV = {
+    "mr", "mrs", "ms", "dr", "prof", "gen", "col", "lt", "sgt", "capt", "st", "sen", "rep", "gov",
+    "jr", "sr", "inc", "ltd", "co", "corp", "vs", "etc", "e.g", "i.e", "u.s", "u.k", "u.n", "no",
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "fig", "approx",
+}
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+class Document:
+    """The original text plus lazily built indexes (lines, sentences, words)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    @cached_property
+    def folded(self) -> str:
+        return fold_for_search(self.text)
+
+    @cached_property
+    def _line_starts(self) -> list[int]:
+        starts = [0]
+        for m in re.finditer(r"\r\n|\r|\n", self.text):
+            starts.append(m.end())
+        return starts
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        """1-based line and column of a character offset."""
+        line = bisect.bisect_right(self._line_starts, offset) - 1
+        return line + 1, offset - self._line_starts[line] + 1
+
+    @cached_property
+    def sentences(self) -> list[Span]:
+        return split_sentences(self.text)
+
+    def sentence_at(self, offset: int) -> Span:
+        starts = [s.start for s in self.sentences]
+        i = max(0, bisect.bisect_right(starts, offset) - 1)
+        return self.sentences[i] if self.sentences else Span(0, len(self.text))
+
+    @cached_property
+    def word_count(self) -> int:
+        return count_words(self.text)
+
+
+def count_words(text: str) -> int:
+    return sum(1 for _ in WORD_RE.finditer(text))
+
+
+def split_sentences(text: str) -> list[Span]:
+    """Sentence spans over the original text; paragraphs always end a sentence."""
+    spans: list[Span] = []
+    start = 0
+    n = len(text)
+    for m in _SENT_END_RE.finditer(text):
+        end = m.end()
+        if m.group().strip(".!?\u2026\"'\u201d\u2019)]") == "" and m.group()[0] == ".":
+            # "Gen. Smith", "U.S. forces": an abbreviation, not a boundary.
+            prev = re.search(r"([\w.]+)$", text[start:m.start()])
+            if prev and prev.group(1).lower().rstrip(".") in _ABBREV:
+                continue
+        seg = text[start:end]
+        if seg.strip():
+            lead = len(seg) - len(seg.lstrip())
+            spans.append(Span(start + lead, end))
+        start = end
+    if start < n and text[start:].strip():
+        seg = text[start:]
+        lead = len(seg) - len(seg.lstrip())
+        spans.append(Span(start + lead, len(text.rstrip()) if text.rstrip() else n))
+    return spans
+
+
+def at_sentence_start(text: str, offset: int) -> bool:
+    """True when only opening punctuation separates `offset` from a sentence boundary."""
+    i = offset - 1
+    while i >= 0 and (text[i] in " \t" or text[i] in "\"'\u201c\u2018([\u00ab"):
+        i -= 1
+    if i < 0:
+        return True
+    return text[i] in ".!?\n\r:\u2026" or text[i] in "\u201d\"" and i > 0 and text[i - 1] in ".!?"
+
+
+def transfer_case(source: str, replacement: str) -> str:
+    """Carry the capitalisation pattern of `source` into `replacement`.
+
+    "Mentioned" -> "Said", "SAFETY MENACE" -> "SECURITY THREAT"; lower case is left as written,
+    so a replacement holding a proper noun keeps it.
+    """
+    letters = [c for c in source if c.isalpha()]
+    if not letters or not replacement:
+        return replacement
+    if len(letters) > 1 and all(c.isupper() for c in letters):
+        return replacement.upper()
+    words = source.split()
+    if len(words) > 1 and all(w[:1].isupper() for w in words if w[:1].isalpha()):
+        return " ".join(w[:1].upper() + w[1:] for w in replacement.split(" "))
+    if letters[0].isupper():
+        return replacement[:1].upper() + replacement[1:]
+    return replacement
+
+
+def transfer_apostrophes(source: str, replacement: str) -> str:
+    """Use the original's apostrophe style (curly or straight) in the replacement."""
+    for ch in "\u2019\u02bc":
+        if ch in source:
+            return replacement.replace("'", ch)
+    return replacement
+
+
+_AN_EXCEPTIONS = ("hour", "honest", "honou", "heir", "herb")
+_A_EXCEPTIONS = ("uni", "use", "usu", "uti", "eu", "one", "once", "ewe", "ure", "uro", "uga", "uk", "us ", "u.")
+
+
+def indefinite_article(word: str) -> str:
+    """'a' or 'an' for the word that follows (by sound, with the usual exceptions)."""
+    if not word:
+        return "a"
+    if word.isupper() and 1 < len(word) <= 5:
+        # Acronyms are read letter by letter: "an FBI agent", "a UN report".
+        return "an" if word[0].lower() in "aefhilmnorsx" else "a"
+    w = word.lower()
+    if w.startswith(_AN_EXCEPTIONS):
+        return "an"
+    if w.startswith(_A_EXCEPTIONS) or w in ("u", "us"):
+        return "a"
+    return "an" if w[0] in "aeiou" else "a"
