@@ -1,0 +1,306 @@
+"""The `mtfix` command: a thin layer over `mtfix.repair`. Exit codes are `mtfix.io.ExitCode`."""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .io import DEFAULT_MAX_BYTES, ExitCode, InputError, atomic_write, read_input
+
+# Sub-commands living in their own modules, imported only when invoked (or listed in --help).
+LAZY_COMMANDS = {
+    "eval": ("mtfix.evaluate", "eval_command", "Measure a repair against reference texts."),
+    "batch": ("mtfix.batch", "batch_command", "Clean many documents (folders, JSONL, Parquet)."),
+    "train": ("mtfix.restorer.train", "train_command", "Train the seq2seq restorer adapter."),
+}
+
+
+def _module_exists(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        names = set(super().list_commands(ctx))
+        names.update(n for n, (mod, _, _) in LAZY_COMMANDS.items() if _module_exists(mod))
+        return sorted(names)
+
+    def get_command(self, ctx, name):
+        cmd = super().get_command(ctx, name)
+        if cmd is not None or name not in LAZY_COMMANDS:
+            return cmd
+        module, attr, _ = LAZY_COMMANDS[name]
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("mtfix"):
+                return None
+            raise
+
+    def format_commands(self, ctx, formatter):
+        # Describe lazy commands without importing them, so --help stays fast and light.
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in LAZY_COMMANDS and name not in self.commands:
+                rows.append((name, LAZY_COMMANDS[name][2]))
+            else:
+                cmd = self.commands.get(name)
+                if cmd is not None and not cmd.hidden:
+                    rows.append((name, cmd.get_short_help_str(limit=60)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def fail(message: str, code: ExitCode) -> "click.exceptions.Exit":
+    click.echo(f"mtfix: error: {message}", err=True)
+    return click.exceptions.Exit(int(code))
+
+
+def repair_options(f):
+    """Options shared by every command that runs a repair."""
+    decorators = [
+        click.option("--mode", type=click.Choice(["rules", "full"]), default=None,
+                     help="rules: rule tables only (fast, no model). full: also the language model."),
+        click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
+                     help="Report and apply only edits at least this confident (default 0.5)."),
+        click.option("--all", "apply_all", is_flag=True, default=None,
+                     help="Also apply suggestions, not only automatic fixes."),
+        click.option("--rules", "rules", multiple=True, type=click.Path(dir_okay=False),
+                     help="Extra TSV rule file; its entries override built-in ones. Repeatable."),
+        click.option("--disable", multiple=True, metavar="RULE",
+                     help="Turn off a rule id (news/mention), a table (tortured), a kind or a proposer. Repeatable."),
+        click.option("--model", default=None, help="Local Hugging Face causal-LM directory (full mode)."),
+        click.option("--device", default=None, help="auto, cpu or cuda (full mode)."),
+        click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the input files."),
+        click.option("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, show_default=True,
+                     help="Refuse inputs larger than this."),
+        click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+                     help="Read defaults from this TOML file instead of the nearest .mtfix.toml / pyproject.toml."),
+        click.option("--no-config", is_flag=True, help="Ignore configuration files."),
+    ]
+    for d in reversed(decorators):
+        f = d(f)
+    return f
+
+
+def build_options(kw: dict):
+    """Merge config-file defaults with command-line flags (flags win)."""
+    from .options import ConfigError, Options, find_config, load_config
+
+    config_path = kw.pop("config_path", None)
+    no_config = kw.pop("no_config", False)
+    base = Options()
+    try:
+        path = Path(config_path) if config_path else (None if no_config else find_config())
+        if config_path and not Path(config_path).is_file():
+            raise ConfigError(f"{config_path}: no such config file")
+        if path is not None:
+            base = load_config(path)
+        cli = {k: v for k, v in kw.items() if v not in (None, ())}
+        if "rules" in cli:
+            cli["rules"] = tuple(base.rules) + tuple(cli["rules"])
+        if "disable" in cli:
+            cli["disable"] = tuple(base.disable) + tuple(cli["disable"])
+        return Options.from_kwargs(base, **cli)
+    except ConfigError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from None
+
+
+def _pop_io(kw: dict) -> tuple[str, int]:
+    return kw.pop("encoding"), kw.pop("max_bytes")
+
+
+def run_repair(text: str, options):
+    """mtfix.repair with library errors turned into one-line CLI errors."""
+    from .pipeline import UnknownComponent, run
+    from .ruletable import RuleFileError
+
+    try:
+        return run(text, options)
+    except RuleFileError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from None
+    except UnknownComponent as exc:
+        raise fail(str(exc.args[0]), ExitCode.USAGE) from None
+    except ImportError as exc:
+        raise fail(f"{exc}", ExitCode.USAGE) from None
+
+
+def _display_name(path: str) -> str:
+    return "<stdin>" if path == "-" else path
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mtfix")
+def cli():
+    """Find and repair article-spinner and machine-translation damage in English text.
+
+    \b
+    mtfix check FILE...     list suspicious phrases with suggested fixes
+    mtfix fix FILE          write the repaired text (stdout, -o, or --in-place)
+    mtfix diff FILE...      show what `fix` would change
+
+    Exit codes: 0 nothing found, 1 edits found, 2 usage error, 3 input error, 130 interrupted.
+    """
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text", show_default=True)
+@repair_options
+def check(files, fmt, **kw):
+    """Report suspicious phrases, one line each: path:line:col: found → fix (confidence, rule, reason)."""
+    from .render import json_report, jsonl_report, report_lines
+
+    encoding, max_bytes = _pop_io(kw)
+    options = build_options(kw)
+    found_any, input_error = False, False
+    results = []
+    for path in files:
+        try:
+            src = read_input(path, encoding, max_bytes)
+        except InputError as exc:
+            click.echo(f"mtfix: error: {exc}", err=True)
+            input_error = True
+            continue
+        result = run_repair(src.text, options)
+        found_any = found_any or bool(result.edits)
+        name = _display_name(path)
+        if fmt == "text":
+            for line in report_lines(name, result):
+                click.echo(line)
+        elif fmt == "jsonl":
+            for line in jsonl_report(name, result):
+                click.echo(line)
+        else:
+            results.append((name, result))
+    if fmt == "json":
+        click.echo(json_report(results))
+    if input_error:
+        raise click.exceptions.Exit(int(ExitCode.INPUT))
+    raise click.exceptions.Exit(int(ExitCode.FOUND if found_any else ExitCode.OK))
+
+
+@cli.command()
+@click.argument("file")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the repaired text here.")
+@click.option("--in-place", "-i", is_flag=True, help="Replace FILE (atomically).")
+@click.option("--backup", metavar="SUFFIX", default=None, help="With --in-place, keep the original as FILE+SUFFIX.")
+@click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 if the file would change.")
+@click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+@repair_options
+def fix(file, output, in_place, backup, check_only, quiet, **kw):
+    """Repair FILE ('-' for stdin). Applies automatic fixes; --all applies suggestions too."""
+    encoding, max_bytes = _pop_io(kw)
+    if in_place and file == "-":
+        raise fail("--in-place needs a file, not stdin", ExitCode.USAGE)
+    if in_place and output:
+        raise fail("use either --in-place or --output, not both", ExitCode.USAGE)
+    if backup and not in_place:
+        raise fail("--backup only makes sense with --in-place", ExitCode.USAGE)
+    options = build_options(kw)
+    try:
+        src = read_input(file, encoding, max_bytes)
+    except InputError as exc:
+        raise fail(str(exc), ExitCode.INPUT) from None
+    result = run_repair(src.text, options)
+    if not quiet:
+        click.echo(
+            f"mtfix: {_display_name(file)}: {len(result.applied)} fixed, "
+            f"{len(result.edits) - len(result.applied)} suggested (spin score {result.spin_score:.2f})",
+            err=True,
+        )
+    if check_only:
+        raise click.exceptions.Exit(int(ExitCode.FOUND if result.changed else ExitCode.OK))
+    if in_place:
+        if result.changed:
+            atomic_write(file, result.repaired, encoding=encoding, backup_suffix=backup)
+    elif output:
+        atomic_write(output, result.repaired, encoding=encoding)
+    else:
+        sys.stdout.write(result.repaired)
+        sys.stdout.flush()
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--style", type=click.Choice(["inline", "unified", "side-by-side", "html"]), default="inline",
+              show_default=True, help="inline: coloured word diff with reasons; unified: a patch; html: a page.")
+@click.option("--color/--no-color", default=None, help="Force colour on or off (default: on for a terminal, off with NO_COLOR).")
+@click.option("--context", "context_lines", type=int, default=0, show_default=True,
+              help="Unchanged lines to show around each change (inline); unified uses 3 unless given.")
+@repair_options
+def diff(files, style, color, context_lines, **kw):
+    """Show the fixes `mtfix fix` would make. Exit 1 when there is any edit."""
+    from .render import html_report, inline_diff, side_by_side, unified_diff
+
+    encoding, max_bytes = _pop_io(kw)
+    options = build_options(kw)
+    if color is None:
+        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    console = None
+    if style in ("inline", "side-by-side"):
+        from rich.console import Console
+
+        console = Console(force_terminal=color, no_color=not color, highlight=False, soft_wrap=style == "inline")
+    found_any, input_error = False, False
+    for path in files:
+        try:
+            src = read_input(path, encoding, max_bytes)
+        except InputError as exc:
+            click.echo(f"mtfix: error: {exc}", err=True)
+            input_error = True
+            continue
+        result = run_repair(src.text, options)
+        found_any = found_any or bool(result.edits)
+        name = _display_name(path)
+        if style == "unified":
+            patch_name = "stdin" if path == "-" else path
+            sys.stdout.write(unified_diff(src.text, result.repaired, patch_name, n=context_lines or 3))
+        elif style == "html":
+            sys.stdout.write(html_report(name, result))
+        elif style == "side-by-side":
+            console.print(side_by_side(name, result, color))
+        else:
+            rendered = inline_diff(name, result, color, context=context_lines)
+            if color:
+                console.print(rendered)
+            else:
+                sys.stdout.write(rendered)
+    sys.stdout.flush()
+    if input_error:
+        raise click.exceptions.Exit(int(ExitCode.INPUT))
+    raise click.exceptions.Exit(int(ExitCode.FOUND if found_any else ExitCode.OK))
+
+
+def main(argv=None) -> int:
+    """Entry point: returns the exit code instead of letting click pick its own."""
+    try:
+        rv = cli.main(args=argv, prog_name="mtfix", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:  # usage errors: bad option, missing argument
+        exc.show()
+        return int(ExitCode.USAGE)
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("mtfix: interrupted", err=True)
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # `mtfix check big.txt | head`: the reader left; that is not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return int(ExitCode.OK)
+    return rv if isinstance(rv, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

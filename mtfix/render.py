@@ -1,0 +1,284 @@
+"""Renderers: report lines, JSON, inline word diff, unified diff, side by side, HTML."""
+from __future__ import annotations
+
+import difflib
+import html
+import json
+from typing import Iterable
+
+from .edit import Edit, Result
+from .text import Document
+
+ARROW = "\u2192"
+
+
+def _line_col(doc: Document, e: Edit) -> tuple[int, int]:
+    return doc.line_col(e.start)
+
+
+def _show(s: str | None) -> str:
+    if s is None:
+        return "(no fix)"
+    return s.replace("\n", "\\n").replace("\r", "\\r")
+
+
+def report_lines(path: str, result: Result) -> list[str]:
+    doc = Document(result.original)
+    applied = set(result.applied)
+    out = []
+    for e in result.edits:
+        line, col = _line_col(doc, e)
+        status = "fix" if e in applied else "suggest"
+        out.append(
+            f"{path}:{line}:{col}: {_show(e.found)} {ARROW} {_show(e.replacement)} "
+            f"({e.confidence:.2f}, {e.source}, {status}: {e.reason})"
+        )
+    return out
+
+
+def edit_record(path: str, result: Result, e: Edit, doc: Document | None = None) -> dict:
+    doc = doc or Document(result.original)
+    line, col = _line_col(doc, e)
+    d = e.to_dict()
+    d.update(path=path, line=line, column=col, applied=e in set(result.applied))
+    return d
+
+
+def json_report(results: Iterable[tuple[str, Result]]) -> str:
+    files = []
+    signature = ""
+    for path, r in results:
+        doc = Document(r.original)
+        files.append(
+            {
+                "path": path,
+                "spin_score": round(r.spin_score, 4),
+                "changed": r.changed,
+                "edits": [edit_record(path, r, e, doc) for e in r.edits],
+            }
+        )
+        signature = r.signature
+    return json.dumps({"files": files, "signature": signature}, ensure_ascii=False, indent=2)
+
+
+def jsonl_report(path: str, result: Result) -> list[str]:
+    doc = Document(result.original)
+    return [json.dumps(edit_record(path, result, e, doc), ensure_ascii=False) for e in result.edits]
+
+
+# ---- unified diff -------------------------------------------------------------------------
+
+def unified_diff(original: str, repaired: str, path: str, n: int = 3) -> str:
+    """A patch that `patch -p1` applies to the original file (a/ and b/ prefixes)."""
+    if original == repaired:
+        return ""
+    a = original.splitlines(keepends=True)
+    b = repaired.splitlines(keepends=True)
+    out = []
+    rel = path.lstrip("/")
+    for line in difflib.unified_diff(a, b, f"a/{rel}", f"b/{rel}", n=n):
+        if line.startswith(("---", "+++")):
+            out.append(line.rstrip("\n") + "\n")
+            continue
+        if not line.endswith(("\n", "\r")):
+            out.append(line + "\n\\ No newline at end of file\n")
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+# ---- inline word diff (terminal) ----------------------------------------------------------
+
+def _segments(result: Result, edits: list[Edit]):
+    """Split the original into (kind, text, edit) pieces: kind is 'same' or 'edit'."""
+    pos = 0
+    text = result.original
+    for e in sorted(edits, key=lambda e: e.start):
+        if e.start > pos:
+            yield "same", text[pos : e.start], None
+        yield "edit", text[e.start : e.end], e
+        pos = e.end
+    if pos < len(text):
+        yield "same", text[pos:], None
+
+
+def _context_lines(text: str, edits: list[Edit], context: int) -> list[tuple[int, int]]:
+    """Line ranges (start offset, end offset) holding edits, with `context` lines around."""
+    lines = text.splitlines(keepends=True)
+    starts, pos = [], 0
+    for ln in lines:
+        starts.append(pos)
+        pos += len(ln)
+    want = set()
+    import bisect
+
+    for e in edits:
+        i = max(0, bisect.bisect_right(starts, e.start) - 1)
+        j = max(0, bisect.bisect_right(starts, max(e.start, e.end - 1)) - 1)
+        for k in range(i - context, j + context + 1):
+            if 0 <= k < len(lines):
+                want.add(k)
+    ranges = []
+    for k in sorted(want):
+        s, t = starts[k], starts[k] + len(lines[k])
+        if ranges and ranges[-1][1] == s:
+            ranges[-1] = (ranges[-1][0], t)
+        else:
+            ranges.append((s, t))
+    return ranges
+
+
+def inline_diff(path: str, result: Result, color: bool, context: int = 0, width: int | None = None):
+    """A rich renderable (or plain string when color is off): changed lines with removed
+    words struck through in red, inserted in green, suggestions underlined in yellow, then
+    a numbered list of edits and reasons."""
+    from rich.console import Group
+    from rich.text import Text
+
+    applied = set(result.applied)
+    edits = result.edits
+    numbers = {e: i for i, e in enumerate(edits, 1)}
+    doc = Document(result.original)
+    body = Text()
+    body.append(f"{path}\n", style="bold")
+    if not edits:
+        body.append("  no changes\n", style="dim")
+        return body if color else body.plain
+    ranges = _context_lines(result.original, edits, context)
+    for k, (rs, re_) in enumerate(ranges):
+        if k:
+            body.append("  ...\n", style="dim")
+        line_start = rs
+        for line in result.original[rs:re_].splitlines(keepends=True):
+            line_end = line_start + len(line)
+            _inline_line(body, doc, result, edits, numbers, applied, line_start, line_end, color)
+            line_start = line_end
+    body.append("\n")
+    for e in edits:
+        n = numbers[e]
+        line, col = doc.line_col(e.start)
+        status = "applied" if e in applied else "suggestion"
+        body.append(f"  [{n}] ", style="cyan")
+        body.append(f"{line}:{col} ")
+        body.append(f"{_show(e.found)} {ARROW} {_show(e.replacement)}", style="bold")
+        body.append(f"  {status}, {e.confidence:.2f}, {e.source}\n", style="dim")
+        body.append(f"      {e.reason}\n", style="dim")
+    if result.spin_score:
+        body.append(f"  spin score: {result.spin_score:.2f}\n", style="dim")
+    return body if color else body.plain
+
+
+def _inline_line(body, doc, result, edits, numbers, applied, ls, le, color) -> None:
+    line_no, _ = doc.line_col(ls)
+    body.append(f"{line_no:>5} | ", style="dim")
+    pos = ls
+    content_end = ls + len(result.original[ls:le].rstrip("\r\n"))
+    for e in (e for e in edits if ls <= e.start < le or (e.start < ls < e.end)):
+        if e.start < pos:
+            continue  # an edit spanning a line break was drawn on its first line
+        body.append(result.original[pos : e.start])
+        n = numbers[e]
+        if e in applied:
+            if e.found:
+                body.append(_show(e.found) if color else f"[-{_show(e.found)}-]", style="red strike")
+            if e.replacement:
+                body.append(_show(e.replacement) if color else f"{{+{_show(e.replacement)}+}}", style="green bold")
+        else:
+            body.append(_show(e.found) if color else f"<{_show(e.found)}>", style="yellow underline")
+        body.append(_superscript(n) if color else f"[{n}]", style="cyan")
+        pos = max(pos, e.end)
+    if pos < content_end:
+        body.append(result.original[pos:content_end])
+    body.append("\n")
+
+
+_SUP = str.maketrans("0123456789", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+
+
+def _superscript(n: int) -> str:
+    return str(n).translate(_SUP)
+
+
+def side_by_side(path: str, result: Result, color: bool):
+    from rich.table import Table
+
+    table = Table(title=path, show_lines=True, expand=True)
+    table.add_column("line", justify="right", style="dim", no_wrap=True)
+    table.add_column("original", ratio=1)
+    table.add_column("repaired", ratio=1)
+    a = result.original.splitlines()
+    b = result.repaired.splitlines()
+    sm = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    for tag, i1, i2, j1, j2 in sm.get_opcodes():
+        if tag == "equal":
+            continue
+        left = "\n".join(a[i1:i2])
+        right = "\n".join(b[j1:j2])
+        table.add_row(str(i1 + 1), _style_words(left, right, "red"), _style_words(right, left, "green"))
+    return table
+
+
+def _style_words(mine: str, other: str, style: str):
+    from rich.text import Text
+
+    t = Text()
+    mw, ow = mine.split(" "), other.split(" ")
+    sm = difflib.SequenceMatcher(a=mw, b=ow, autojunk=False)
+    for tag, i1, i2, _, _ in sm.get_opcodes():
+        chunk = " ".join(mw[i1:i2])
+        if not chunk:
+            continue
+        if t.plain:
+            t.append(" ")
+        t.append(chunk, style=None if tag == "equal" else f"{style} bold")
+    return t
+
+
+# ---- HTML ---------------------------------------------------------------------------------
+
+_HTML_HEAD = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>mtfix: {title}</title>
+<style>
+body{{font:16px/1.6 Georgia,serif;max-width:52em;margin:2em auto;padding:0 1em;color:#222}}
+del{{color:#b00;background:#fee}} ins{{color:#060;background:#efe;text-decoration:none}}
+mark{{background:#ffd;border-bottom:2px dotted #c90}} sup{{color:#06c;font-size:.7em}}
+.meta{{color:#666;font:13px/1.4 monospace}} ol{{font:14px/1.5 sans-serif}}
+</style></head><body>
+"""
+
+
+def html_report(path: str, result: Result) -> str:
+    applied = set(result.applied)
+    numbers = {e: i for i, e in enumerate(result.edits, 1)}
+    parts = [_HTML_HEAD.format(title=html.escape(path)), f"<h1>{html.escape(path)}</h1>"]
+    parts.append(
+        f'<p class="meta">{len(result.edits)} edits, {len(result.applied)} applied; '
+        f"spin score {result.spin_score:.2f}; {html.escape(result.signature)}</p><div>"
+    )
+    body = []
+    for kind, chunk, e in _segments(result, result.edits):
+        if kind == "same":
+            body.append(html.escape(chunk))
+            continue
+        n = numbers[e]
+        title = html.escape(e.reason, quote=True)
+        if e in applied:
+            body.append(
+                f'<del title="{title}">{html.escape(chunk)}</del>'
+                f'<ins title="{title}">{html.escape(e.replacement or "")}</ins><sup>{n}</sup>'
+            )
+        else:
+            body.append(f'<mark title="{title}">{html.escape(chunk)}</mark><sup>{n}</sup>')
+    text = "".join(body)
+    paras = [p.replace("\n", "<br>") for p in text.replace("\r\n", "\n").split("\n\n")]
+    parts.append("".join(f"<p>{p}</p>" for p in paras if p.strip()))
+    parts.append("</div><ol>")
+    for e in result.edits:
+        status = "applied" if e in applied else "suggestion"
+        parts.append(
+            f"<li><b>{html.escape(e.found)}</b> {ARROW} <b>{html.escape(e.replacement or '(no fix)')}</b> "
+            f"&mdash; {status}, {e.confidence:.2f}, <code>{html.escape(e.source)}</code><br>"
+            f"{html.escape(e.reason)}</li>"
+        )
+    parts.append("</ol></body></html>\n")
+    return "".join(parts)
