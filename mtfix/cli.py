@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .io import DEFAULT_MAX_BYTES, ExitCode, InputError, atomic_write, read_input
+from .io import DEFAULT_MAX_BYTES, ExitCode, InputError, atomic_write, output_encoding, read_input
 
 # Sub-commands living in their own modules, imported only when invoked (or listed in --help).
 LAZY_COMMANDS = {
@@ -87,6 +87,9 @@ def repair_options(f):
         click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
                      help="Read defaults from this TOML file instead of the nearest .mtfix.toml / pyproject.toml."),
         click.option("--no-config", is_flag=True, help="Ignore configuration files."),
+        # Hidden: which built-in tables to load (comma separated, '' for none); tests and
+        # rule authors use it to run a user rule file alone.
+        click.option("--tables", default=None, hidden=True),
     ]
     for d in reversed(decorators):
         f = d(f)
@@ -97,8 +100,17 @@ def build_options(kw: dict):
     """Merge config-file defaults with command-line flags (flags win)."""
     from .options import ConfigError, Options, find_config, load_config
 
+    from .ruletable import BUILTIN_TABLES
+
     config_path = kw.pop("config_path", None)
     no_config = kw.pop("no_config", False)
+    tables = kw.pop("tables", None)
+    if tables is not None:
+        tables = tuple(t.strip() for t in tables.split(",") if t.strip())
+        unknown = [t for t in tables if t not in BUILTIN_TABLES]
+        if unknown:
+            raise fail(f"unknown table(s) {', '.join(unknown)} (known: {', '.join(BUILTIN_TABLES)})", ExitCode.USAGE)
+        kw["tables"] = tables
     base = Options()
     try:
         path = Path(config_path) if config_path else (None if no_config else find_config())
@@ -106,7 +118,7 @@ def build_options(kw: dict):
             raise ConfigError(f"{config_path}: no such config file")
         if path is not None:
             base = load_config(path)
-        cli = {k: v for k, v in kw.items() if v not in (None, ())}
+        cli = {k: v for k, v in kw.items() if v not in (None, ()) or k == "tables" and v is not None}
         if "rules" in cli:
             cli["rules"] = tuple(base.rules) + tuple(cli["rules"])
         if "disable" in cli:
@@ -223,12 +235,23 @@ def fix(file, output, in_place, backup, check_only, quiet, **kw):
         raise click.exceptions.Exit(int(ExitCode.FOUND if result.changed else ExitCode.OK))
     if in_place:
         if result.changed:
-            atomic_write(file, result.repaired, encoding=encoding, backup_suffix=backup)
+            atomic_write(file, result.repaired, encoding=output_encoding(encoding), backup_suffix=backup)
     elif output:
-        atomic_write(output, result.repaired, encoding=encoding)
+        atomic_write(output, result.repaired, encoding=output_encoding(encoding))
     else:
-        sys.stdout.write(result.repaired)
-        sys.stdout.flush()
+        _write_stdout_exact(result.repaired, output_encoding(encoding))
+
+
+def _write_stdout_exact(text: str, encoding: str) -> None:
+    """The repaired text in the input's encoding, line endings untouched, so `fix` on a clean
+    file reproduces it byte for byte (a text-mode stdout would re-encode and translate)."""
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(text)
+    else:
+        buffer.write(text.encode(encoding))
+        buffer.flush()
 
 
 @cli.command()
@@ -289,7 +312,14 @@ def main(argv=None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:  # usage errors: bad option, missing argument
-        exc.show()
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `mtfix`: the help is the message
+            exc.show()
+            return int(ExitCode.USAGE)
+        # One line, like every other mtfix error, with the way to the help text.
+        message = " ".join(exc.format_message().split())
+        command = getattr(getattr(exc, "ctx", None), "command_path", None)
+        hint = f" (see '{command} --help')" if isinstance(exc, click.UsageError) and command else ""
+        click.echo(f"mtfix: error: {message}{hint}", err=True)
         return int(ExitCode.USAGE)
     except (click.Abort, KeyboardInterrupt):
         click.echo("mtfix: interrupted", err=True)

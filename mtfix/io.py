@@ -40,7 +40,7 @@ def decode(data: bytes, name: str, encoding: str = "utf-8", allow_empty: bool = 
         raise InputError(f"{name}: binary data (NUL bytes); mtfix reads text")
     bom = False
     enc = encoding
-    if encoding.lower().replace("-", "") in ("utf8", "utf8sig"):
+    if encoding.lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig"):
         bom = data.startswith(b"\xef\xbb\xbf")
         enc = "utf-8"
     try:
@@ -56,6 +56,12 @@ def decode(data: bytes, name: str, encoding: str = "utf-8", allow_empty: bool = 
         raise InputError(f"{name}: empty input (only whitespace)")
     # The BOM stays in the text: offsets then match the file, and a repaired file keeps it.
     return Source(name=name, text=text, bom=bom)
+
+
+def output_encoding(encoding: str) -> str:
+    """The codec that writes text back as read: the BOM stays in the decoded text, so
+    'utf-8-sig' must not add a second one."""
+    return "utf-8" if encoding.lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig") else encoding
 
 
 def read_input(path: str, encoding: str = "utf-8", max_bytes: int = DEFAULT_MAX_BYTES) -> Source:

@@ -7,6 +7,7 @@ when a run asks for them (`mtfix --help` and rules-only runs never import them).
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
@@ -38,12 +39,23 @@ class Scorer(Protocol):
 
 PROPOSERS: dict[str, Callable | str] = {
     "rules": "mtfix.rulematch:propose_rules",
+    # Machine-translation artifacts (mtfix/mt/); only mt-pronoun needs spaCy.
+    "mt-boundary": "mtfix.mt.boundaries:propose",
+    "mt-fragment": "mtfix.mt.fragments:propose",
+    "mt-leftover": "mtfix.mt.leftovers:propose",
+    "mt-pronoun": "mtfix.mt.pronouns:propose",
 }
 SCORERS: dict[str, Callable | str] = {
     "evidence": "mtfix.evidence:score_by_document_evidence",
 }
 # Which proposers and scorer each mode runs when the user names none.
-MODE_PROPOSERS: dict[str, tuple[str, ...]] = {"rules": ("rules",), "full": ("rules",)}
+# The regex/lexicon MT checks cost a few per cent of a rules run; mt-pronoun loads spaCy
+# (seconds), so it runs in full mode or when named in `proposers` (bench/mt_quality.py --speed).
+_MT_CHEAP = ("mt-boundary", "mt-fragment", "mt-leftover")
+MODE_PROPOSERS: dict[str, tuple[str, ...]] = {
+    "rules": ("rules", *_MT_CHEAP),
+    "full": ("rules", *_MT_CHEAP, "mt-pronoun"),
+}
 MODE_SCORER: dict[str, str] = {"rules": "evidence", "full": "evidence"}
 
 
@@ -74,8 +86,17 @@ def _resolve_entry(registry: dict, name: str, what: str) -> Callable:
 _RULESET_CACHE: dict[tuple, RuleSet] = {}
 
 
+def _file_stamp(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
 def ruleset_for(options: Options) -> RuleSet:
-    key = (options.tables, options.rules, options.disable)
+    # Keyed on the rule files' stamps too: an edited rule file is reloaded, not served stale.
+    key = (options.tables, options.rules, options.disable, tuple(_file_stamp(p) for p in options.rules))
     rs = _RULESET_CACHE.get(key)
     if rs is None:
         rs = load_rules(options.tables, options.rules, options.disable)
@@ -92,9 +113,11 @@ def propose(ctx: Context) -> list[Edit]:
     names = ctx.options.proposers or MODE_PROPOSERS[ctx.options.mode]
     edits: list[Edit] = []
     for name in names:
+        if name in ctx.options.disable:
+            continue  # not even called: a disabled check must not load its back-end
         fn = _resolve_entry(PROPOSERS, name, "proposer")
-        edits.extend(e for e in fn(ctx) if name not in ctx.options.disable)
-    return [e for e in edits if e.source not in ctx.options.disable]
+        edits.extend(fn(ctx))
+    return [e for e in edits if e.source not in ctx.options.disable and e.kind not in ctx.options.disable]
 
 
 def score(ctx: Context, edits: list[Edit]) -> list[Edit]:

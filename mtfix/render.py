@@ -72,19 +72,29 @@ def unified_diff(original: str, repaired: str, path: str, n: int = 3) -> str:
     """A patch that `patch -p1` applies to the original file (a/ and b/ prefixes)."""
     if original == repaired:
         return ""
-    a = original.splitlines(keepends=True)
-    b = repaired.splitlines(keepends=True)
+    # Lines end at "\n" only, as `patch` sees them: str.splitlines would also break at
+    # "\r", "\x0c", "\u2028"... and emit a patch that does not apply.
+    a = _patch_lines(original)
+    b = _patch_lines(repaired)
     out = []
     rel = path.lstrip("/")
     for line in difflib.unified_diff(a, b, f"a/{rel}", f"b/{rel}", n=n):
         if line.startswith(("---", "+++")):
             out.append(line.rstrip("\n") + "\n")
             continue
-        if not line.endswith(("\n", "\r")):
+        if not line.endswith("\n"):
             out.append(line + "\n\\ No newline at end of file\n")
         else:
             out.append(line)
     return "".join(out)
+
+
+def _patch_lines(text: str) -> list[str]:
+    lines = text.split("\n")
+    out = [ln + "\n" for ln in lines[:-1]]
+    if lines[-1]:
+        out.append(lines[-1])
+    return out
 
 
 # ---- inline word diff (terminal) ----------------------------------------------------------

@@ -24,6 +24,8 @@ _PERFECT_AUX = frozenset(
 )
 _PREV_WORD_RE = re.compile(r"([^\W_]+(?:['\u2019][^\W_]+)?)[^\w]*$", re.UNICODE)
 _NEXT_WORD_RE = re.compile(r"^[^\w]*?([^\W_]+)", re.UNICODE)
+# An article standing alone: after whitespace, an opening quote or bracket, a dash, or at the start.
+_ARTICLE_BEFORE_RE = re.compile(r"(?<![^\s\"'(\[\u201c\u2018\u2014\u2013])(an?|An?|AN?)(\s+)$")
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,7 @@ def propose_rules(ctx) -> list[Edit]:
         prev, nxt = _neighbours(text, start, end)
         for entry in entries:
             rule = entry.rule
-            if rule.case_sensitive and found != rule.found and found.lower() != rule.found.lower():
+            if rule.case_sensitive and found.replace("\u2019", "'") not in (rule.found, rule.found.upper()):
                 continue
             if not rule.case_sensitive and _looks_like_name(text, start, found):
                 continue
@@ -178,13 +180,20 @@ def _make_edit(text: str, start: int, end: int, rule: Rule, forms: tuple[str, ..
     options = tuple(transfer_apostrophes(found, transfer_case(found, f)) for f in forms)
     replacement = options[0]
     # a/an agreement: "an assistance" -> "a help" needs the article too.
-    m = re.search(r"(?:^|(?<=\s))(an?|An?|AN?)(\s+)$", text[max(0, start - 8) : start])
+    # Searched in place (not in a slice) so a word ending in "a" is never read as the article.
+    m = _ARTICLE_BEFORE_RE.search(text, max(0, start - 40), start)
     if m and not found.lower().startswith(("a ", "an ")):
         article = m.group(1)
-        want = indefinite_article(replacement.split(" ")[0])
+        # The table's own spelling, not the case-carried one: "A MENTION" -> "A SAY", and
+        # "SAY" is not an acronym to be read letter by letter.
+        want = indefinite_article(forms[0].split(" ")[0])
         if want != article.lower():
-            new_article = transfer_case(article, want) if article[0].isupper() else want
-            a_start = start - len(m.group(1)) - len(m.group(2))
+            shouting = len(article) > 1 or sum(c.isalpha() for c in replacement) > 1 and replacement.isupper()
+            if article.isupper() and shouting:
+                new_article = want.upper()  # "A CONSULTANT" -> "AN EXPERT"
+            else:
+                new_article = want.capitalize() if article[0].isupper() else want
+            a_start = m.start(1)
             found = text[a_start:end]
             replacement = new_article + m.group(2) + replacement
             start = a_start

@@ -116,7 +116,8 @@ def split_sentences(text: str) -> list[Span]:
 def at_sentence_start(text: str, offset: int) -> bool:
     """True when only opening punctuation separates `offset` from a sentence boundary."""
     i = offset - 1
-    while i >= 0 and (text[i] in " \t" or text[i] in "\"'\u201c\u2018([\u00ab"):
+    # A byte-order mark is invisible: "\ufeffConsultants said" starts a sentence.
+    while i >= 0 and (text[i] in " \t\ufeff" or text[i] in "\"'\u201c\u2018([\u00ab"):
         i -= 1
     if i < 0:
         return True

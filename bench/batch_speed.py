@@ -1,0 +1,168 @@
+"""Throughput of `mtfix batch`: documents/s and words/s on a synthetic corpus, per mode, engine
+and worker count; the 1 -> 2 worker scaling; and the peak RSS of the driver and each worker.
+
+    python bench/batch_speed.py                      # 50,000 documents, rules, local+ray, 1 and 2 workers
+    python bench/batch_speed.py --modes rules,full --engines local --workers 1,2,4
+
+The corpus is MLQE-PE dev post-edits (clean English, detokenised) grouped into short documents
+of 2-4 sentences, a third of them "spun" by running mtfix's own rule tables backwards. It is
+written once as one JSONL file under bench/out/batch/ and processed with --shard-rows 5000 (ten
+shards, so two workers get the same share). Each configuration runs `python -m mtfix batch` as
+a fresh process, so times include start-up (imports, rule tables, Ray); the table reports the
+job's own figures from summary.json and the wall time of the whole command.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from common import OUT, REPO, git_revision, machine, md_table, mlqe_detok, need_shared
+
+PAIRS = ("et-en", "ne-en", "ro-en", "ru-en", "si-en")
+
+
+def spinner_swaps() -> list[tuple[re.Pattern, str]]:
+    """mtfix's rule tables read backwards: 'security threat' -> 'safety menace'."""
+    swaps = []
+    for table in ("news.tsv", "tortured.tsv"):
+        path = REPO / "mtfix" / "rules" / table
+        with open(path, encoding="utf-8") as fh:
+            rows = csv.DictReader((line for line in fh if not line.startswith("#")), delimiter="\t")
+            for row in rows:
+                found, repl = (row.get("found") or "").strip(), (row.get("replacement") or "").strip()
+                if found and repl and " " not in repl[:1] and len(repl) > 3:
+                    swaps.append((re.compile(rf"\b{re.escape(repl)}\b"), found))
+    return swaps
+
+
+def build_corpus(path: Path, documents: int, seed: int = 13) -> dict:
+    need_shared("the batch benchmark corpus")
+    sentences = [s for pair in PAIRS for s in mlqe_detok("dev", pair, "pe") if len(s.split()) >= 4]
+    swaps = spinner_swaps()
+    rng = random.Random(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    words = spun = 0
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(documents):
+            text = " ".join(rng.sample(sentences, rng.randint(2, 4)))
+            if i % 3 == 0:
+                for pattern, found in rng.sample(swaps, min(len(swaps), 60)):
+                    text = pattern.sub(found, text)
+                spun += 1
+            words += len(text.split())
+            fh.write(json.dumps({"id": f"doc{i:06d}", "text": text, "source": "mlqe-pe-dev"}) + "\n")
+    meta = {"documents": documents, "words": words, "spun": spun, "sentences": len(sentences)}
+    path.with_suffix(".meta.json").write_text(json.dumps(meta))
+    return meta
+
+
+class RssSampler(threading.Thread):
+    """Peak RSS of a process and of each of its descendants (workers, Ray actors), sampled."""
+
+    def __init__(self, pid: int, interval: float = 0.1):
+        super().__init__(daemon=True)
+        import psutil
+
+        self.root = psutil.Process(pid)
+        self.interval = interval
+        self.peaks: dict[int, tuple[str, int]] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        import psutil
+
+        while not self.stop.is_set():
+            try:
+                procs = [self.root, *self.root.children(recursive=True)]
+            except psutil.Error:
+                return
+            for p in procs:
+                try:
+                    rss = p.memory_info().rss
+                    name = " ".join(p.cmdline()[:3])[:80] or p.name()
+                except psutil.Error:
+                    continue
+                if rss > self.peaks.get(p.pid, ("", 0))[1]:
+                    self.peaks[p.pid] = (name, rss)
+            self.stop.wait(self.interval)
+
+    def summary(self) -> dict:
+        mib = 1024 * 1024
+        driver = self.peaks.get(self.root.pid, ("", 0))[1] / mib
+        others = [(name, rss / mib) for pid, (name, rss) in self.peaks.items() if pid != self.root.pid]
+        workers = [rss for name, rss in others if "RepairActor" in name or "MapWorker" in name
+                   or ("mtfix" in name and "ray" not in name) or "multiprocessing" in name]
+        return {"driver_mib": round(driver, 1), "worker_peak_mib": round(max(workers), 1) if workers else None,
+                "workers_seen": len(workers), "all_processes_mib": round(driver + sum(r for _, r in others), 1)}
+
+
+def run_one(corpus: Path, out: Path, mode: str, engine: str, workers: int, shard_rows: int) -> dict:
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = [sys.executable, "-m", "mtfix", "batch", str(corpus), "--out", str(out), "--mode", mode,
+           "--engine", engine, "--workers", str(workers), "--shard-rows", str(shard_rows), "--no-config", "-q"]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    sampler = RssSampler(proc.pid)
+    sampler.start()
+    output = proc.communicate()[0].decode(errors="replace")
+    wall = time.perf_counter() - started
+    sampler.stop.set()
+    sampler.join()
+    if proc.returncode not in (0, 4):
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output[-3000:]}")
+    summary = json.loads((out / "summary.json").read_text())
+    run = summary["run"]
+    return {
+        "mode": mode, "engine": engine, "workers": workers, "command": " ".join(cmd[1:]).replace(str(REPO) + "/", ""),
+        "documents": run["documents_processed"], "words": run["words_processed"], "job_s": run["seconds"],
+        "wall_s": round(wall, 2), "docs_per_s": run["documents_per_second"], "words_per_s": run["words_per_second"],
+        "changed": summary["documents"]["changed"], "spin_over": summary["spin_score"]["over_threshold"],
+        **sampler.summary(),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--documents", type=int, default=50_000)
+    ap.add_argument("--modes", default="rules")
+    ap.add_argument("--engines", default="local,ray")
+    ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--shard-rows", type=int, default=5_000)
+    ap.add_argument("--out", type=Path, default=OUT / "batch")
+    args = ap.parse_args()
+    corpus = args.out / f"corpus-{args.documents}.jsonl"
+    meta_path = corpus.with_suffix(".meta.json")
+    meta = json.loads(meta_path.read_text()) if corpus.exists() and meta_path.exists() else build_corpus(
+        corpus, args.documents)
+    print(f"corpus: {corpus} ({meta['documents']:,} documents, {meta['words']:,} words, {meta['spun']:,} spun)",
+          file=sys.stderr)
+    results = []
+    for mode in args.modes.split(","):
+        for engine in args.engines.split(","):
+            for workers in (int(w) for w in args.workers.split(",")):
+                r = run_one(corpus, args.out / f"run-{mode}-{engine}-{workers}", mode, engine, workers,
+                            args.shard_rows)
+                print(json.dumps(r), file=sys.stderr)
+                results.append(r)
+    base = {(r["mode"], r["engine"]): r["docs_per_s"] for r in results if r["workers"] == 1}
+    rows = [[r["mode"], r["engine"], r["workers"], f"{r['docs_per_s']:,.0f}", f"{r['words_per_s']:,.0f}",
+             f"{r['docs_per_s'] / base[(r['mode'], r['engine'])]:.2f}x" if (r["mode"], r["engine"]) in base else "",
+             r["job_s"], r["wall_s"], r["driver_mib"], r["worker_peak_mib"]] for r in results]
+    report = {"machine": machine(), "revision": git_revision(), "corpus": meta, "shard_rows": args.shard_rows,
+              "results": results}
+    (args.out / "results.json").write_text(json.dumps(report, indent=2))
+    print(md_table(["mode", "engine", "workers", "docs/s", "words/s", "vs 1 worker", "job s", "wall s",
+                    "driver RSS MiB", "worker peak RSS MiB"], rows))
+
+
+if __name__ == "__main__":
+    main()

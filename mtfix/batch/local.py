@@ -1,0 +1,212 @@
+"""The local engine: a process pool whose workers each take whole shards (read, repair, write),
+the way datatrove runs its pipeline steps. The driver only hands out shards and collects
+their markers, so its memory stays flat whatever the corpus size."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue as queue_module
+import signal
+import sys
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from itertools import islice
+from typing import Callable, Iterable, Iterator
+
+from .plan import Job, Shard
+from .records import read_shard, repair_records, warm_up
+from .writers import ShardWriter
+
+
+class WorkerStartError(RuntimeError):
+    """A worker could not load the pipeline (missing model, bad rule file): the job cannot run."""
+
+
+class Events:
+    """What an engine reports to the driver. The runner subclasses it."""
+
+    def progress(self, documents: int, words: int) -> None: ...
+
+    def done(self, shard: Shard, marker: dict) -> None: ...
+
+    def failed(self, shard: Shard, message: str) -> None: ...
+
+
+def batched(items: Iterable, size: int) -> Iterator[list]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def process_shard(shard: Shard, job: Job, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Read, repair and write one shard; returns its done marker."""
+    writer = ShardWriter(shard, job)
+    try:
+        for batch in batched(read_shard(shard, job), job.batch_size):
+            repaired = repair_records(batch, job.options, suggest_only=job.suggest_only)
+            for rec in repaired:
+                writer.add(rec)
+            if progress is not None:
+                progress(sum(not r.get("blank") for r in repaired), sum(r.get("words", 0) for r in repaired))
+        return writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+# ---- worker process -----------------------------------------------------------------------
+
+_WORKER: dict = {}
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """A worker must not outlive a killed driver and go on writing into --out."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+class _Stop(SystemExit):
+    """SIGTERM from the driver (after Ctrl-C): drop the shard's temporary files and exit."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Stop(128 + signum)
+
+
+def _init_worker(job: Job, progress_queue, parent_pid: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    _die_with_parent(parent_pid)
+    _WORKER.update(job=job, queue=progress_queue, parent=parent_pid, ready=False)
+
+
+def _worker_task(shard: Shard) -> dict:
+    w = _WORKER
+    if not w["ready"]:
+        try:
+            warm_up(w["job"].options)  # the model (full mode) loads once per worker, here
+        except Exception as exc:
+            raise WorkerStartError(f"{type(exc).__name__}: {exc}") from None
+        w["ready"] = True
+
+    def progress(documents: int, words: int) -> None:
+        if os.getppid() != w["parent"]:
+            os._exit(1)
+        w["queue"].put((documents, words))
+
+    try:
+        return process_shard(shard, w["job"], progress)  # its writer removes its temporaries on _Stop
+    except _Stop as stop:
+        os._exit(stop.code)
+
+
+# ---- driver -------------------------------------------------------------------------------
+
+
+def _mp_context():
+    # fork shares the rule tables the driver already loaded (seconds saved per worker).
+    if sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop the workers now, each cleaning up its shard in progress (SIGTERM, then SIGKILL)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in processes:
+        try:
+            proc.terminate()
+        except (OSError, AttributeError):
+            pass
+    for proc in processes:
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def run_local(shards: list[Shard], job: Job, workers: int, events: Events) -> None:
+    """Process `shards`; KeyboardInterrupt stops the workers at once (unfinished shards stay undone)."""
+    if workers <= 0:  # in-process: for debugging and small jobs
+        warm_up(job.options)
+        for shard in shards:
+            try:
+                marker = process_shard(shard, job, events.progress)
+            except Exception as exc:
+                events.failed(shard, f"{type(exc).__name__}: {exc}")
+            else:
+                events.done(shard, marker)
+        return
+    ctx = _mp_context()
+    progress_queue = ctx.Queue()
+    todo, suspects = deque(shards), deque()
+    pool: ProcessPoolExecutor | None = None
+    inflight: dict = {}
+    isolating = False
+    try:
+        while todo or suspects or inflight:
+            if pool is None:
+                pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                           initargs=(job, progress_queue, os.getpid()))
+            # After a worker died, the shards that were with it run one at a time to find the culprit.
+            if not inflight:
+                isolating = bool(suspects)
+            source = suspects if isolating else todo
+            while source and len(inflight) < (1 if isolating else 2 * workers):
+                shard = source.popleft()
+                inflight[pool.submit(_worker_task, shard)] = shard
+            finished, _ = wait(list(inflight), timeout=0.25, return_when=FIRST_COMPLETED)
+            _drain(progress_queue, events)
+            broken = False
+            for fut in finished:
+                shard = inflight.pop(fut)
+                try:
+                    marker = fut.result()
+                except BrokenProcessPool:
+                    broken = True
+                    if isolating:
+                        events.failed(shard, "the worker process died while on this shard (killed, crashed or out of memory)")
+                    else:
+                        suspects.append(shard)
+                except WorkerStartError:
+                    raise
+                except Exception as exc:
+                    events.failed(shard, f"{type(exc).__name__}: {exc}")
+                else:
+                    events.done(shard, marker)
+            if broken:
+                pool.shutdown(wait=True, cancel_futures=True)
+                pool = None
+                for fut, shard in inflight.items():
+                    if fut.done() and not fut.cancelled() and fut.exception() is None:
+                        events.done(shard, fut.result())
+                    else:
+                        suspects.append(shard)
+                inflight.clear()
+        _drain(progress_queue, events)
+    except BaseException:
+        if pool is not None:
+            _terminate(pool)
+            pool = None
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+        progress_queue.close()
+
+
+def _drain(progress_queue, events: Events) -> None:
+    while True:
+        try:
+            documents, words = progress_queue.get_nowait()
+        except queue_module.Empty:
+            return
+        events.progress(documents, words)

@@ -1,0 +1,192 @@
+"""Reading shards into records, and the one repair step both engines run.
+
+A record is a plain dict (picklable, engine-neutral):
+  id, where (1-based line for JSONL, 0-based row for Parquet, None for a text file),
+  text (str or None), error ([reason, message] or None),
+  row (the parsed JSONL object), eol (its line ending), raw (bytes of a JSONL line kept verbatim),
+  blank (a blank JSONL line: not a document, copied through).
+`repair_records` adds repaired, edits, spin_score, changed and words to each readable record.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Iterable, Iterator
+
+from ..io import InputError, decode
+from .plan import JSONL, PARQUET, TEXT, Job, Shard
+
+_PARQUET_READ_ROWS = 1024
+
+
+def read_shard(shard: Shard, job: Job) -> Iterator[dict]:
+    if shard.fmt == TEXT:
+        yield _read_text(shard, job)
+    elif shard.fmt == JSONL:
+        yield from _read_jsonl(shard, job)
+    elif shard.fmt == PARQUET:
+        yield from _read_parquet(shard, job)
+    else:  # pragma: no cover - plan.format_of only makes the three
+        raise ValueError(f"unknown format {shard.fmt!r}")
+
+
+def _error(reason: str, message: str) -> list[str]:
+    return [reason, message]
+
+
+def _check_text(text, job: Job, field_name: str | None = None):
+    """The text, or an error for a document that cannot be repaired."""
+    what = f"field {field_name!r}" if field_name else "document"
+    if text is None:
+        return None, _error("missing-text", f"{what} is missing or null")
+    if not isinstance(text, str):
+        return None, _error("text-not-string", f"{what} is a {type(text).__name__}, not a string")
+    if not text.strip():
+        return None, _error("empty", f"{what} is empty")
+    if len(text) > job.max_chars:
+        return None, _error("too-long", f"{len(text):,} characters is over the {job.max_chars:,} limit (--max-chars)")
+    return text, None
+
+
+def _read_text(shard: Shard, job: Job) -> dict:
+    rec = {"id": shard.rel, "where": None, "text": None, "error": None}
+    try:
+        size = os.path.getsize(shard.path)
+        if size > job.max_bytes:
+            rec["error"] = _error("too-large", f"{size:,} bytes is over the {job.max_bytes:,}-byte limit (--max-bytes)")
+            return rec
+        with open(shard.path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        rec["error"] = _error("unreadable", f"cannot read: {exc.strerror or exc}")
+        return rec
+    try:
+        text = decode(data, shard.rel, job.encoding).text
+    except InputError as exc:
+        message = str(exc).split(": ", 1)[-1]
+        reason = "binary" if "binary" in message else "empty" if "empty" in message else "undecodable"
+        rec["error"] = _error(reason, message)
+        return rec
+    rec["text"], rec["error"] = _check_text(text, job)
+    return rec
+
+
+def _read_jsonl(shard: Shard, job: Job) -> Iterator[dict]:
+    a, b = shard.span
+    line_no = shard.start
+    with open(shard.path, "rb") as fh:
+        fh.seek(a)
+        pos = a
+        while pos < b:
+            line = fh.readline()
+            if not line:
+                break
+            pos += len(line)
+            line_no += 1
+            yield _jsonl_record(line, line_no, shard, job)
+
+
+def _jsonl_record(line: bytes, line_no: int, shard: Shard, job: Job) -> dict:
+    content = line.rstrip(b"\r\n")
+    rec = {"id": f"{shard.rel}:{line_no}", "where": line_no, "text": None, "error": None}
+    if not content.strip():
+        return dict(rec, id=None, blank=True, raw=line)
+    try:
+        decoded = content.decode(job.encoding)
+    except UnicodeDecodeError as exc:
+        return dict(rec, raw=line, error=_error(
+            "undecodable", f"not valid {job.encoding} (byte 0x{content[exc.start]:02x} at column {exc.start + 1})"))
+    if line_no == 1:
+        decoded = decoded.lstrip("\ufeff")
+    try:
+        row = json.loads(decoded)
+    except ValueError as exc:
+        return dict(rec, raw=line, error=_error("malformed-json", f"not valid JSON: {exc}"))
+    if not isinstance(row, dict):
+        return dict(rec, raw=line, error=_error("not-an-object", f"a JSON {type(row).__name__}, not an object"))
+    if job.id_field and row.get(job.id_field) is not None:
+        rec["id"] = str(row[job.id_field])
+    rec["row"] = row
+    rec["eol"] = line[len(content):].decode("ascii")
+    rec["text"], rec["error"] = _check_text(row.get(job.text_field), job, job.text_field)
+    return rec
+
+
+def _read_parquet(shard: Shard, job: Job) -> Iterator[dict]:
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(shard.path)
+    names = pf.schema_arrow.names
+    row = shard.start
+    for texts, ids in _parquet_columns(pf, shard, job, names):
+        for text, id_value in zip(texts, ids):
+            rec = {"id": f"{shard.rel}#{row}" if id_value is None else str(id_value), "where": row}
+            if job.text_field not in names:
+                rec["text"], rec["error"] = None, _error("missing-text", f"no column {job.text_field!r}")
+            else:
+                rec["text"], rec["error"] = _check_text(text, job, job.text_field)
+            row += 1
+            yield rec
+
+
+def _parquet_columns(pf, shard: Shard, job: Job, names: list[str]):
+    """(texts, ids) lists per batch of rows; None where the file has no such column."""
+    groups = list(range(*shard.span))
+    columns = [c for c in (job.text_field, job.id_field) if c and c in names]
+    if not groups:
+        return
+    if not columns:
+        for g in groups:
+            n = pf.metadata.row_group(g).num_rows
+            yield [None] * n, [None] * n
+        return
+    for batch in pf.iter_batches(batch_size=_PARQUET_READ_ROWS, row_groups=groups, columns=columns):
+        n = batch.num_rows
+        texts = batch.column(job.text_field).to_pylist() if job.text_field in columns else [None] * n
+        ids = batch.column(job.id_field).to_pylist() if job.id_field in columns else [None] * n
+        yield texts, ids
+
+
+# ---- the repair step ----------------------------------------------------------------------
+
+
+def warm_up(options) -> None:
+    """Load rule tables (and the model in full mode) now rather than on the first document."""
+    from ..pipeline import run
+
+    run("Officials mentioned a safety menace.", options)
+
+
+def repair_records(records: Iterable[dict], options, suggest_only: bool = False) -> list[dict]:
+    """Repair every readable record; others pass through unchanged. Pure: returns new dicts.
+
+    This is the only repair logic of `mtfix batch`; the local pool and Ray both call it."""
+    from ..pipeline import run
+    from ..text import count_words
+
+    slowdown = float(os.environ.get("MTFIX_BATCH_SLOWDOWN") or 0)  # tests only: a job that takes time
+    out = []
+    for rec in records:
+        text = rec.get("text")
+        if text is None or rec.get("error"):
+            out.append(rec)
+            continue
+        try:
+            result = run(text, options)
+        except Exception as exc:  # one pathological document must not stop a million-document job
+            out.append(dict(rec, error=_error("repair-failed", f"{type(exc).__name__}: {exc}")))
+            continue
+        applied = set(result.applied)
+        repaired = text if suggest_only else result.repaired
+        out.append(dict(
+            rec,
+            repaired=repaired,
+            changed=repaired != text,
+            spin_score=round(result.spin_score, 4),
+            words=count_words(text),
+            edits=[dict(e.to_dict(), applied=e in applied) for e in result.edits],
+        ))
+        if slowdown:
+            time.sleep(slowdown)
+    return out

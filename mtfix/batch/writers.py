@@ -1,0 +1,297 @@
+"""Writing a shard's outputs. Every file goes through a temporary name and a rename, and the
+done marker is written last, so a crash at any point leaves either a finished shard or one
+that the next run redoes, never a half-written file under a final name.
+
+Both engines feed the same `ShardWriter` the same records in the same order, which is what
+makes their outputs byte-identical.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .plan import JSONL, MARKER_FORMAT, PARQUET, TEXT, TMP_SUFFIX, Job, Shard
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+SPIN_THRESHOLD = 0.7  # as mtfix.evidence.SPUN_THRESHOLD; kept here so the writer imports no rules
+SPIN_BUCKETS = 10
+
+
+class AtomicFile:
+    """A file written under a temporary name in the target folder and renamed on commit."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=TMP_SUFFIX, dir=self.path.parent)
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs should look like any new file
+        self.fh = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        self.fh.write(data)
+
+    def commit(self) -> int:
+        self.fh.close()
+        size = os.path.getsize(self.tmp)
+        os.replace(self.tmp, self.path)
+        return size
+
+    def discard(self) -> None:
+        self.fh.close()
+        try:
+            os.unlink(self.tmp)
+        except FileNotFoundError:
+            pass
+
+
+def write_json_atomic(path: Path, obj, indent: int | None = None) -> int:
+    f = AtomicFile(path)
+    try:
+        f.write(json.dumps(obj, ensure_ascii=False, indent=indent).encode("utf-8"))
+        if indent is not None:
+            f.write(b"\n")
+    except BaseException:
+        f.discard()
+        raise
+    return f.commit()
+
+
+def dumps_compact(obj) -> bytes:
+    try:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a JSON escape: keep it escaped
+        return json.dumps(obj, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+# ---- per-shard statistics (merged into summary.json) --------------------------------------
+
+
+def new_stats() -> dict:
+    return {
+        "documents": 0, "changed": 0, "with_edits": 0, "skipped": 0, "words": 0,
+        "edits": 0, "applied": 0, "skipped_by_reason": {}, "by_kind": {}, "by_rule": {},
+        "spin_sum": 0.0, "spin_over": 0, "spin_hist": [0] * SPIN_BUCKETS,
+    }
+
+
+def merge_stats(total: dict, part: dict) -> dict:
+    for k in ("documents", "changed", "with_edits", "skipped", "words", "edits", "applied", "spin_over"):
+        total[k] += part.get(k, 0)
+    total["spin_sum"] += part.get("spin_sum", 0.0)
+    total["spin_hist"] = [a + b for a, b in zip(total["spin_hist"], part.get("spin_hist", [0] * SPIN_BUCKETS))]
+    for reason, n in part.get("skipped_by_reason", {}).items():
+        total["skipped_by_reason"][reason] = total["skipped_by_reason"].get(reason, 0) + n
+    for table in ("by_kind", "by_rule"):
+        for name, (reported, applied) in part.get(table, {}).items():
+            r, a = total[table].get(name, (0, 0))
+            total[table][name] = [r + reported, a + applied]
+    return total
+
+
+# ---- the shard writer ---------------------------------------------------------------------
+
+MTFIX_FIELD = "mtfix"
+
+
+def _parquet_mtfix_type():
+    import pyarrow as pa
+
+    edit = pa.struct([
+        ("start", pa.int64()), ("end", pa.int64()), ("found", pa.string()), ("replacement", pa.string()),
+        ("kind", pa.string()), ("source", pa.string()), ("confidence", pa.float64()), ("auto", pa.bool_()),
+        ("reason", pa.string()), ("alternatives", pa.list_(pa.string())), ("applied", pa.bool_()),
+    ])
+    return pa.struct([
+        ("changed", pa.bool_()), ("spin_score", pa.float64()), ("edits", pa.list_(edit)),
+        ("skipped", pa.string()), ("message", pa.string()),
+    ])
+
+
+class ShardWriter:
+    """Takes a shard's records in order (`add`) and writes its outputs and marker (`finish`)."""
+
+    def __init__(self, shard: Shard, job: Job):
+        self.shard, self.job = shard, job
+        self.stats = new_stats()
+        self.records = 0
+        self.output_path = shard.output_path(job)
+        self.edits = AtomicFile(shard.state_path(job, ".edits.jsonl"))
+        self.errors: AtomicFile | None = None
+        self.out: AtomicFile | None = AtomicFile(self.output_path) if shard.fmt == JSONL else None
+        self.text_bytes: bytes | None = None  # text format: the repaired file
+        self.parquet_texts: list = []
+        self.parquet_mtfix: list = []
+
+    def _where(self, rec: dict) -> dict:
+        if self.shard.fmt == JSONL:
+            return {"line": rec["where"]}
+        if self.shard.fmt == PARQUET:
+            return {"row": rec["where"]}
+        return {}
+
+    def add(self, rec: dict) -> None:
+        self.records += 1
+        if rec.get("blank"):
+            self.out.write(rec["raw"])
+            return
+        if self.shard.fmt == TEXT and not rec.get("error"):
+            try:
+                self.text_bytes = rec["repaired"].encode(self.job.encoding)
+            except UnicodeEncodeError as exc:
+                rec = dict(rec, error=["encode-failed", f"the repair cannot be written in {self.job.encoding}: {exc}"])
+        st = self.stats
+        st["documents"] += 1
+        head = {"id": rec["id"], "path": self.shard.rel, **self._where(rec)}
+        if rec.get("error"):
+            reason, message = rec["error"]
+            st["skipped"] += 1
+            st["skipped_by_reason"][reason] = st["skipped_by_reason"].get(reason, 0) + 1
+            if self.errors is None:
+                self.errors = AtomicFile(self.shard.state_path(self.job, ".errors.jsonl"))
+            self.errors.write(dumps_compact(dict(head, reason=reason, message=message)) + b"\n")
+            self._write_skipped(rec, reason, message)
+            return
+        edits = rec["edits"]
+        st["words"] += rec["words"]
+        st["changed"] += rec["changed"]
+        st["with_edits"] += bool(edits)
+        for e in edits:
+            st["edits"] += 1
+            st["applied"] += e["applied"]
+            for table, name in (("by_kind", e["kind"]), ("by_rule", e["source"])):
+                counts = st[table].setdefault(name, [0, 0])
+                counts[0] += 1
+                counts[1] += e["applied"]
+        score = rec["spin_score"]
+        st["spin_sum"] += score
+        st["spin_over"] += score >= SPIN_THRESHOLD
+        st["spin_hist"][min(int(score * SPIN_BUCKETS), SPIN_BUCKETS - 1)] += 1
+        info = {"changed": rec["changed"], "spin_score": score, "edits": edits}
+        self.edits.write(dumps_compact(dict(head, changed=rec["changed"], spin_score=score,
+                                            words=rec["words"], edits=edits)) + b"\n")
+        if self.shard.fmt == JSONL:
+            row = dict(rec["row"])
+            row[self.job.text_field] = rec["repaired"]
+            row[MTFIX_FIELD] = info
+            self.out.write(dumps_compact(row) + rec["eol"].encode("ascii"))
+        elif self.shard.fmt == PARQUET:
+            self.parquet_texts.append(rec["repaired"])
+            self.parquet_mtfix.append(info)
+
+    def _write_skipped(self, rec: dict, reason: str, message: str) -> None:
+        """Skipped documents are copied through unchanged, so the output loses nothing."""
+        info = {"skipped": reason, "message": message}
+        if self.shard.fmt == JSONL:
+            if rec.get("row") is not None:
+                self.out.write(dumps_compact(dict(rec["row"], **{MTFIX_FIELD: info})) + rec["eol"].encode("ascii"))
+            else:  # not a JSON object: the line is kept byte for byte
+                self.out.write(rec["raw"])
+        elif self.shard.fmt == PARQUET:
+            self.parquet_texts.append(None)
+            self.parquet_mtfix.append(info)
+
+    def finish(self) -> dict:
+        try:
+            outputs = {}
+            size = self._finish_output()
+            if size is not None:
+                outputs[self._rel(self.output_path)] = size
+            outputs[self._rel(self.edits.path)] = self.edits.commit()
+            if self.errors is not None:
+                outputs[self._rel(self.errors.path)] = self.errors.commit()
+        except BaseException:
+            self.abort()
+            raise
+        s = self.shard
+        marker = {
+            "format": MARKER_FORMAT, "input": s.rel, "start": s.start, "stop": s.stop, "digest": s.digest,
+            "size": s.size, "mtime_ns": s.mtime_ns, "signature": self.job.signature,
+            "outputs": outputs, "stats": self.stats,
+        }
+        write_json_atomic(s.state_path(self.job, ".done.json"), marker)
+        return marker
+
+    def abort(self) -> None:
+        for f in (self.out, self.edits, self.errors):
+            if f is not None and not f.fh.closed:
+                f.discard()
+
+    def _rel(self, path: Path) -> str:
+        return Path(path).relative_to(self.job.out).as_posix()
+
+    def _finish_output(self) -> int | None:
+        if self.shard.fmt == JSONL:
+            return self.out.commit()
+        f = AtomicFile(self.output_path)
+        try:
+            if self.shard.fmt == PARQUET:
+                self._write_parquet(f)
+            elif self.text_bytes is not None:
+                f.write(self.text_bytes)
+            else:  # a skipped text file is copied as it is
+                try:
+                    with open(self.shard.path, "rb") as src:
+                        shutil.copyfileobj(src, f.fh)
+                except OSError:
+                    f.discard()
+                    return None
+        except BaseException:
+            f.discard()
+            raise
+        return f.commit()
+
+    def _write_parquet(self, f: AtomicFile) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(self.shard.path)
+        groups = list(range(*self.shard.span))
+        table = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
+        if table.num_rows != len(self.parquet_mtfix):
+            raise RuntimeError(f"{self.shard.rel}: {table.num_rows} rows but {len(self.parquet_mtfix)} records")
+        name = self.job.text_field
+        if name in table.column_names:
+            i = table.schema.get_field_index(name)
+            column = table.column(i)
+            if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                merged = [new if new is not None else old for new, old in zip(self.parquet_texts, column.to_pylist())]
+                table = table.set_column(i, table.schema.field(i), pa.array(merged, type=column.type))
+        mtfix_type = _parquet_mtfix_type()
+        column = pa.array(self.parquet_mtfix, type=mtfix_type)
+        if MTFIX_FIELD in table.column_names:
+            table = table.set_column(table.schema.get_field_index(MTFIX_FIELD), pa.field(MTFIX_FIELD, mtfix_type), column)
+        else:
+            table = table.append_column(pa.field(MTFIX_FIELD, mtfix_type), column)
+        pq.write_table(table, f.fh)
+
+
+def assemble(shards: list[Shard], job: Job) -> None:
+    """Join the parts of a many-shard file into its output, in row order."""
+    dest = Path(job.out) / shards[0].rel
+    if shards[0].count == 1 or dest.exists():
+        return
+    f = AtomicFile(dest)
+    try:
+        if shards[0].fmt == PARQUET:
+            import pyarrow.parquet as pq
+
+            writer = None
+            for s in shards:
+                part = pq.ParquetFile(s.output_path(job))
+                writer = writer or pq.ParquetWriter(f.fh, part.schema_arrow)
+                for g in range(part.num_row_groups):
+                    writer.write_table(part.read_row_group(g))
+            writer.close()
+        else:
+            for s in shards:
+                with open(s.output_path(job), "rb") as src:
+                    shutil.copyfileobj(src, f.fh)
+    except BaseException:
+        f.discard()
+        raise
+    f.commit()

@@ -1,0 +1,600 @@
+"""`mtfix eval`: measure a repair against reference texts.
+
+Word metrics tokenise both sides the same way (``tokenize``): typographic apostrophes, quotes
+and spaces are folded (’ → ', “ ” → "), the text is lower-cased, and it is split into words
+(letters and digits, joined by inner hyphens or apostrophes: "long-term", "don't") and single
+punctuation characters, each its own token ("U.S." → u . s .). WER is jiwer's over those
+tokens, corpus-level (all errors / all reference tokens). TER and chrF are sacrebleu's on the
+untouched strings (TER: tercom tokenisation, case-insensitive; chrF: defaults).
+
+Edit verdicts: damaged and reference tokens are aligned (jiwer, Levenshtein). Each applied
+edit covers damaged tokens [i, j); the reference tokens aligned to that span are its
+"reference words". The edit is *correct* when its repaired tokens equal those words, *harmful*
+when it is not correct and touches a damaged token that already matched the reference, and
+*wrong* otherwise (it changed damaged words, but not into the reference). Recall is the share
+of the damaged text's word errors (the WER numerator) removed by correct edits.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import click
+
+from .cli import build_options, fail, repair_options, run_repair
+from .edit import Edit
+from .io import ExitCode, InputError, read_input
+from .text import fold_for_search, split_sentences
+
+TOKENISATION = "lower-case; ’‘ʼ→' “”→\"; words [letters/digits joined by inner - or '] and each punctuation mark"
+_TOKEN_RE = re.compile(r"[^\W_]+(?:['\-][^\W_]+)*|[^\w\s]|_", re.UNICODE)
+METRIC_KEYS = (
+    "wer_before", "wer_after", "ter_before", "ter_after", "chrf_before", "chrf_after",
+    "edits", "edit_precision", "edit_recall", "harmful_edits", "wrong_edits", "neutral_edits",
+    "sentences_improved", "sentences_worsened", "words",
+)  # fmt: skip
+
+
+def tokenize(text: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """Metric tokens of `text` and their character spans in `text` (see the module doc)."""
+    folded = fold_for_search(text)  # same length as text, so spans are valid in both
+    words, spans = [], []
+    for m in _TOKEN_RE.finditer(folded):
+        words.append(m.group())
+        spans.append(m.span())
+    return words, spans
+
+
+def _align(ref: list[str], hyp: list[str]):
+    """jiwer alignment chunks (type, ref_start_idx, ref_end_idx, hyp_start_idx, hyp_end_idx)."""
+    import jiwer
+
+    if not ref and not hyp:
+        return []
+    if not ref or not hyp:
+        from types import SimpleNamespace as NS
+
+        kind = "insert" if hyp else "delete"
+        return [NS(type=kind, ref_start_idx=0, ref_end_idx=len(ref), hyp_start_idx=0, hyp_end_idx=len(hyp))]
+    return jiwer.process_words(" ".join(ref), " ".join(hyp)).alignments[0]
+
+
+def _errors(chunks) -> int:
+    n = 0
+    for c in chunks:
+        if c.type in ("substitute", "insert"):
+            n += c.hyp_end_idx - c.hyp_start_idx
+        elif c.type == "delete":
+            n += c.ref_end_idx - c.ref_start_idx
+    return n
+
+
+def _distance(a: list[str], b: list[str]) -> int:
+    return _errors(_align(a, b))
+
+
+def _errors_by_ref_token(chunks, n_ref: int) -> list[int]:
+    """Word errors charged to each reference token; an extra hypothesis word is charged to the
+    reference token before it (or the first one), so errors can be summed per sentence."""
+    charge = [0] * max(n_ref, 1)
+    for c in chunks:
+        if c.type in ("substitute", "delete"):
+            for r in range(c.ref_start_idx, c.ref_end_idx):
+                charge[r] += 1
+        elif c.type == "insert":
+            charge[max(0, c.ref_start_idx - 1) if n_ref else 0] += c.hyp_end_idx - c.hyp_start_idx
+    return charge
+
+
+@dataclass
+class _Alignment:
+    """A reference-vs-hypothesis alignment seen from the hypothesis side."""
+
+    lo: list[int]  # reference boundary of each hypothesis boundary, before adjacent missing words
+    hi: list[int]  # ... and after them
+    ref_of: list[int | None]  # reference token aligned to each hypothesis token (None: extra word)
+    equal: list[bool]  # hypothesis token matches its reference token
+    matched: list[bool]  # reference token is matched by some hypothesis token
+
+    @classmethod
+    def build(cls, chunks, n_hyp: int, n_ref: int) -> "_Alignment":
+        lo = [sys.maxsize] * (n_hyp + 1)
+        hi = [0] * (n_hyp + 1)
+        ref_of: list[int | None] = [None] * n_hyp
+        equal = [False] * n_hyp
+        matched = [False] * n_ref
+
+        def link(k: int, r: int) -> None:
+            lo[k], hi[k] = min(lo[k], r), max(hi[k], r)
+
+        for c in chunks:
+            hs, he, rs, re_ = c.hyp_start_idx, c.hyp_end_idx, c.ref_start_idx, c.ref_end_idx
+            if c.type in ("equal", "substitute"):
+                for t in range(he - hs + 1):
+                    link(hs + t, rs + t)
+                for t in range(he - hs):
+                    ref_of[hs + t] = rs + t
+                if c.type == "equal":
+                    equal[hs:he] = [True] * (he - hs)
+                    matched[rs:re_] = [True] * (re_ - rs)
+            elif c.type == "insert":  # hypothesis words with no reference counterpart
+                for k in range(hs, he + 1):
+                    link(k, rs)
+            else:  # delete: reference words missing at one hypothesis boundary
+                link(hs, rs)
+                link(hs, re_)
+        lo = [0 if v == sys.maxsize else v for v in lo]
+        return cls(lo, hi, ref_of, equal, matched)
+
+
+@dataclass
+class JudgedEdit:
+    edit: Edit
+    verdict: str  # correct | wrong | harmful | neutral
+    reference: str  # the reference words aligned to the edit's output
+    restored: int  # word errors the edit removed (correct edits only)
+
+    def to_dict(self) -> dict:
+        return dict(self.edit.to_dict(), verdict=self.verdict, reference_words=self.reference)
+
+
+def _token_range(spans: list[tuple[int, int]], start: int, end: int) -> tuple[int, int]:
+    """Tokens a character span touches: [i, j) (i == j: a point between tokens)."""
+    i = 0
+    while i < len(spans) and spans[i][1] <= start:
+        i += 1
+    j = i
+    while j < len(spans) and spans[j][0] < end:
+        j += 1
+    return i, j
+
+
+def _output_spans(edits: list[Edit]) -> list[tuple[int, int]]:
+    """Where each edit's replacement lands in the repaired text (edits sorted, not overlapping)."""
+    shift, out = 0, []
+    for e in edits:
+        start = e.start + shift
+        out.append((start, start + len(e.replacement)))
+        shift += len(e.replacement) - (e.end - e.start)
+    return out
+
+
+def judge_edits(edits: list[Edit], damaged_spans, repaired_spans, ref, before: _Alignment, after: _Alignment,
+                damaged_words) -> list[JudgedEdit]:
+    """Verdicts for applied edits (sorted by position), see the module doc.
+
+    An edit is correct when every word it outputs is aligned equal to the reference in the
+    repaired-vs-reference alignment (the repaired text aligns with less ambiguity than the
+    damaged one); a pure deletion is correct when the words it removed were extra. It is
+    harmful when a reference word matched before the repair is no longer matched after it
+    around the edit, and neutral when it changes no metric token (case or spacing only)."""
+    judged = []
+    for e, (s, t) in zip(edits, _output_spans(edits)):
+        i, j = _token_range(damaged_spans, e.start, e.end)
+        p, q = _token_range(repaired_spans, s, t)
+        r0, r1 = after.lo[p], after.hi[q]
+        touched = set(range(r0, r1)) | {before.ref_of[k] for k in range(i, j) if before.ref_of[k] is not None}
+        if any(before.matched[r] and not after.matched[r] for r in touched):
+            verdict, restored = "harmful", 0
+        elif p < q and all(after.equal[p:q]):
+            r0, r1 = after.ref_of[p], after.ref_of[q - 1] + 1
+            restored = _distance(ref[r0:r1], damaged_words[i:j])
+            verdict = "correct" if restored else "neutral"
+        elif p == q and i < j and all(before.ref_of[k] is None for k in range(i, j)) and after.lo[p] == after.hi[p]:
+            verdict, restored = "correct", j - i  # removed only extra words
+        elif p == q and i == j:
+            verdict, restored = "neutral", 0
+        else:
+            verdict, restored = "wrong", 0
+        judged.append(JudgedEdit(e, verdict, " ".join(ref[r0:r1]), restored))
+    return judged
+
+
+def _sentence_ids(text: str, spans: list[tuple[int, int]]) -> list[int]:
+    bounds = [s.end for s in split_sentences(text)]
+    ids, s = [], 0
+    for start, _ in spans:
+        while s < len(bounds) - 1 and start >= bounds[s]:
+            s += 1
+        ids.append(s)
+    return ids
+
+
+@dataclass
+class PairScore:
+    """One pair's numbers: reference words, errors before/after, sentences, judged edits."""
+
+    index: int
+    extra: dict
+    damaged: str
+    reference: str
+    repaired: str
+    words: int
+    errors_before: int
+    errors_after: int
+    sentences: int
+    improved: int
+    worsened: int
+    judged: list[JudgedEdit] = field(default_factory=list)
+    suggestions: int = 0
+    by_kind: dict = field(default_factory=dict)  # kind -> (errors_after, improved, worsened, hyp)
+
+    @property
+    def name(self) -> str:
+        return str(self.extra.get("id", self.index + 1))
+
+
+def _sentence_changes(ref_sent: list[int], n_sent: int, before: list[int], after_chunks, n_ref: int):
+    after = _errors_by_ref_token(after_chunks, n_ref)
+    b, a = [0] * n_sent, [0] * n_sent
+    for t in range(n_ref):
+        b[ref_sent[t]] += before[t]
+        a[ref_sent[t]] += after[t]
+    if not n_ref:
+        b[0], a[0] = before[0], after[0]
+    return sum(x < y for x, y in zip(a, b)), sum(x > y for x, y in zip(a, b))
+
+
+def score_pair(index: int, damaged: str, reference: str, result, extra: dict | None = None) -> PairScore:
+    from .pipeline import apply
+
+    ref, rspans = tokenize(reference)
+    dwords, dspans = tokenize(damaged)
+    applied = sorted((e for e in result.applied if e.fixable), key=lambda e: e.start)
+    # Verdicts need to know where each edit landed, so they read the splice of the applied
+    # edits; that is the pipeline's `repaired` text, which the WER reads.
+    spliced = apply(damaged, applied)
+    rep_words, rep_spans = tokenize(spliced)
+    spliced_chunks = _align(ref, rep_words)
+    before_chunks = _align(ref, dwords)
+    after_chunks = spliced_chunks if result.repaired == spliced else _align(ref, tokenize(result.repaired)[0])
+    ref_sent = _sentence_ids(reference, rspans)
+    n_sent = (max(ref_sent) + 1) if ref_sent else 1
+    before = _errors_by_ref_token(before_chunks, len(ref))
+    improved, worsened = _sentence_changes(ref_sent, n_sent, before, after_chunks, len(ref))
+    judged = judge_edits(
+        applied, dspans, rep_spans, ref,
+        _Alignment.build(before_chunks, len(dwords), len(ref)),
+        _Alignment.build(spliced_chunks, len(rep_words), len(ref)),
+        dwords,
+    )  # fmt: skip
+    by_kind = {}
+    for kind in sorted({e.kind for e in applied}):
+        hyp = apply(damaged, [e for e in applied if e.kind == kind])
+        chunks = _align(ref, tokenize(hyp)[0])
+        by_kind[kind] = (_errors(chunks), *_sentence_changes(ref_sent, n_sent, before, chunks, len(ref)), hyp)
+    return PairScore(
+        index=index, extra=extra or {}, damaged=damaged, reference=reference, repaired=result.repaired,
+        words=len(ref), errors_before=_errors(before_chunks), errors_after=_errors(after_chunks),
+        sentences=n_sent, improved=improved, worsened=worsened, judged=judged,
+        suggestions=len(result.edits) - len(result.applied), by_kind=by_kind,
+    )  # fmt: skip
+
+
+def _ratio(num: float, den: float, digits: int = 4):
+    return round(num / den, digits) if den else None
+
+
+_METRICS: dict = {}
+
+
+def _sacrebleu_metrics():
+    if not _METRICS:
+        from sacrebleu.metrics import CHRF, TER
+
+        _METRICS.update(ter=TER(), chrf=CHRF())
+    return _METRICS["ter"], _METRICS["chrf"]
+
+
+_STATS_CACHE: dict = {}
+
+
+def _segment_stats(name: str, hyp: str, ref: str) -> list:
+    """sacrebleu's sufficient statistics of one segment, cached: most hypotheses (unchanged
+    texts, one kind's edits) repeat, and TER costs ~0.1 s on a 300-word document."""
+    key = (name, hyp, ref)
+    stats = _STATS_CACHE.get(key)
+    if stats is None:
+        metric = dict(zip(("ter", "chrf"), _sacrebleu_metrics()))[name]
+        stats = metric._extract_corpus_statistics([hyp], [[ref]])[0]
+        if len(_STATS_CACHE) > 200_000:
+            _STATS_CACHE.clear()
+        _STATS_CACHE[key] = stats
+    return stats
+
+
+def _corpus_ter_chrf(hyps: list[str], refs: list[str]) -> tuple[float, float]:
+    """Corpus TER and chrF (sacrebleu: statistics summed over segments, then scored)."""
+    out = []
+    for name, metric in zip(("ter", "chrf"), _sacrebleu_metrics()):
+        summed = [sum(col) for col in zip(*(_segment_stats(name, h, r) for h, r in zip(hyps, refs)))]
+        out.append(round(metric._compute_score_from_stats(summed).score, 2))
+    return out[0], out[1]
+
+
+def metric_signature() -> dict:
+    """sacrebleu's signatures (valid once a score was computed)."""
+    ter, chrf = _sacrebleu_metrics()
+    return {"ter": str(ter.get_signature()), "chrf": str(chrf.get_signature())}
+
+
+def summarise(scores: list[PairScore], with_ter: bool = True) -> dict:
+    """Corpus-level metrics, overall and per edit kind (kind rows: only that kind's edits applied)."""
+    words = sum(s.words for s in scores)
+    before = sum(s.errors_before for s in scores)
+    refs = [s.reference for s in scores]
+
+    def block(judged: list[JudgedEdit], errors_after: int, improved: int, worsened: int, hyps: list[str]) -> dict:
+        verdicts = Counter(j.verdict for j in judged)
+        d = {"wer_before": _ratio(before, words), "wer_after": _ratio(errors_after, words)}
+        if with_ter:
+            d["ter_before"], d["chrf_before"] = ter_chrf_before
+            d["ter_after"], d["chrf_after"] = _corpus_ter_chrf(hyps, refs) if hyps else (None, None)
+        d.update(
+            edits=len(judged),
+            edit_precision=_ratio(verdicts["correct"], len(judged) - verdicts["neutral"]),
+            edit_recall=_ratio(sum(j.restored for j in judged), before),
+            harmful_edits=verdicts["harmful"],
+            wrong_edits=verdicts["wrong"],
+            neutral_edits=verdicts["neutral"],
+            sentences_improved=improved,
+            sentences_worsened=worsened,
+        )
+        return d
+
+    ter_chrf_before = _corpus_ter_chrf([s.damaged for s in scores], refs) if with_ter and scores else (None, None)
+    out = block(
+        [j for s in scores for j in s.judged],
+        sum(s.errors_after for s in scores),
+        sum(s.improved for s in scores),
+        sum(s.worsened for s in scores),
+        [s.repaired for s in scores],
+    )
+    out.update(words=words, pairs=len(scores), sentences=sum(s.sentences for s in scores),
+               suggestions=sum(s.suggestions for s in scores))  # fmt: skip
+    kinds = sorted({k for s in scores for k in s.by_kind})
+    out["by_kind"] = {}
+    for kind in kinds:
+        rows = [s.by_kind.get(kind, (s.errors_before, 0, 0, s.damaged)) for s in scores]
+        out["by_kind"][kind] = block(
+            [j for s in scores for j in s.judged if j.edit.kind == kind],
+            sum(r[0] for r in rows), sum(r[1] for r in rows), sum(r[2] for r in rows),
+            [r[3] for r in rows],
+        )  # fmt: skip
+    return out
+
+
+def evaluate_pairs(pairs: Iterable[dict], options, repair: Callable | None = None, progress=None) -> list[PairScore]:
+    """Repair each pair's damaged text (as one document) and score it against its reference."""
+    repair = repair or run_repair
+    scores = []
+    for index, pair in enumerate(pairs):
+        extra = {k: v for k, v in pair.items() if k not in ("damaged", "reference")}
+        result = repair(pair["damaged"], options)
+        scores.append(score_pair(index, pair["damaged"], pair["reference"], result, extra))
+        if progress is not None:
+            progress.update(1)
+    return scores
+
+
+def clean_report(texts: Iterable[tuple[str, str]], options, repair: Callable | None = None) -> dict:
+    """Run the repair on clean texts: every applied edit is a false positive."""
+    from .text import count_words
+
+    repair = repair or run_repair
+    words, listed, suggestions = 0, [], 0
+    for name, text in texts:
+        result = repair(text, options)
+        words += count_words(text)
+        suggestions += len(result.edits) - len(result.applied)
+        for e in result.applied:
+            ctx = text[max(0, e.start - 40) : e.end + 40].replace("\n", " ")
+            listed.append(dict(e.to_dict(), document=name, context=ctx))
+    return {
+        "edits": len(listed),
+        "words": words,
+        "edits_per_1000_words": round(1000.0 * len(listed) / words, 3) if words else None,
+        "suggestions": suggestions,
+        "edits_by_kind": dict(Counter(e["kind"] for e in listed)),
+        "edit_list": listed,
+    }
+
+
+# ---------------------------------------------------------------- input
+def _read_jsonl(path: str, encoding: str, max_bytes: int, need: tuple[str, ...]) -> list[dict]:
+    src = read_input(path, encoding, max_bytes)
+    rows = []
+    for lineno, line in enumerate(src.text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{src.name}:{lineno}: not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise InputError(f"{src.name}:{lineno}: expected a JSON object")
+        missing = [k for k in need if not isinstance(row.get(k), str)]
+        if missing:
+            raise InputError(f"{src.name}:{lineno}: missing string field(s) {', '.join(missing)}")
+        rows.append(row)
+    return rows
+
+
+def read_pairs(pairs_file, damaged, reference, encoding, max_bytes) -> list[dict]:
+    if pairs_file:
+        return _read_jsonl(pairs_file, encoding, max_bytes, ("damaged", "reference"))
+    d_lines = read_input(damaged, encoding, max_bytes).text.splitlines()
+    r_lines = read_input(reference, encoding, max_bytes).text.splitlines()
+    if len(d_lines) != len(r_lines):
+        raise InputError(f"{damaged} has {len(d_lines)} lines but {reference} has {len(r_lines)}")
+    return [{"id": n, "damaged": d, "reference": r} for n, (d, r) in enumerate(zip(d_lines, r_lines), 1)
+            if d.strip() or r.strip()]  # fmt: skip
+
+
+def read_clean(path: str, encoding: str, max_bytes: int) -> list[tuple[str, str]]:
+    """A JSONL file (field text, clean or reference, one document a line) or one text document."""
+    src = read_input(path, encoding, max_bytes)
+    if path.endswith(".jsonl"):
+        out = []
+        for n, row in enumerate(_read_jsonl(path, encoding, max_bytes, ()), 1):
+            text = next((row[k] for k in ("text", "clean", "reference") if isinstance(row.get(k), str)), None)
+            if text is None:
+                raise InputError(f"{path}:{n}: no text, clean or reference field")
+            out.append((str(row.get("id", n)), text))
+        return out
+    return [(src.name, src.text)]
+
+
+# ---------------------------------------------------------------- output
+def _fmt(v) -> str:
+    if v is None:
+        return "n/a"
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def render_text(report: dict) -> str:
+    lines = []
+    if "pairs" in report:
+        lines.append(f"pairs {report['pairs']}, sentences {report['sentences']}, words {report['words']}")
+        lines.append(f"tokenisation for WER: {TOKENISATION}")
+        head = ["kind", "wer_before", "wer_after", "ter_before", "ter_after", "chrf_before", "chrf_after",
+                "edits", "edit_precision", "edit_recall", "harmful_edits", "wrong_edits", "neutral_edits",
+                "sentences_improved", "sentences_worsened"]  # fmt: skip
+        rows = [["all"] + [_fmt(report.get(k)) for k in head[1:]]]
+        rows += [[k] + [_fmt(v.get(k2)) for k2 in head[1:]] for k, v in report["by_kind"].items()]
+        widths = [max(len(r[c]) for r in rows + [head]) for c in range(len(head))]
+        for r in [head] + rows:
+            lines.append("  ".join(x.rjust(w) if c else x.ljust(w) for c, (x, w) in enumerate(zip(r, widths))))
+        lines.append(f"suggestions (reported, not applied): {report['suggestions']}")
+    if "clean" in report:
+        c = report["clean"]
+        lines.append(f"clean text: {c['edits']} edits in {c['words']} words "
+                     f"({_fmt(c['edits_per_1000_words'])} per 1,000 words), {c['suggestions']} suggestions")  # fmt: skip
+        for e in c["edit_list"]:
+            lines.append(f"  {e['document']}: {e['found']!r} -> {e['replacement']!r} [{e['kind']}, {e['source']}] "
+                         f"...{e['context']}...")  # fmt: skip
+    for title in ("worst", "best"):
+        for p in report.get(title, []):
+            lines.append(f"--- {title}: {p['id']}  WER {p['wer_before']} -> {p['wer_after']}")
+            for e in p["edits"]:
+                lines.append(f"  {e['verdict']:8} {e['found']!r} -> {e['replacement']!r} "
+                             f"(reference: {e['reference_words']!r}) [{e['kind']}]")  # fmt: skip
+            lines.extend("  " + d for d in p["diff"])
+    lines.append(f"signature: {report['signature']}")
+    return "\n".join(lines) + "\n"
+
+
+def word_diff(reference: str, hypothesis: str, context: int = 3) -> list[str]:
+    """Remaining differences of a repaired text from its reference, one hunk a line:
+    [-reference words-] {+repaired words+}, with `context` words either side."""
+    ref, hyp = tokenize(reference)[0], tokenize(hypothesis)[0]
+    hunks: list[list[int]] = []  # [ref_start, ref_end, hyp_start, hyp_end], adjacent changes merged
+    for c in _align(ref, hyp):
+        if c.type == "equal":
+            continue
+        if hunks and hunks[-1][1] == c.ref_start_idx and hunks[-1][3] == c.hyp_start_idx:
+            hunks[-1][1], hunks[-1][3] = c.ref_end_idx, c.hyp_end_idx
+        else:
+            hunks.append([c.ref_start_idx, c.ref_end_idx, c.hyp_start_idx, c.hyp_end_idx])
+    out = []
+    for r0, r1, h0, h1 in hunks:
+        left = " ".join(ref[max(0, r0 - context) : r0])
+        right = " ".join(ref[r1 : r1 + context])
+        out.append(f"... {left} [-{' '.join(ref[r0:r1])}-] {{+{' '.join(hyp[h0:h1])}+}} {right} ...")
+    return out
+
+
+def pair_record(s: PairScore, full: bool = False) -> dict:
+    d = dict(s.extra)
+    d.update(id=s.name, words=s.words, wer_before=_ratio(s.errors_before, s.words),
+             wer_after=_ratio(s.errors_after, s.words), sentences_improved=s.improved,
+             sentences_worsened=s.worsened, edits=[j.to_dict() for j in s.judged])  # fmt: skip
+    if full:
+        d.update(damaged=s.damaged, reference=s.reference, repaired=s.repaired)
+    return d
+
+
+def best_and_worst(scores: list[PairScore], n: int) -> dict:
+    def gain(s):  # errors removed; ties broken by position so the order is stable
+        return s.errors_before - s.errors_after
+
+    def bad(s):
+        return sum(j.verdict in ("wrong", "harmful") for j in s.judged)
+
+    worst = sorted((s for s in scores if gain(s) < 0 or bad(s)), key=lambda s: (gain(s), -bad(s), s.index))[:n]
+    best = sorted((s for s in scores if gain(s) > 0), key=lambda s: (-gain(s), bad(s), s.index))[:n]
+    return {
+        title: [dict(pair_record(s), diff=word_diff(s.reference, s.repaired)) for s in group]
+        for title, group in (("worst", worst), ("best", best))
+    }
+
+
+@click.command("eval")
+@click.argument("pairs_file", required=False)
+@click.option("--damaged", type=click.Path(dir_okay=False), help="Damaged text, one segment a line.")
+@click.option("--reference", type=click.Path(dir_okay=False), help="Reference text, one segment a line.")
+@click.option("--clean", "clean_file", help="Clean text (or JSONL with a text field): count false positives.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--show", type=int, default=0, metavar="N", help="Also print the N worst and N best pairs with diffs.")
+@click.option("--pairs-out", type=click.Path(dir_okay=False), help="Write per-pair results (JSONL) here.")
+@click.option("--no-ter", is_flag=True, help="Skip TER and chrF (faster on long documents).")
+@repair_options
+def eval_command(pairs_file, damaged, reference, clean_file, fmt, show, pairs_out, no_ter, **kw):
+    """Repair damaged texts and score them against references.
+
+    PAIRS_FILE is JSONL, one {"damaged": ..., "reference": ...} object a line (other fields,
+    e.g. id, are carried into --pairs-out); or give --damaged A --reference B (parallel lines).
+    Each pair is repaired as one document, as `mtfix fix` would.
+    """
+    from .io import atomic_write
+
+    encoding, max_bytes = kw.pop("encoding"), kw.pop("max_bytes")
+    if pairs_file and (damaged or reference):
+        raise fail("give either PAIRS_FILE or --damaged/--reference, not both", ExitCode.USAGE)
+    if bool(damaged) != bool(reference):
+        raise fail("--damaged and --reference go together", ExitCode.USAGE)
+    if not (pairs_file or damaged or clean_file):
+        raise fail("nothing to evaluate: give PAIRS_FILE, --damaged/--reference or --clean", ExitCode.USAGE)
+    if show < 0:
+        raise fail("--show must be 0 or more", ExitCode.USAGE)
+    try:
+        import jiwer  # noqa: F401
+        import sacrebleu  # noqa: F401
+    except ImportError as exc:
+        raise fail(f"{exc.name} is needed for eval: pip install 'mtfix[eval]'", ExitCode.USAGE) from None
+    options = build_options(kw)
+    report: dict = {}
+    try:
+        pairs = read_pairs(pairs_file, damaged, reference, encoding, max_bytes) if (pairs_file or damaged) else None
+        clean = read_clean(clean_file, encoding, max_bytes) if clean_file else None
+    except InputError as exc:
+        raise fail(str(exc), ExitCode.INPUT) from None
+    signature = run_repair("", options).signature
+    if pairs is not None:
+        from tqdm import tqdm
+
+        with tqdm(total=len(pairs), unit="pair", disable=not sys.stderr.isatty(), leave=False) as bar:
+            scores = evaluate_pairs(pairs, options, progress=bar)
+        report.update(summarise(scores, with_ter=not no_ter))
+        report["tokenisation"] = TOKENISATION
+        if show:
+            report.update(best_and_worst(scores, show))
+        if pairs_out:
+            atomic_write(pairs_out, "".join(json.dumps(pair_record(s, True), ensure_ascii=False) + "\n"
+                                            for s in scores))  # fmt: skip
+    if clean is not None:
+        report["clean"] = clean_report(clean, options)
+    report["signature"] = signature
+    if not no_ter and pairs:
+        report["metric_signature"] = metric_signature()
+    if fmt == "json":
+        click.echo(json.dumps(report, ensure_ascii=False, indent=1))
+    else:
+        click.echo(render_text(report), nl=False)
+
+
+__all__ = ["eval_command", "tokenize", "score_pair", "summarise", "evaluate_pairs", "clean_report"]

@@ -1,0 +1,188 @@
+"""A compact forward pass for Llama-family causal LMs (SmolLM2, Llama, Mistral, Qwen2).
+
+Written here rather than taken from transformers for two reasons: importing transformers costs
+seconds at every start, and scoring candidate restorations needs one operation transformers makes
+awkward: extending *many* rows at once, each from its own prefix of a shared, already-encoded
+sentence (one KV cache, per-row prefix lengths). Weights use the Hugging Face layout and names.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SUPPORTED_TYPES = ("llama", "mistral", "qwen2")
+
+
+@dataclass(frozen=True)
+class LlamaConfig:
+    vocab_size: int
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    head_dim: int
+    rms_norm_eps: float
+    rope_theta: float
+    attention_bias: bool = False
+    tie_word_embeddings: bool = True
+
+    @classmethod
+    def from_hf(cls, cfg: dict) -> "LlamaConfig":
+        if cfg.get("model_type") not in SUPPORTED_TYPES:
+            raise ValueError(f"model type {cfg.get('model_type')!r} is not Llama-like")
+        rope = cfg.get("rope_parameters") or {}
+        scaling = cfg.get("rope_scaling") or {}
+        if (rope.get("rope_type") or scaling.get("rope_type") or "default") != "default":
+            raise ValueError("scaled RoPE is not supported by the fast path")
+        heads = cfg["num_attention_heads"]
+        return cls(
+            vocab_size=cfg["vocab_size"],
+            hidden_size=cfg["hidden_size"],
+            intermediate_size=cfg["intermediate_size"],
+            num_hidden_layers=cfg["num_hidden_layers"],
+            num_attention_heads=heads,
+            num_key_value_heads=cfg.get("num_key_value_heads") or heads,
+            head_dim=cfg.get("head_dim") or cfg["hidden_size"] // heads,
+            rms_norm_eps=float(cfg.get("rms_norm_eps", 1e-5)),
+            rope_theta=float(rope.get("rope_theta") or cfg.get("rope_theta") or 10000.0),
+            attention_bias=bool(cfg.get("attention_bias", cfg.get("model_type") == "qwen2")),
+            tie_word_embeddings=bool(cfg.get("tie_word_embeddings", False)),
+        )
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x):
+        return self.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps))
+
+
+def _rotate_half(x):
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: LlamaConfig):
+        super().__init__()
+        h, kv, d = cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim
+        self.heads, self.kv_heads, self.head_dim = h, kv, d
+        self.q_proj = nn.Linear(cfg.hidden_size, h * d, bias=cfg.attention_bias)
+        self.k_proj = nn.Linear(cfg.hidden_size, kv * d, bias=cfg.attention_bias)
+        self.v_proj = nn.Linear(cfg.hidden_size, kv * d, bias=cfg.attention_bias)
+        self.o_proj = nn.Linear(h * d, cfg.hidden_size, bias=False)
+
+    def forward(self, x, cos, sin, mask, past_k=None, past_v=None):
+        b, t, _ = x.shape
+        q = self.q_proj(x).view(b, t, self.heads, self.head_dim).transpose(1, 2)
+        k = self.k_proj(x).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)
+        v = self.v_proj(x).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)
+        q = q * cos + _rotate_half(q) * sin
+        k = k * cos + _rotate_half(k) * sin
+        new_k, new_v = k, v
+        if past_k is not None:
+            k = torch.cat((past_k, k), dim=2)
+            v = torch.cat((past_v, v), dim=2)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=self.heads != self.kv_heads)
+        return self.o_proj(out.transpose(1, 2).reshape(b, t, -1)), new_k, new_v
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: LlamaConfig):
+        super().__init__()
+        self.gate_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, bias=False)
+        self.up_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, bias=False)
+        self.down_proj = nn.Linear(cfg.intermediate_size, cfg.hidden_size, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Layer(nn.Module):
+    def __init__(self, cfg: LlamaConfig):
+        super().__init__()
+        self.self_attn = Attention(cfg)
+        self.mlp = MLP(cfg)
+        self.input_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+
+    def forward(self, x, cos, sin, mask, past_k=None, past_v=None):
+        a, k, v = self.self_attn(self.input_layernorm(x), cos, sin, mask, past_k, past_v)
+        x = x + a
+        return x + self.mlp(self.post_attention_layernorm(x)), k, v
+
+
+class Trunk(nn.Module):
+    def __init__(self, cfg: LlamaConfig):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
+        self.layers = nn.ModuleList(Layer(cfg) for _ in range(cfg.num_hidden_layers))
+        self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+
+
+class LlamaLM(nn.Module):
+    """Two operations: `encode` a right-padded batch of token rows, and `extend` rows from
+    per-row prefixes of encoded rows. Both return final hidden states; `log_probs` maps them
+    to token log-probabilities."""
+
+    def __init__(self, cfg: LlamaConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.model = Trunk(cfg)
+        self.lm_head = None if cfg.tie_word_embeddings else nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
+        inv = 1.0 / (cfg.rope_theta ** (torch.arange(0, cfg.head_dim, 2, dtype=torch.float32) / cfg.head_dim))
+        self.register_buffer("inv_freq", inv, persistent=False)
+
+    def _rope(self, positions):
+        freqs = positions[..., None].float() * self.inv_freq
+        emb = torch.cat((freqs, freqs), dim=-1)[:, None]  # (B, 1, T, d)
+        return emb.cos(), emb.sin()
+
+    @property
+    def output_weight(self):
+        return self.model.embed_tokens.weight if self.lm_head is None else self.lm_head.weight
+
+    def encode(self, ids: torch.Tensor):
+        """Causal pass over (B, T) ids. Returns hidden (B, T, D) and per-layer (K, V).
+
+        Rows are right-padded; padding only follows real tokens, so it never affects them."""
+        b, t = ids.shape
+        positions = torch.arange(t, device=ids.device).expand(b, t)
+        cos, sin = self._rope(positions)
+        mask = torch.ones(t, t, dtype=torch.bool, device=ids.device).tril()
+        x = self.model.embed_tokens(ids)
+        cache = []
+        for layer in self.model.layers:
+            x, k, v = layer(x, cos, sin, mask)
+            cache.append((k, v))
+        return self.model.norm(x), cache
+
+    def extend(self, cache, rows: torch.Tensor, prefix_len: torch.Tensor, ids: torch.Tensor):
+        """Continue row `rows[r]` of an encoded batch after its first `prefix_len[r]` tokens
+        with ids[r] (right-padded). Returns hidden (R, S, D)."""
+        r, s = ids.shape
+        p = int(prefix_len.max())
+        positions = prefix_len[:, None] + torch.arange(s, device=ids.device)
+        cos, sin = self._rope(positions)
+        prefix_ok = torch.arange(p, device=ids.device)[None, :] < prefix_len[:, None]  # (R, P)
+        causal = torch.ones(s, s, dtype=torch.bool, device=ids.device).tril()
+        mask = torch.cat((prefix_ok[:, None, :].expand(r, s, p), causal.expand(r, s, s)), dim=2)[:, None]
+        x = self.model.embed_tokens(ids)
+        for layer, (k, v) in zip(self.model.layers, cache):
+            x, _, _ = layer(x, cos, sin, mask, k[rows, :, :p], v[rows, :, :p])
+        return self.model.norm(x)
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        return hidden @ self.output_weight.T
+
+    def token_logits(self, hidden: torch.Tensor, token_ids: torch.Tensor) -> torch.Tensor:
+        """Unnormalised scores of chosen tokens: hidden (N, D), token_ids (N, K) -> (N, K).
+        Differences between tokens at one position need no softmax over the vocabulary."""
+        return torch.einsum("nd,nkd->nk", hidden, self.output_weight[token_ids])

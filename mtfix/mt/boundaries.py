@@ -1,0 +1,182 @@
+"""Broken sentence boundaries: a full stop followed by a lower-case continuation.
+
+Machine translation sometimes ends a sentence too early and leaves the rest standing on its
+own ("the conflict that ensues. of the war between Israel and Hamas", "in 2011. backed by
+NATO."). A lower-case word after a full stop is legitimate after abbreviations ("U.S.",
+"e.g.", "et al."), ellipses, list markers ("1. the first"), brand names ("iPhone") and name
+particles ("de Gaulle"), and common in text written without capitals; those are skipped.
+
+The fix joins the pieces. It is applied automatically only when the continuation is clearly a
+piece of the previous sentence: it opens with a preposition, a conjunction, a relative word or a
+participle, and has no finite verb of its own. Other lower-case continuations might instead be
+a sentence missing its capital, so they are suggested (join, or capitalise) and never applied.
+"""
+from __future__ import annotations
+
+import re
+
+from . import mt_edit, possible_verb
+
+SOURCE = "mt/boundary"
+KIND = "mt-boundary"
+AUTO_CONFIDENCE = 0.9
+SUGGEST_CONFIDENCE = 0.55
+
+# A single full stop (not part of an ellipsis) after a non-space, same-line whitespace, then
+# a word starting with a lower-case letter.
+_CANDIDATE_RE = re.compile(r"\.[ \t\u00a0\u2009\u202f]+(?=[a-z])")
+_TOKEN_BEFORE_RE = re.compile(r"(\S+)$")
+_WORD_AFTER_RE = re.compile(r"[^\s]+")
+_CONTINUATION_END_RE = re.compile(r"[.!?\u2026](?=[\"'\u201d\u2019)\]]*(?:\s|$))|\n")
+_WORD_RE = re.compile(r"[A-Za-z][A-Za-z'\u2019-]*")
+
+ABBREVIATIONS = frozenset(
+    """
+    mr mrs ms dr prof gen col lt sgt capt st sen rep gov jr sr inc ltd co corp vs etc no nos
+    jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun
+    fig figs approx al cf viz ca vol vols pp ed eds dept govt est mt ft lbs lb oz min max sq mi
+    hr hrs yr yrs mo mos wk wks sec esp incl excl ch chap sect art op ibid seq tel ext div assn
+    bros univ ave blvd rd hwy messrs mme mlle rev hon pres supt adm maj cmdr brig pvt cpl fl var
+    subsp sp spp cv pl lit orig trans abbr repr ser misc resp dist approx abt nr ref refs cit
+    """.split()
+)
+_ROMAN_NUMERAL_RE = re.compile(r"^[ivxlcdm]+$", re.I)
+_NAME_PARTICLES = frozenset("de da di del della der den des du la le van von ter ten al el bin ibn dos das".split())
+
+# Continuations that are surely a piece of the previous sentence when they carry no finite verb.
+_JOIN_WITH_SPACE = frozenset(
+    """
+    of in on at for from with by to into onto between among amongst during without within
+    against under over through throughout across toward towards upon via than and or nor
+    """.split()
+)
+_JOIN_WITH_COMMA = frozenset(
+    "which whom whose including according especially particularly notably namely mainly mostly".split()
+)
+_RELATIVES = frozenset("which whom whose".split())
+# Words after which a verb-looking word is a noun or an infinitive, not a finite verb.
+_NOT_FINITE_AFTER = frozenset(
+    """
+    the a an this that these those his her its their our my your of to for in on at by with from
+    into between among during about against over under some any each every no many much several
+    all both other another such own more most first last new old same
+    """.split()
+)
+_OPEN_QUOTES = "\u201c\u00ab"
+_CLOSE_QUOTES = "\u201d\u00bb"
+
+
+def propose(ctx) -> list:
+    text = ctx.doc.text
+    candidates = [m for m in _CANDIDATE_RE.finditer(text) if m.start() and text[m.start() - 1] not in " \t\n."]
+    if len(candidates) >= 3 and _written_without_capitals(text, len(candidates)):
+        return []
+    edits = []
+    for m in candidates:
+        period = m.start()
+        next_start = m.end()
+        before = _TOKEN_BEFORE_RE.search(text, max(0, period - 60), period)
+        word = _WORD_AFTER_RE.match(text, next_start)
+        if not before or not word:
+            continue
+        token_before, next_token = before.group(1), word.group(0)
+        if _legitimate_lower_case(token_before, next_token, text, next_start + len(next_token)):
+            continue
+        if inside_quotation(text, period):
+            continue
+        edits.append(_boundary_edit(text, period, next_start, token_before, next_token))
+    return edits
+
+
+def _boundary_edit(text: str, period: int, next_start: int, token_before: str, next_token: str):
+    first = re.match(r"[a-z'\u2019-]+", next_token).group(0)
+    joiner = _joiner(first)
+    end_match = _CONTINUATION_END_RE.search(text, next_start)
+    continuation = text[next_start : end_match.start() if end_match else len(text)]
+    sure = joiner is not None and not _has_own_finite_verb(continuation, first)
+    if token_before.lower() == first:
+        sure = False  # joining "the. the" would make a doubled word, not a sentence
+    span_end = next_start + 1
+    joined = (joiner or " ") + text[next_start]
+    capitalised = text[period:next_start] + text[next_start].upper()
+    if sure:
+        return mt_edit(
+            text, period, span_end, joined, kind=KIND, source=SOURCE, confidence=AUTO_CONFIDENCE,
+            auto=True, reason=f"full stop before the lower-case continuation '{first} ...': join the pieces",
+            alternatives=(capitalised,),
+        )
+    return mt_edit(
+        text, period, span_end, joined, kind=KIND, source=SOURCE, confidence=SUGGEST_CONFIDENCE,
+        auto=False, reason=f"lower-case '{first}' after a full stop: a broken sentence, or a missing capital",
+        alternatives=(capitalised,),
+    )
+
+
+def _joiner(first: str) -> str | None:
+    """How to join a continuation opening with `first`, or None when it is not clearly a piece."""
+    if first in _JOIN_WITH_SPACE:
+        return " "
+    if first in _JOIN_WITH_COMMA:
+        return ", "
+    if first.endswith(("ed", "en", "ing")) and len(first) > 4 and possible_verb(first):
+        return ", "  # "in 2011. backed by NATO." -> "in 2011, backed by NATO."
+    return None
+
+
+def _has_own_finite_verb(continuation: str, first: str) -> bool:
+    words = _WORD_RE.findall(continuation)
+    allowed = 1 if first in _RELATIVES else 0
+    found = 0
+    prev = ""
+    for i, w in enumerate(words):
+        lw = w.lower()
+        if i == 0 or w[0].isupper():
+            prev = lw
+            continue
+        if prev not in _NOT_FINITE_AFTER and not lw.endswith("ing") and possible_verb(lw):
+            found += 1
+            if found > allowed:
+                return True
+        prev = lw
+    return False
+
+
+def _legitimate_lower_case(token_before: str, next_token: str, text: str, after_next: int) -> bool:
+    core = token_before.lstrip("([{\"'\u201c\u2018")
+    if not core or "." in core or "/" in core or "@" in core:
+        return True  # "U.S.", "e.g.", "a.m.", an ellipsis ". . .", a URL or an address
+    lowered = core.lower()
+    if lowered in ABBREVIATIONS or (len(core) == 1 and core.isalpha()):
+        return True
+    if core.isdigit() and len(core) <= 3:
+        return True  # "1. the first item", "Chapter 3. the author"
+    if _ROMAN_NUMERAL_RE.match(core) and len(core) <= 4 and lowered not in ("mill", "ill", "mix", "dim"):
+        return True  # "ii. the second"
+    if not any(c.isalnum() for c in core):
+        return True  # a bullet or a dash
+    word = re.match(r"[a-z'\u2019-]+", next_token)
+    if word is None or word.group(0) != next_token.rstrip(",;:.)\"'\u201d\u2019"):
+        return True  # "iPhone", "mRNA", "e.g.", "x2": not a plain lower-case word
+    w = word.group(0)
+    if len(w) == 1 and w != "a":
+        return True  # a variable or a list letter
+    if w in _NAME_PARTICLES and re.match(r"\s+[A-Z]", text[after_next : after_next + 3]):
+        return True  # "de Gaulle", "van Gogh"
+    return False
+
+
+def inside_quotation(text: str, pos: int) -> bool:
+    """True when an opening quote earlier in the paragraph is not closed before `pos`."""
+    para_start = max(text.rfind("\n\n", 0, pos), text.rfind("\r\n\r\n", 0, pos), 0)
+    segment = text[para_start:pos]
+    if segment.count('"') % 2 == 1:
+        return True
+    last_open = max(segment.rfind(q) for q in _OPEN_QUOTES)
+    last_close = max(segment.rfind(q) for q in _CLOSE_QUOTES)
+    return last_open > last_close
+
+
+def _written_without_capitals(text: str, lower: int) -> bool:
+    """Chat-style text that starts its sentences in lower case on purpose."""
+    upper = len(re.findall(r"[.!?]\s+[A-Z]", text))
+    return lower > 0.3 * (lower + upper)

@@ -1,0 +1,103 @@
+"""Verbless fragments standing as sentences.
+
+Machine translation can cut an attribution off its sentence: "..., he said. Claudia Gazzini,
+senior Libya analyst at the International Crisis Group." The second "sentence" has no verb; the
+fix is "..., said Claudia Gazzini, senior Libya analyst ...", applied automatically because the
+pattern (", he said." followed by a name and a comma) has no other reading.
+
+Other verbless sentences are flagged without a fix. A sentence counts as verbless only when no
+word in it could be a verb at all (by the lemminflect lexicon), which misses some fragments but
+never mistakes a sentence for one. Headings, captions and bylines (a paragraph of one sentence
+or one line), short stylistic fragments ("Far from it."), labels with a colon, list items and
+quotations are left alone.
+"""
+from __future__ import annotations
+
+import re
+
+from ..text import WORD_RE
+from . import mt_edit, possible_verb
+from .boundaries import ABBREVIATIONS, inside_quotation
+
+SOURCE = "mt/fragment"
+KIND = "mt-fragment"
+MIN_WORDS = 6
+FLAG_CONFIDENCE = 0.6
+JOIN_CONFIDENCE = 0.9
+
+# A sentence that follows another on the same line: "... he said. Claudia Gazzini, senior ...
+# Group." Starting at the full stop keeps the scan at C speed (this check runs in rules mode).
+_SENTENCE_AFTER_RE = re.compile(
+    r"[.!?](?P<close>[\"'\u201d\u2019)\]]*)[ \t\u00a0]+(?P<body>[A-Z][^.!?\n:;\"\u201c\u201d()]{15,400}\.)(?=\s|$)"
+)
+_ATTRIBUTION_RE = re.compile(
+    r",\s*(?P<who>he|she|they)\s+(?P<verb>said|added|says|adds|noted|wrote|explained|argued|warned|stressed)$"
+)
+_NAME_RE = re.compile(
+    r"(?P<name>[A-Z][\w'\u2019.-]*(?:\s+(?:[A-Z][\w'\u2019.-]*|de|da|van|von|al|bin))*\s+[A-Z][\w'\u2019-]*),\s"
+)
+_TOKEN_BEFORE_RE = re.compile(r"(\S+)$")
+
+
+def propose(ctx) -> list:
+    text = ctx.doc.text
+    edits = []
+    for m in _SENTENCE_AFTER_RE.finditer(text):
+        start, end = m.start("body"), m.end("body")
+        body = m.group("body")
+        if _after_abbreviation(text, m.start()) or _ends_with_abbreviation(body):
+            continue  # "the U.S. Army Corps of Engineers." is one sentence
+        if sum(1 for _ in WORD_RE.finditer(body)) < MIN_WORDS or not _verbless(body):
+            continue
+        if inside_quotation(text, start):
+            continue
+        join = None if m.group("close") else _attribution_join(text, m.start(), start, end)
+        if join is not None:
+            edits.append(join)
+        else:
+            edits.append(
+                mt_edit(
+                    text, start, end, None, kind=KIND, source=SOURCE, confidence=FLAG_CONFIDENCE, auto=False,
+                    reason="a sentence without a verb: a fragment cut off a neighbouring sentence?",
+                )
+            )
+    return edits
+
+
+def _after_abbreviation(text: str, stop: int) -> bool:
+    before = _TOKEN_BEFORE_RE.search(text, max(0, stop - 40), stop)
+    if before is None:
+        return True
+    token = before.group(1).lstrip("([{\"'\u201c\u2018")
+    return "." in token or token.lower() in ABBREVIATIONS or len(token) <= 1
+
+
+def _ends_with_abbreviation(body: str) -> bool:
+    last = body[:-1].rsplit(None, 1)[-1]
+    return "." in last or last.lower() in ABBREVIATIONS or len(last) <= 1
+
+
+def _verbless(body: str) -> bool:
+    words = [m.group(0) for m in WORD_RE.finditer(body)]
+    for i, w in enumerate(words):
+        if w[0].isupper() and (i > 0 or (len(words) > 1 and words[1][0].isupper())):
+            continue  # a proper noun: "Claudia Gazzini", "International Crisis Group"
+        if any(c.isdigit() for c in w):
+            continue
+        if "'" in w or "\u2019" in w or possible_verb(w):
+            return False
+    return True
+
+
+def _attribution_join(text: str, stop: int, start: int, end: int):
+    """', he said. Claudia Gazzini, senior analyst.' -> ', said Claudia Gazzini, senior analyst.'"""
+    m = _ATTRIBUTION_RE.search(text, max(0, stop - 40), stop)
+    name = _NAME_RE.match(text, start, end)
+    if m is None or name is None:
+        return None
+    return mt_edit(
+        text, m.start("who"), name.end("name"), f"{m.group('verb')} {name.group('name')}", kind=KIND,
+        source=SOURCE, confidence=JOIN_CONFIDENCE, auto=True,
+        reason=f"'{name.group('name')}, ...' has no verb: the attribution '{m.group('who')} "
+        f"{m.group('verb')}' belongs to it",
+    )

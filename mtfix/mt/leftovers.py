@@ -1,0 +1,260 @@
+"""Leftovers of translation: doubled words, doubled punctuation, spacing damage, foreign words.
+
+Rule ids (each can be disabled on its own):
+    mt/doubled-word   "the the" -> "the"; word loops "prayer prayer prayer" -> "prayer"
+    mt/doubled-punct  ",," -> ","; "end.." -> "end."; ",." -> "."
+    mt/spacing        "ofBeijing" -> "of Beijing"; "Sino- U.S." -> "Sino-U.S."; "word ," -> "word,"
+    mt/foreign-word   untranslated words in another script or alphabet (flag only)
+
+Doubles that English uses on purpose ("had had", "that that", "going on on land", "bye bye")
+and capitalised doubles (names like "Walla Walla", tautonyms like "Gorilla gorilla") are never
+changed automatically.
+
+Every pattern starts with a rare literal or character, so the scans run at C speed: this check
+runs in rules mode and must cost a few per cent of a rules run.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from ..text import at_sentence_start
+from . import mt_edit
+
+KIND = "mt-other"
+
+# Exact-case doubles after a space; a capitalised first copy is handled by _SENTENCE_START_DOUBLE_RE.
+# ASCII classes: a Unicode letter class makes this scan five times slower.
+_DOUBLED_WORD_RE = re.compile(r" ([a-z]+) \1(?![\w'\u2019-])")
+_NEW_LINE_DOUBLE_RE = re.compile(r"\n([a-z]+) \1(?![\w'\u2019-])")
+_LINE_START_DOUBLE_RE = re.compile(r"([a-z]+) \1(?![\w'\u2019-])")
+_CAPITALISED_LOOP_RE = re.compile(r" ([A-Z][a-z]+) \1 \1(?![\w'\u2019-])")
+_SENTENCE_START_WORDS = (
+    "the a an and of to in for with from at by on as but or this that these those it is are was were we "
+    "they he she its their his her our which who when if"
+).split()
+# "The the" at a sentence start: spelled-out pairs keep the scan fast (a case-blind back-reference is slow).
+_SENTENCE_START_DOUBLE_RE = re.compile(
+    "(" + "|".join(f"{w.capitalize()} {w}" for w in _SENTENCE_START_WORDS) + r")(?![\w'\u2019-])"
+)
+# Never doubled in well-formed English: a doubled one is a slip.
+_FUNCTION_WORDS = frozenset(
+    """
+    the a an of to and or for with from at as than but nor if this these those their its his our
+    my your which who whom whose when where why what how are was were be been will would can
+    could should shall may might must they we he she i also not
+    """.split()
+)
+# Doubled on purpose, at least sometimes: left alone.
+_LEGITIMATE_DOUBLES = frozenset(
+    """
+    had that is do does very so no yes bye ha ho he hee blah bla la da dum ta tut tsk knock chop
+    hush well now there come go many far really more long night boo choo pooh goody yum pom bon
+    aye yeah oh ah uh um hmm hey hip hear wait please quick cha tom mahi bora walla pago wagga
+    sing mau dik beri ylang tse can yo bang kill never little pretty her you it again round over
+    through by
+    """.split()
+)
+# Particles of phrasal verbs: "going on on land", "log in in the morning".
+_PARTICLES = frozenset("in on up out off down about around along away back".split())
+_NEXT_COPY_RE = re.compile(r"[ \t\u00a0]+([^\W\d_]+)(?![\w'\u2019-])")
+
+_DOUBLED_PUNCT_RE = re.compile(r"[,;.][,;.]")
+_GLUED_RE = re.compile(r"[A-Z](?<=[fedm][A-Z])")
+_GLUED_WORDS = ("of", "the", "and", "from")
+_PREFIXES = frozenset(
+    """
+    sino anglo franco afro euro indo russo austro greco italo judeo turko irano hispano nippo
+    pro anti post pre non ex mid neo pan trans inter intra multi co self semi sub super ultra counter cross
+    """.split()
+)
+_PREFIX_GAP_RE = re.compile(r"-[ \t]+(?=[A-Z])")
+_SPACE_BEFORE_COMMA_RE = re.compile(r" ,(?=[ \t][A-Za-z])")
+_MISSING_SPACE_RE = re.compile(r"\.(?=[A-Z][a-z]{2,}\b)")
+
+# Letters of another script, or Latin letters almost never found in English loanwords
+# (Romanian, Baltic, Slavic, Turkish, Hungarian, Icelandic).
+_FOREIGN_LETTERS = "șşțţăõőűąęłńśźżčďěňřťůğıėųūīāēģķļņđßðþ"
+_SUSPECT_RE = re.compile("[\u0370-\u03ff\u0400-\u052f\u0530-\u1fff\u2e80-\ud7ff\uf900-\ufaff" + _FOREIGN_LETTERS + "]")
+_TOKEN_CHARS = re.compile(r"[^\s\"'()\[\]{}.,;:!?\u201c\u201d\u2018\u2019\u00ab\u00bb]+")
+_END_OF_LATIN = "\u0250"  # Basic Latin to Latin Extended-B
+
+
+_SHORT = 4000
+_ANY_CANDIDATE_RE = re.compile(
+    "|".join(
+        p.pattern.replace("\\1", "(?P=w%d)" % i).replace("(", "(?P<w%d>" % i, 1) if "\\1" in p.pattern else p.pattern
+        for i, p in enumerate(
+            (_DOUBLED_WORD_RE, _LINE_START_DOUBLE_RE, _CAPITALISED_LOOP_RE, _SENTENCE_START_DOUBLE_RE, _DOUBLED_PUNCT_RE, _GLUED_RE,
+             _PREFIX_GAP_RE, _SPACE_BEFORE_COMMA_RE, _MISSING_SPACE_RE, _SUSPECT_RE)
+        )
+    )
+)
+
+
+def propose(ctx) -> list:
+    text = ctx.doc.text
+    if len(text) < _SHORT and not _ANY_CANDIDATE_RE.search(text):
+        return []  # one scan instead of nine: most short documents (corpus lines) have nothing
+    edits = []
+    edits.extend(_doubled_words(text))
+    edits.extend(_doubled_punctuation(text))
+    edits.extend(_spacing(text))
+    edits.extend(_foreign_words(text))
+    return edits
+
+
+def _doubled_words(text: str):
+    starts = [m.start(1) for m in _DOUBLED_WORD_RE.finditer(text)]
+    starts += [m.start(1) for m in _NEW_LINE_DOUBLE_RE.finditer(text)]
+    starts += [m.start(1) for m in _CAPITALISED_LOOP_RE.finditer(text)]
+    starts += [m.start(1) for m in _SENTENCE_START_DOUBLE_RE.finditer(text)
+               if (m.start() == 0 or not _is_wordish(text[m.start() - 1])) and at_sentence_start(text, m.start())]
+    first = _LINE_START_DOUBLE_RE.match(text)
+    if first:
+        starts.append(0)
+    covered = -1
+    for start in sorted(set(starts)):
+        if start < covered:
+            continue  # inside a loop already reported
+        edit = _doubled_word_edit(text, start)
+        if edit is not None:
+            covered = edit.end
+            yield edit
+
+
+def _is_wordish(ch: str) -> bool:
+    return ch.isalnum() or ch in "-'\u2019_"
+
+
+def _doubled_word_edit(text: str, start: int):
+    word = re.match(r"[^\W\d_]+", text[start : start + 60]).group(0)
+    lw = word.lower()
+    copies, end = [], start + len(word)
+    while True:
+        n = _NEXT_COPY_RE.match(text, end)
+        if n is None or n.group(1).lower() != lw:
+            break
+        copies.append(n.group(1))
+        end = n.end()
+    if not copies or (start > 0 and text[start - 1] in "-'\u2019"):
+        return None
+    total = len(copies) + 1
+    loop = total >= 3
+    if lw in _LEGITIMATE_DOUBLES and total < 6:
+        return None  # "had had", "ha ha ha"; six in a row is a translation loop all the same
+    if copies[0][0].isupper() and (total < 3 or not word[0].isupper()):
+        return None  # "Walla Walla", "in the The Hague": names
+    if word[0].isupper() and copies[0][0].islower() and not at_sentence_start(text, start):
+        return None  # "Georg and Are are", "Gorilla gorilla": a name, then a word
+    if lw in _PARTICLES and not loop:
+        return mt_edit(text, start, end, word, kind=KIND, source="mt/doubled-word", confidence=0.6, auto=False,
+                       reason=f"doubled '{lw}' (right only after a phrasal verb: 'going on on land')")
+    sure = loop or lw in _FUNCTION_WORDS or (len(lw) >= 3 and all(c.islower() for c in copies))
+    return mt_edit(
+        text, start, end, word, kind=KIND, source="mt/doubled-word", confidence=0.9 if sure else 0.6, auto=sure,
+        reason=f"word repeated {total} times" if loop else f"doubled word '{lw}'",
+    )
+
+
+def _doubled_punctuation(text: str):
+    for m in _DOUBLED_PUNCT_RE.finditer(text):
+        pair, at = m.group(0), m.start()
+        before = text[at - 1] if at else " "
+        after = text[m.end()] if m.end() < len(text) else " "
+        if pair in (",,", ";;"):
+            end = m.end()
+            while end < len(text) and text[end] == pair[0]:
+                end += 1
+            if before != pair[0]:
+                yield mt_edit(text, at, end, pair[0], kind=KIND, source="mt/doubled-punct", confidence=0.9,
+                              auto=True, reason="doubled punctuation")
+        elif pair == ".." and before not in ". \t\n" and after not in "." and not after.isalnum():
+            yield mt_edit(text, at, m.end(), ".", kind=KIND, source="mt/doubled-punct", confidence=0.85,
+                          auto=True, reason="doubled full stop")
+        elif pair == ",." and after != "." and before not in ",.":
+            yield mt_edit(text, at, m.end(), ".", kind=KIND, source="mt/doubled-punct", confidence=0.85,
+                          auto=True, reason="comma before a full stop")
+
+
+def _spacing(text: str):
+    for m in _GLUED_RE.finditer(text):
+        at = m.start()
+        for fw in _GLUED_WORDS:
+            begin = at - len(fw)
+            if text.startswith(fw, begin) and (begin == 0 or not (text[begin - 1].isalnum() or
+                                                                  text[begin - 1] in "./@#:_-'\u2019")):
+                if re.match(r"[A-Z][a-z]{2,}(?![\w(@/_-])", text[at : at + 40]):
+                    yield mt_edit(text, begin, at, fw + " ", kind=KIND, source="mt/spacing", confidence=0.9,
+                                  auto=True, reason=f"missing space after '{fw}'")
+                break
+    for m in _PREFIX_GAP_RE.finditer(text):
+        prefix = re.search(r"(?<![\w-])([A-Za-z]+)$", text[max(0, m.start() - 12) : m.start()])
+        if prefix and prefix.group(1).lower() in _PREFIXES:
+            yield mt_edit(text, m.start(), m.end(), "-", kind=KIND, source="mt/spacing", confidence=0.85,
+                          auto=True, reason=f"space after the prefix '{prefix.group(1)}-'")
+    for m in _SPACE_BEFORE_COMMA_RE.finditer(text):
+        gap_start = m.start()
+        while gap_start and text[gap_start - 1] == " ":
+            gap_start -= 1
+        if gap_start and text[gap_start - 1].islower():
+            yield mt_edit(text, gap_start, m.end() - 1, "", kind=KIND, source="mt/spacing", confidence=0.85,
+                          auto=True, reason="space before a comma")
+    for m in _MISSING_SPACE_RE.finditer(text):
+        left = re.search(r"(?<![\w./@:_-])[a-z]{2,}$", text[max(0, m.start() - 30) : m.start()])
+        if left:
+            yield mt_edit(text, m.start(), m.end(), ". ", kind=KIND, source="mt/spacing", confidence=0.8,
+                          auto=True, reason="no space after a full stop")
+
+
+def _foreign_words(text: str):
+    hits = [m.start() for m in _SUSPECT_RE.finditer(text)]
+    if not hits or sum(1 for h in hits if text[h] >= _END_OF_LATIN) > 0.5 * len(text):
+        return  # nothing suspect, or mostly another script: not English text with leftovers
+    run: list = []  # consecutive tokens in another script are one leftover
+    last_end = -1
+    for pos in hits:
+        if pos < last_end:
+            continue
+        token = _token_around(text, pos)
+        if token is None:
+            continue
+        start, end = token
+        last_end = end
+        word = text[start:end]
+        alpha = [c for c in word if c.isalpha()]
+        if len(alpha) < 2 or _inside_brackets(text, start):
+            continue  # "Xi Jinping (习近平)": an original-script gloss on purpose
+        if not any(c < _END_OF_LATIN for c in alpha):
+            if run and not text[run[-1][1] : start].strip():
+                run.append(token)
+                continue
+            yield from _script_flag(text, run)
+            run = [token]
+        elif word.islower() and word.isalpha():
+            yield mt_edit(text, start, end, None, kind=KIND, source="mt/foreign-word", confidence=0.6, auto=False,
+                          reason=f"'{word}' is not an English word: left untranslated?")
+    yield from _script_flag(text, run)
+
+
+def _token_around(text: str, pos: int) -> tuple[int, int] | None:
+    lo = max(0, pos - 60)
+    for m in _TOKEN_CHARS.finditer(text, lo, min(len(text), pos + 60)):
+        if m.start() <= pos < m.end():
+            return m.start(), m.end()
+    return None
+
+
+def _script_flag(text: str, run: list):
+    if not run:
+        return
+    start, end = run[0][0], run[-1][1]
+    script = unicodedata.name(next(c for c in text[start:end] if c.isalpha()), "OTHER").split(" ")[0]
+    yield mt_edit(text, start, end, None, kind=KIND, source="mt/foreign-word", confidence=0.6, auto=False,
+                  reason=f"{script.title()} script in English text: left untranslated?")
+
+
+def _inside_brackets(text: str, pos: int) -> bool:
+    line_start = text.rfind("\n", 0, pos) + 1
+    before = text[line_start:pos]
+    return before.count("(") > before.count(")")

@@ -1,0 +1,256 @@
+"""Properties of a repair over generated texts: clean words, rule phrases in any case,
+punctuation, curly quotes, CRLF, non-ASCII, a BOM.
+
+Rules come from tests/data/core_rules.tsv alone (no built-in tables), so the properties hold
+whatever the built-in tables contain. That file is chain-free: no replacement contains a found
+phrase or a context word; a failure of idempotency with it is a fault of the core.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import mtfix
+from mtfix.render import unified_diff
+from mtfix.text import indefinite_article, is_word_char
+
+CORE_RULES = str(Path(__file__).resolve().parent / "data" / "core_rules.tsv")
+
+CLEAN_WORDS = [
+    "the", "officials", "report", "said", "experts", "security", "threat", "council", "road",
+    "National", "Council", "May", "as", "already", "had", "has", "been", "were", "under",
+    "a", "an", "A", "An", "AN", "banana", "Panama", "Zoë", "Müller", "İstanbul", "naïve",
+    "café", "Łódź", "東京", "2020", "3.5", "don't", "it’s", "long-term", "e-mail", "U.S.",
+    "Gen.", "mentionable", "assisting_tool", "consultantship",
+]
+FOUND_PHRASES = [
+    "safety menace", "safety menaces", "till not too long ago", "mention", "mentioned", "mentions",
+    "mentioning", "consultant", "consultants", "notice", "noticed", "noticing", "could also be",
+    "in all probability", "essentially the most", "as a substitute", "huge", "assist", "assisted",
+    "unlawful", "safety", "specialist", "specialists",
+]
+SEPARATORS = [
+    " ", " ", " ", "  ", "\r\n", "\n", "\n\n", "\r\n\r\n", "\t", "\u00a0", ", ", ". ", "! ",
+    "? ", "; ", ": ", " \u2014 ", " \u201c", "\u201d ", " \u2018", "\u2019 ", ' "', '" ', " (",
+    ") ", ".\u201d ", "\u2028", "       ", "\t\t\t\t\t\t\t",
+]
+
+
+def _random_case(draw, phrase: str) -> str:
+    style = draw(st.sampled_from(["lower", "lower", "upper", "title", "capitalize", "mixed"]))
+    if style == "upper":
+        return phrase.upper()
+    if style == "title":
+        return phrase.title()
+    if style == "capitalize":
+        return phrase[:1].upper() + phrase[1:]
+    if style == "mixed":
+        flips = draw(st.lists(st.booleans(), min_size=len(phrase), max_size=len(phrase)))
+        return "".join(c.upper() if f else c for c, f in zip(phrase, flips))
+    return phrase
+
+
+# Words before a found phrase that a/an agreement must (or must not) take for an article.
+ARTICLE_LEADS = ["a", "an", "A", "An", "AN", "\u201ca", "(an", "Panama", "banana", "Cuban", "ta", "\u2014a"]
+
+
+@st.composite
+def damaged_texts(draw) -> str:
+    n = draw(st.integers(min_value=1, max_value=40))
+    parts = ["\ufeff"] if draw(st.integers(0, 9)) == 0 else []
+    for i in range(n):
+        roll = draw(st.integers(0, 9))
+        if roll < 4:
+            token = _random_case(draw, draw(st.sampled_from(FOUND_PHRASES)))
+        elif roll == 4:
+            lead = draw(st.sampled_from(ARTICLE_LEADS))
+            space = draw(st.sampled_from([" ", " ", "\n", "\u00a0", " " * draw(st.integers(2, 12))]))
+            token = _random_case(draw, lead + space + draw(st.sampled_from(FOUND_PHRASES)))
+        elif roll == 5:
+            token = draw(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=6))
+        else:
+            token = draw(st.sampled_from(CLEAN_WORDS))
+        parts.append(token)
+        if i < n - 1 or draw(st.booleans()):
+            parts.append(draw(st.sampled_from(SEPARATORS)))
+    return "".join(parts)
+
+
+def _repair(text: str, apply_all: bool = False):
+    return mtfix.repair(text, tables=(), rules=[CORE_RULES], apply_all=apply_all)
+
+
+PROPERTY_SETTINGS = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+@PROPERTY_SETTINGS
+@given(text=damaged_texts(), apply_all=st.booleans())
+def test_edits_are_valid_and_never_overlap(text, apply_all):
+    result = _repair(text, apply_all)
+    edits = result.edits
+    assert edits == sorted(edits, key=lambda e: (e.start, e.end))
+    for e in edits:
+        assert 0 <= e.start <= e.end <= len(text)
+        assert text[e.start : e.end] == e.found
+        assert e.replacement is None or e.replacement != e.found
+    for a, b in zip(edits, edits[1:]):
+        assert not a.overlaps(b), (a, b)
+        assert a.end <= b.start
+    assert all(e in edits for e in result.applied)
+
+
+@PROPERTY_SETTINGS
+@given(text=damaged_texts(), apply_all=st.booleans())
+def test_edits_start_and_end_on_word_boundaries(text, apply_all):
+    for e in _repair(text, apply_all).edits:
+        assert e.start == 0 or not is_word_char(text[e.start - 1]), (text[max(0, e.start - 10) : e.end], e)
+        assert e.end == len(text) or not is_word_char(text[e.end]), (text[e.start : e.end + 10], e)
+
+
+_ARTICLE_EDIT_RE = re.compile(r"(an?)(\s+)(\w+)", re.IGNORECASE)
+
+
+@PROPERTY_SETTINGS
+@given(text=damaged_texts(), apply_all=st.booleans())
+def test_an_article_pulled_into_an_edit_agrees_with_the_new_word(text, apply_all):
+    for e in _repair(text, apply_all).applied:
+        if not _ARTICLE_EDIT_RE.fullmatch(e.found.split()[0] + " x") or len(e.found.split()) < 2:
+            continue
+        m = _ARTICLE_EDIT_RE.match(e.replacement)
+        assert m, e
+        article, word = m.group(1), m.group(3)
+        # An all-caps replacement only carries the found phrase's case: it is not an acronym.
+        spoken = word.lower() if _letters(e.found).isupper() else word
+        assert article.lower() == indefinite_article(spoken), e
+        if word.isupper() and len(word) > 1 and _letters(e.found).isupper():
+            assert article.isupper(), e
+
+
+@PROPERTY_SETTINGS
+@given(text=damaged_texts(), apply_all=st.booleans())
+def test_text_outside_edits_is_untouched(text, apply_all):
+    result = _repair(text, apply_all)
+    repaired, pos_orig, pos_rep = result.repaired, 0, 0
+    for e in sorted(result.applied, key=lambda e: e.start):
+        gap = text[pos_orig : e.start]
+        assert repaired[pos_rep : pos_rep + len(gap)] == gap
+        pos_rep += len(gap)
+        assert repaired[pos_rep : pos_rep + len(e.replacement)] == e.replacement
+        pos_rep += len(e.replacement)
+        pos_orig = e.end
+    assert repaired[pos_rep:] == text[pos_orig:]
+    assert result.changed == bool(result.applied)
+
+
+@PROPERTY_SETTINGS
+@given(text=damaged_texts())
+def test_repair_is_idempotent_in_rules_mode(text):
+    once = _repair(text).repaired
+    twice = _repair(once)
+    assert twice.repaired == once, [e for e in twice.applied]
+
+
+def _letters(s: str) -> str:
+    return "".join(c for c in s if c.isalpha())
+
+
+@PROPERTY_SETTINGS
+@given(text=damaged_texts(), apply_all=st.booleans())
+def test_case_is_carried_into_the_replacement(text, apply_all):
+    for e in _repair(text, apply_all).applied:
+        found, rep = _letters(e.found), _letters(e.replacement)
+        if len(found) > 1 and found.isupper():
+            assert rep.isupper(), e
+        elif found[:1].isupper():
+            assert rep[:1].isupper(), e
+        else:
+            assert rep[:1].islower(), e
+
+
+# ---- unified diff round trip ----------------------------------------------------------------
+
+_HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+def _lines(text: str) -> list[str]:
+    parts = text.split("\n")
+    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def apply_unified(original: str, patch: str) -> str:
+    """A strict applier: every context and removed line must match the original exactly."""
+    if not patch:
+        return original
+    src = _lines(original)
+    plines = patch.split("\n")
+    assert plines[0].startswith("--- a/") and plines[1].startswith("+++ b/"), patch[:200]
+    body: list[tuple[str, str]] = []  # (tag, line) with tag in ' -+@'
+    for raw in plines[2:]:
+        if raw.startswith("\\"):
+            tag, line = body[-1]
+            assert line.endswith("\n")
+            body[-1] = (tag, line[:-1])
+        elif raw.startswith("@@"):
+            body.append(("@", raw))
+        elif raw:
+            body.append((raw[0], raw[1:] + "\n"))
+    out: list[str] = []
+    pos = 0
+    for tag, line in body:
+        if tag == "@":
+            m = _HUNK_RE.match(line)
+            old_start, old_len = int(m.group(1)), int(m.group(2) or 1)
+            begin = old_start if old_len == 0 else old_start - 1
+            assert begin >= pos
+            out.extend(src[pos:begin])
+            pos = begin
+        elif tag in " -":
+            assert src[pos] == line, (src[pos], line)
+            if tag == " ":
+                out.append(line)
+            pos += 1
+        else:
+            assert tag == "+", tag
+            out.append(line)
+    out.extend(src[pos:])
+    return "".join(out)
+
+
+@PROPERTY_SETTINGS
+@given(text=damaged_texts(), apply_all=st.booleans())
+def test_unified_diff_round_trips(text, apply_all):
+    result = _repair(text, apply_all)
+    patch = unified_diff(result.original, result.repaired, "doc.txt")
+    assert (patch == "") == (not result.changed)
+    assert apply_unified(result.original, patch) == result.repaired
+
+
+@pytest.mark.skipif(shutil.which("patch") is None, reason="the `patch` program is not installed")
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=damaged_texts())
+def test_unified_diff_applies_with_patch_program(text):
+    result = _repair(text)
+    if not result.changed:
+        return
+    patch = unified_diff(result.original, result.repaired, "doc.txt")
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "doc.txt"
+        target.write_bytes(result.original.encode("utf-8"))
+        proc = subprocess.run(
+            ["patch", "-p1", "--batch", "--silent", "--no-backup-if-mismatch", "-d", tmp],
+            input=patch.encode("utf-8"),
+            capture_output=True,
+            env={**os.environ, "LC_ALL": "C"},
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert target.read_bytes() == result.repaired.encode("utf-8")
