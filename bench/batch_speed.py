@@ -11,13 +11,16 @@ shards, so two workers get the same share). Each configuration runs `python -m m
 a fresh process, so times include start-up (imports, rule tables, Ray); the table reports the
 job's own figures from summary.json and the wall time of the whole command.
 """
+
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import os
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -30,9 +33,24 @@ from common import OUT, REPO, git_revision, machine, md_table, mlqe_detok, need_
 PAIRS = ("et-en", "ne-en", "ro-en", "ru-en", "si-en")
 
 
+# Inflected forms the base-form tables below miss; what spinners print for common news words.
+SPINNER_FORMS = {
+    "said": "mentioned",
+    "says": "mentions",
+    "experts": "consultants",
+    "expert": "consultant",
+    "may be": "could also be",
+    "until recently": "till not too long ago",
+    "security threat": "safety menace",
+    "foreign minister": "international minister",
+    "supported": "assisted",
+    "developments": "improvements",
+}
+
+
 def spinner_swaps() -> list[tuple[re.Pattern, str]]:
-    """mtfix's rule tables read backwards: 'security threat' -> 'safety menace'."""
-    swaps = []
+    """mtfix's rule tables read backwards ('security threat' -> 'safety menace'), plus SPINNER_FORMS."""
+    swaps = [(re.compile(rf"\b{re.escape(clean)}\b"), spun) for clean, spun in SPINNER_FORMS.items()]
     for table in ("news.tsv", "tortured.tsv"):
         path = REPO / "mtfix" / "rules" / table
         with open(path, encoding="utf-8") as fh:
@@ -54,8 +72,10 @@ def build_corpus(path: Path, documents: int, seed: int = 13) -> dict:
     with open(path, "w", encoding="utf-8") as fh:
         for i in range(documents):
             text = " ".join(rng.sample(sentences, rng.randint(2, 4)))
+            if i % 6 == 0:  # news-like sentences give the spinner something to chew on
+                text += " Officials said the security threat had grown until recently, experts say."
             if i % 3 == 0:
-                for pattern, found in rng.sample(swaps, min(len(swaps), 60)):
+                for pattern, found in swaps[: len(SPINNER_FORMS)] + rng.sample(swaps, min(len(swaps), 60)):
                     text = pattern.sub(found, text)
                 spun += 1
             words += len(text.split())
@@ -99,22 +119,53 @@ class RssSampler(threading.Thread):
         mib = 1024 * 1024
         driver = self.peaks.get(self.root.pid, ("", 0))[1] / mib
         others = [(name, rss / mib) for pid, (name, rss) in self.peaks.items() if pid != self.root.pid]
-        workers = [rss for name, rss in others if "RepairActor" in name or "MapWorker" in name
-                   or ("mtfix" in name and "ray" not in name) or "multiprocessing" in name]
-        return {"driver_mib": round(driver, 1), "worker_peak_mib": round(max(workers), 1) if workers else None,
-                "workers_seen": len(workers), "all_processes_mib": round(driver + sum(r for _, r in others), 1)}
+        workers = [
+            rss
+            for name, rss in others
+            if "RepairActor" in name
+            or "MapWorker" in name
+            or ("mtfix" in name and "ray" not in name)
+            or "multiprocessing" in name
+        ]
+        return {
+            "driver_mib": round(driver, 1),
+            "worker_peak_mib": round(max(workers), 1) if workers else None,
+            "workers_seen": len(workers),
+            "all_processes_mib": round(driver + sum(r for _, r in others), 1),
+        }
 
 
 def run_one(corpus: Path, out: Path, mode: str, engine: str, workers: int, shard_rows: int) -> dict:
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [sys.executable, "-m", "mtfix", "batch", str(corpus), "--out", str(out), "--mode", mode,
-           "--engine", engine, "--workers", str(workers), "--shard-rows", str(shard_rows), "--no-config", "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mtfix",
+        "batch",
+        str(corpus),
+        "--out",
+        str(out),
+        "--mode",
+        mode,
+        "--engine",
+        engine,
+        "--workers",
+        str(workers),
+        "--shard-rows",
+        str(shard_rows),
+        "--no-config",
+        "-q",
+    ]
+    load_before = os.getloadavg()[0]
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     sampler = RssSampler(proc.pid)
     sampler.start()
     output = proc.communicate()[0].decode(errors="replace")
     wall = time.perf_counter() - started
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     sampler.stop.set()
     sampler.join()
     if proc.returncode not in (0, 4):
@@ -122,10 +173,20 @@ def run_one(corpus: Path, out: Path, mode: str, engine: str, workers: int, shard
     summary = json.loads((out / "summary.json").read_text())
     run = summary["run"]
     return {
-        "mode": mode, "engine": engine, "workers": workers, "command": " ".join(cmd[1:]).replace(str(REPO) + "/", ""),
-        "documents": run["documents_processed"], "words": run["words_processed"], "job_s": run["seconds"],
-        "wall_s": round(wall, 2), "docs_per_s": run["documents_per_second"], "words_per_s": run["words_per_second"],
-        "changed": summary["documents"]["changed"], "spin_over": summary["spin_score"]["over_threshold"],
+        "mode": mode,
+        "engine": engine,
+        "workers": workers,
+        "command": " ".join(cmd[1:]).replace(str(REPO) + "/", ""),
+        "documents": run["documents_processed"],
+        "words": run["words_processed"],
+        "job_s": run["seconds"],
+        "wall_s": round(wall, 2),
+        "docs_per_s": run["documents_per_second"],
+        "words_per_s": run["words_per_second"],
+        "cpu_s": round(cpu, 2),
+        "load_before": round(load_before, 2),
+        "changed": summary["documents"]["changed"],
+        "spin_over": summary["spin_score"]["over_threshold"],
         **sampler.summary(),
     }
 
@@ -141,27 +202,69 @@ def main() -> None:
     args = ap.parse_args()
     corpus = args.out / f"corpus-{args.documents}.jsonl"
     meta_path = corpus.with_suffix(".meta.json")
-    meta = json.loads(meta_path.read_text()) if corpus.exists() and meta_path.exists() else build_corpus(
-        corpus, args.documents)
-    print(f"corpus: {corpus} ({meta['documents']:,} documents, {meta['words']:,} words, {meta['spun']:,} spun)",
-          file=sys.stderr)
+    meta = (
+        json.loads(meta_path.read_text())
+        if corpus.exists() and meta_path.exists()
+        else build_corpus(corpus, args.documents)
+    )
+    print(
+        f"corpus: {corpus} ({meta['documents']:,} documents, {meta['words']:,} words, {meta['spun']:,} spun)",
+        file=sys.stderr,
+    )
     results = []
     for mode in args.modes.split(","):
         for engine in args.engines.split(","):
             for workers in (int(w) for w in args.workers.split(",")):
-                r = run_one(corpus, args.out / f"run-{mode}-{engine}-{workers}", mode, engine, workers,
-                            args.shard_rows)
+                r = run_one(corpus, args.out / f"run-{mode}-{engine}-{workers}", mode, engine, workers, args.shard_rows)
                 print(json.dumps(r), file=sys.stderr)
                 results.append(r)
     base = {(r["mode"], r["engine"]): r["docs_per_s"] for r in results if r["workers"] == 1}
-    rows = [[r["mode"], r["engine"], r["workers"], f"{r['docs_per_s']:,.0f}", f"{r['words_per_s']:,.0f}",
-             f"{r['docs_per_s'] / base[(r['mode'], r['engine'])]:.2f}x" if (r["mode"], r["engine"]) in base else "",
-             r["job_s"], r["wall_s"], r["driver_mib"], r["worker_peak_mib"]] for r in results]
-    report = {"machine": machine(), "revision": git_revision(), "corpus": meta, "shard_rows": args.shard_rows,
-              "results": results}
+    rows = [
+        [
+            r["mode"],
+            r["engine"],
+            r["workers"],
+            f"{r['docs_per_s']:,.0f}",
+            f"{r['words_per_s']:,.0f}",
+            f"{r['docs_per_s'] / base[(r['mode'], r['engine'])]:.2f}x" if (r["mode"], r["engine"]) in base else "",
+            r["job_s"],
+            r["wall_s"],
+            r["cpu_s"],
+            f"{1e3 * r['cpu_s'] / max(r['documents'], 1):.2f}",
+            r["load_before"],
+            r["driver_mib"],
+            r["worker_peak_mib"],
+        ]
+        for r in results
+    ]
+    report = {
+        "machine": machine(),
+        "revision": git_revision(),
+        "corpus": meta,
+        "shard_rows": args.shard_rows,
+        "results": results,
+    }
     (args.out / "results.json").write_text(json.dumps(report, indent=2))
-    print(md_table(["mode", "engine", "workers", "docs/s", "words/s", "vs 1 worker", "job s", "wall s",
-                    "driver RSS MiB", "worker peak RSS MiB"], rows))
+    print(
+        md_table(
+            [
+                "mode",
+                "engine",
+                "workers",
+                "docs/s",
+                "words/s",
+                "vs 1 worker",
+                "job s",
+                "wall s",
+                "CPU s",
+                "CPU ms/doc",
+                "load before",
+                "driver RSS MiB",
+                "worker peak RSS MiB",
+            ],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

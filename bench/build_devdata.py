@@ -13,6 +13,7 @@ spinner's dictionary), and one document in five is left clean.
 Needs the `mythes-en-us` Debian package (the thesaurus) and wordfreq; the output is committed,
 so tests and benchmarks do not.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -88,7 +89,7 @@ def brown_sentences(path: Path) -> list[str]:
     return out
 
 
-_DOUBLED = re.compile(r"\b(\w+) \1\b|([,;:.])\2(?!\.)", re.IGNORECASE)
+_DOUBLED = re.compile(r"\b(\w+) \1\b|(?<!\.)([,;:.])\2(?!\.)", re.IGNORECASE)
 
 
 def standalone(sentence: str) -> bool:
@@ -96,8 +97,10 @@ def standalone(sentence: str) -> bool:
     with typos ("the the"). Joined into a document, a fragment would look like a broken
     sentence boundary and a typo like a damaged word, so keep whole, tidy sentences only."""
     s = sentence.strip()
-    return bool(re.match(r"[\"'\u201c(]?[A-Z0-9]", s)) and bool(re.search(r"[.!?][\"'\u201d)]?$", s)) and (
-        not _DOUBLED.search(s)
+    return (
+        bool(re.match(r"[\"'\u201c(]?[A-Z0-9]", s))
+        and bool(re.search(r"[.!?][\"'\u201d)]?$", s))
+        and (not _DOUBLED.search(s))
     )
 
 
@@ -126,17 +129,28 @@ def documents(split: str, brown: Path) -> list[dict]:
     for pair in LANG_PAIRS:
         lines = [x for x in mlqe_detok("dev", pair, "pe")[half] if standalone(x)]
         for n, group in enumerate(chunk(lines, DOC_SENTENCES)):
-            docs.append({"id": f"{split}-mlqe-{pair}-{n:03d}", "source": f"mlqe-pe/dev/{pair}.pe",
-                         "sentences": len(group), "text": as_document(group)})  # fmt: skip
+            docs.append(
+                {
+                    "id": f"{split}-mlqe-{pair}-{n:03d}",
+                    "source": f"mlqe-pe/dev/{pair}.pe",
+                    "sentences": len(group),
+                    "text": as_document(group),
+                }
+            )
     files = sorted(p for p in brown.iterdir() if re.fullmatch(r"c[abc]\d\d", p.name))
     taken = 0
     for k, path in enumerate(files):
         if (k % 2 == 0) != (split == "dev") or taken >= BROWN_SENTENCES_PER_SPLIT:
             continue
         for n, group in enumerate(chunk(brown_sentences(path), DOC_SENTENCES + 3)):
-            docs.append({"id": f"{split}-brown-{path.name}-{n:02d}",
-                         "source": f"brown/{BROWN_CATEGORIES[path.name[1]]}/{path.name}",
-                         "sentences": len(group), "text": as_document(group)})  # fmt: skip
+            docs.append(
+                {
+                    "id": f"{split}-brown-{path.name}-{n:02d}",
+                    "source": f"brown/{BROWN_CATEGORIES[path.name[1]]}/{path.name}",
+                    "sentences": len(group),
+                    "text": as_document(group),
+                }
+            )
             taken += len(group)
     for k, (title, body) in enumerate(written_articles()):
         if (k % 2 == 0) == (split == "dev"):
@@ -156,8 +170,9 @@ def build(split: str, brown: Path, thesaurus: Thesaurus) -> tuple[list[dict], di
         row = {"id": d["id"], "source": d["source"], "sentences": d["sentences"]}
         if d["id"] in spun:
             k, s = spun[d["id"]]
-            row.update(profile=f"{split}-{k}", damaged=s.damaged, reference=s.reference,
-                       spins=[x.to_dict() for x in s.spins])  # fmt: skip
+            row.update(
+                profile=f"{split}-{k}", damaged=s.damaged, reference=s.reference, spins=[x.to_dict() for x in s.spins]
+            )
             via.update(f"{x.kind}/{x.via}" for x in s.spins)
         else:
             row.update(profile=None, damaged=d["text"], reference=d["text"], spins=[])
@@ -198,8 +213,11 @@ def main(argv=None) -> int:
         rows, stats = build(split, brown, thesaurus)
         write_jsonl(DATA / f"{split}.jsonl", rows)
         meta["splits"][split] = stats
-        print(f"{split}: {stats['documents']} documents, {stats['sentences']} sentences, {stats['words']} words, "
-              f"{stats['spins']} spins", file=sys.stderr)  # fmt: skip
+        print(
+            f"{split}: {stats['documents']} documents, {stats['sentences']} sentences, {stats['words']} words, "
+            f"{stats['spins']} spins",
+            file=sys.stderr,
+        )
     (DATA / "meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     return 0
 

@@ -225,6 +225,25 @@ def fix(file, output, in_place, backup, check_only, quiet, **kw):
     except InputError as exc:
         raise fail(str(exc), ExitCode.INPUT) from None
     result = run_repair(src.text, options)
+    out_encoding = output_encoding(encoding)
+    target = file if in_place else output or "<stdout>"
+    try:
+        if check_only:
+            pass
+        elif in_place:
+            if result.changed:
+                atomic_write(file, result.repaired, encoding=out_encoding, backup_suffix=backup)
+        elif output:
+            atomic_write(output, result.repaired, encoding=out_encoding)
+        else:
+            _write_stdout_exact(result.repaired, out_encoding)
+    except UnicodeEncodeError as exc:
+        raise fail(f"{target}: the repaired text has {exc.object[exc.start]!r}, which {encoding} cannot encode",
+                   ExitCode.INPUT) from None
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise
+        raise fail(f"{target}: cannot write ({exc.strerror or exc})", ExitCode.INPUT) from None
     if not quiet:
         click.echo(
             f"mtfix: {_display_name(file)}: {len(result.applied)} fixed, "
@@ -233,13 +252,6 @@ def fix(file, output, in_place, backup, check_only, quiet, **kw):
         )
     if check_only:
         raise click.exceptions.Exit(int(ExitCode.FOUND if result.changed else ExitCode.OK))
-    if in_place:
-        if result.changed:
-            atomic_write(file, result.repaired, encoding=output_encoding(encoding), backup_suffix=backup)
-    elif output:
-        atomic_write(output, result.repaired, encoding=output_encoding(encoding))
-    else:
-        _write_stdout_exact(result.repaired, output_encoding(encoding))
 
 
 def _write_stdout_exact(text: str, encoding: str) -> None:

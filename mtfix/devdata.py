@@ -18,6 +18,7 @@ not measure the rule table against itself (bench/quality.py reports the overlap)
 Everything is deterministic: each decision is a hash of (profile seed, what is decided), so the
 same input and profile give the same output on any machine and in any order.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -81,8 +82,8 @@ FUNCTION_SWAPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 # Words a thesaurus swap never touches: function words, auxiliaries and light verbs, whose
 # spinner treatment is FUNCTION_SWAPS, plus words whose thesaurus entries are all wrong.
-_STOP = frozenset(
-    """a an the this that these those and or but nor for so yet of to in on at by with from into onto
+_STOP = (
+    frozenset("""a an the this that these those and or but nor for so yet of to in on at by with from into onto
     upon about above below over under between among through during before after since until while
     as than then there here when where why how what which who whom whose if because although though
     whether not no nor only also just very too more most less least much many few several some any
@@ -91,10 +92,13 @@ _STOP = frozenset(
     did done doing will would shall should can could may might must ought get got gets make made take
     took go went gone going come came one two first last next new old mr mrs ms dr per via vs etc
     however also well even still yet ever never always often now again already soon once way thing
-    things people year years time times day days part""".split()
-) | frozenset(p for p, _ in FUNCTION_SWAPS if " " not in p)
+    things people year years time times day days part""".split())
+    | frozenset(p for p, _ in FUNCTION_SWAPS if " " not in p)
+)
 _DETERMINERS = frozenset("a an the this that these those his her its their our my your some any no every each".split())
-_VERB_CUES = frozenset("to will would can could may might must should shall did does do not never i we they you who".split())
+_VERB_CUES = frozenset(
+    "to will would can could may might must should shall did does do not never i we they you who".split()
+)
 _PERFECT_CUES = frozenset("has have had having been be being is are was were get got".split())
 
 
@@ -181,8 +185,9 @@ class Spin:
     via: str  # thesaurus relation (synonym, generic term, ...) or "phrase list"
 
     def to_dict(self) -> dict:
-        return dict(start=self.start, end=self.end, found=self.found, original=self.original, kind=self.kind,
-                    via=self.via)  # fmt: skip
+        return dict(
+            start=self.start, end=self.end, found=self.found, original=self.original, kind=self.kind, via=self.via
+        )
 
 
 @dataclass
@@ -315,7 +320,11 @@ class Spinner:
         for m in self._swaps.finditer(text):
             phrase = m.group(1).lower()
             new = self.phrase_for(phrase)
-            if new is None or not free(*m.span()) or _unit(self.profile.seed, "skip", key, m.start()) < self.profile.skip:
+            if (
+                new is None
+                or not free(*m.span())
+                or _unit(self.profile.seed, "skip", key, m.start()) < self.profile.skip
+            ):
                 continue
             if m.group(1)[0].isupper() and m.start() not in starts:
                 continue  # "Last Post", "Under Secretary": part of a name
@@ -329,12 +338,11 @@ class Spinner:
             lower = w.lower()
             if lower in _STOP or len(w) < 3 or not w.isalpha() or not w.isascii():
                 continue
-            if w[0].isupper() and (m.start() not in starts or not w[1:].islower()):
-                continue  # a name, or an acronym
+            nxt_word = words[n + 1].group() if n + 1 < len(words) else ""
+            if w[0].isupper() and (m.start() not in starts or not w[1:].islower() or nxt_word[:1].isupper()):
+                continue  # a name ("Grand Jury" at a sentence start too), or an acronym
             prev = [x.group().lower() for x in words[max(0, n - 3) : n]]
-            nxt = words[n + 1].group().lower() if n + 1 < len(words) else None
-            if n and words[n - 1].group()[:1].isupper() and words[n - 1].start() not in starts:
-                continue  # "Grand jury": still a name
+            nxt = nxt_word.lower() or None
             guess = _guess_pos(lower, prev[-1] if prev else None, nxt)
             if guess is None:
                 continue

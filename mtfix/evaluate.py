@@ -14,6 +14,7 @@ when it is not correct and touches a damaged token that already matched the refe
 *wrong* otherwise (it changed damaged words, but not into the reference). Recall is the share
 of the damaged text's word errors (the WER numerator) removed by correct edits.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,10 +34,22 @@ from .text import fold_for_search, split_sentences
 TOKENISATION = "lower-case; ’‘ʼ→' “”→\"; words [letters/digits joined by inner - or '] and each punctuation mark"
 _TOKEN_RE = re.compile(r"[^\W_]+(?:['\-][^\W_]+)*|[^\w\s]|_", re.UNICODE)
 METRIC_KEYS = (
-    "wer_before", "wer_after", "ter_before", "ter_after", "chrf_before", "chrf_after",
-    "edits", "edit_precision", "edit_recall", "harmful_edits", "wrong_edits", "neutral_edits",
-    "sentences_improved", "sentences_worsened", "words",
-)  # fmt: skip
+    "wer_before",
+    "wer_after",
+    "ter_before",
+    "ter_after",
+    "chrf_before",
+    "chrf_after",
+    "edits",
+    "edit_precision",
+    "edit_recall",
+    "harmful_edits",
+    "wrong_edits",
+    "neutral_edits",
+    "sentences_improved",
+    "sentences_worsened",
+    "words",
+)
 
 
 def tokenize(text: str) -> tuple[list[str], list[tuple[int, int]]]:
@@ -163,8 +176,9 @@ def _output_spans(edits: list[Edit]) -> list[tuple[int, int]]:
     return out
 
 
-def judge_edits(edits: list[Edit], damaged_spans, repaired_spans, ref, before: _Alignment, after: _Alignment,
-                damaged_words) -> list[JudgedEdit]:
+def judge_edits(
+    edits: list[Edit], damaged_spans, repaired_spans, ref, before: _Alignment, after: _Alignment, damaged_words
+) -> list[JudgedEdit]:
     """Verdicts for applied edits (sorted by position), see the module doc.
 
     An edit is correct when every word it outputs is aligned equal to the reference in the
@@ -257,22 +271,35 @@ def score_pair(index: int, damaged: str, reference: str, result, extra: dict | N
     before = _errors_by_ref_token(before_chunks, len(ref))
     improved, worsened = _sentence_changes(ref_sent, n_sent, before, after_chunks, len(ref))
     judged = judge_edits(
-        applied, dspans, rep_spans, ref,
+        applied,
+        dspans,
+        rep_spans,
+        ref,
         _Alignment.build(before_chunks, len(dwords), len(ref)),
         _Alignment.build(spliced_chunks, len(rep_words), len(ref)),
         dwords,
-    )  # fmt: skip
+    )
     by_kind = {}
     for kind in sorted({e.kind for e in applied}):
         hyp = apply(damaged, [e for e in applied if e.kind == kind])
         chunks = _align(ref, tokenize(hyp)[0])
         by_kind[kind] = (_errors(chunks), *_sentence_changes(ref_sent, n_sent, before, chunks, len(ref)), hyp)
     return PairScore(
-        index=index, extra=extra or {}, damaged=damaged, reference=reference, repaired=result.repaired,
-        words=len(ref), errors_before=_errors(before_chunks), errors_after=_errors(after_chunks),
-        sentences=n_sent, improved=improved, worsened=worsened, judged=judged,
-        suggestions=len(result.edits) - len(result.applied), by_kind=by_kind,
-    )  # fmt: skip
+        index=index,
+        extra=extra or {},
+        damaged=damaged,
+        reference=reference,
+        repaired=result.repaired,
+        words=len(ref),
+        errors_before=_errors(before_chunks),
+        errors_after=_errors(after_chunks),
+        sentences=n_sent,
+        improved=improved,
+        worsened=worsened,
+        judged=judged,
+        suggestions=len(result.edits) - len(result.applied),
+        by_kind=by_kind,
+    )
 
 
 def _ratio(num: float, den: float, digits: int = 4):
@@ -354,17 +381,23 @@ def summarise(scores: list[PairScore], with_ter: bool = True) -> dict:
         sum(s.worsened for s in scores),
         [s.repaired for s in scores],
     )
-    out.update(words=words, pairs=len(scores), sentences=sum(s.sentences for s in scores),
-               suggestions=sum(s.suggestions for s in scores))  # fmt: skip
+    out.update(
+        words=words,
+        pairs=len(scores),
+        sentences=sum(s.sentences for s in scores),
+        suggestions=sum(s.suggestions for s in scores),
+    )
     kinds = sorted({k for s in scores for k in s.by_kind})
     out["by_kind"] = {}
     for kind in kinds:
         rows = [s.by_kind.get(kind, (s.errors_before, 0, 0, s.damaged)) for s in scores]
         out["by_kind"][kind] = block(
             [j for s in scores for j in s.judged if j.edit.kind == kind],
-            sum(r[0] for r in rows), sum(r[1] for r in rows), sum(r[2] for r in rows),
+            sum(r[0] for r in rows),
+            sum(r[1] for r in rows),
+            sum(r[2] for r in rows),
             [r[3] for r in rows],
-        )  # fmt: skip
+        )
     return out
 
 
@@ -431,8 +464,11 @@ def read_pairs(pairs_file, damaged, reference, encoding, max_bytes) -> list[dict
     r_lines = read_input(reference, encoding, max_bytes).text.splitlines()
     if len(d_lines) != len(r_lines):
         raise InputError(f"{damaged} has {len(d_lines)} lines but {reference} has {len(r_lines)}")
-    return [{"id": n, "damaged": d, "reference": r} for n, (d, r) in enumerate(zip(d_lines, r_lines), 1)
-            if d.strip() or r.strip()]  # fmt: skip
+    return [
+        {"id": n, "damaged": d, "reference": r}
+        for n, (d, r) in enumerate(zip(d_lines, r_lines), 1)
+        if d.strip() or r.strip()
+    ]
 
 
 def read_clean(path: str, encoding: str, max_bytes: int) -> list[tuple[str, str]]:
@@ -461,9 +497,23 @@ def render_text(report: dict) -> str:
     if "pairs" in report:
         lines.append(f"pairs {report['pairs']}, sentences {report['sentences']}, words {report['words']}")
         lines.append(f"tokenisation for WER: {TOKENISATION}")
-        head = ["kind", "wer_before", "wer_after", "ter_before", "ter_after", "chrf_before", "chrf_after",
-                "edits", "edit_precision", "edit_recall", "harmful_edits", "wrong_edits", "neutral_edits",
-                "sentences_improved", "sentences_worsened"]  # fmt: skip
+        head = [
+            "kind",
+            "wer_before",
+            "wer_after",
+            "ter_before",
+            "ter_after",
+            "chrf_before",
+            "chrf_after",
+            "edits",
+            "edit_precision",
+            "edit_recall",
+            "harmful_edits",
+            "wrong_edits",
+            "neutral_edits",
+            "sentences_improved",
+            "sentences_worsened",
+        ]
         rows = [["all"] + [_fmt(report.get(k)) for k in head[1:]]]
         rows += [[k] + [_fmt(v.get(k2)) for k2 in head[1:]] for k, v in report["by_kind"].items()]
         widths = [max(len(r[c]) for r in rows + [head]) for c in range(len(head))]
@@ -472,17 +522,23 @@ def render_text(report: dict) -> str:
         lines.append(f"suggestions (reported, not applied): {report['suggestions']}")
     if "clean" in report:
         c = report["clean"]
-        lines.append(f"clean text: {c['edits']} edits in {c['words']} words "
-                     f"({_fmt(c['edits_per_1000_words'])} per 1,000 words), {c['suggestions']} suggestions")  # fmt: skip
+        lines.append(
+            f"clean text: {c['edits']} edits in {c['words']} words "
+            f"({_fmt(c['edits_per_1000_words'])} per 1,000 words), {c['suggestions']} suggestions"
+        )
         for e in c["edit_list"]:
-            lines.append(f"  {e['document']}: {e['found']!r} -> {e['replacement']!r} [{e['kind']}, {e['source']}] "
-                         f"...{e['context']}...")  # fmt: skip
+            lines.append(
+                f"  {e['document']}: {e['found']!r} -> {e['replacement']!r} [{e['kind']}, {e['source']}] "
+                f"...{e['context']}..."
+            )
     for title in ("worst", "best"):
         for p in report.get(title, []):
             lines.append(f"--- {title}: {p['id']}  WER {p['wer_before']} -> {p['wer_after']}")
             for e in p["edits"]:
-                lines.append(f"  {e['verdict']:8} {e['found']!r} -> {e['replacement']!r} "
-                             f"(reference: {e['reference_words']!r}) [{e['kind']}]")  # fmt: skip
+                lines.append(
+                    f"  {e['verdict']:8} {e['found']!r} -> {e['replacement']!r} "
+                    f"(reference: {e['reference_words']!r}) [{e['kind']}]"
+                )
             lines.extend("  " + d for d in p["diff"])
     lines.append(f"signature: {report['signature']}")
     return "\n".join(lines) + "\n"
@@ -510,9 +566,15 @@ def word_diff(reference: str, hypothesis: str, context: int = 3) -> list[str]:
 
 def pair_record(s: PairScore, full: bool = False) -> dict:
     d = dict(s.extra)
-    d.update(id=s.name, words=s.words, wer_before=_ratio(s.errors_before, s.words),
-             wer_after=_ratio(s.errors_after, s.words), sentences_improved=s.improved,
-             sentences_worsened=s.worsened, edits=[j.to_dict() for j in s.judged])  # fmt: skip
+    d.update(
+        id=s.name,
+        words=s.words,
+        wer_before=_ratio(s.errors_before, s.words),
+        wer_after=_ratio(s.errors_after, s.words),
+        sentences_improved=s.improved,
+        sentences_worsened=s.worsened,
+        edits=[j.to_dict() for j in s.judged],
+    )
     if full:
         d.update(damaged=s.damaged, reference=s.reference, repaired=s.repaired)
     return d
@@ -584,8 +646,9 @@ def eval_command(pairs_file, damaged, reference, clean_file, fmt, show, pairs_ou
         if show:
             report.update(best_and_worst(scores, show))
         if pairs_out:
-            atomic_write(pairs_out, "".join(json.dumps(pair_record(s, True), ensure_ascii=False) + "\n"
-                                            for s in scores))  # fmt: skip
+            atomic_write(
+                pairs_out, "".join(json.dumps(pair_record(s, True), ensure_ascii=False) + "\n" for s in scores)
+            )
     if clean is not None:
         report["clean"] = clean_report(clean, options)
     report["signature"] = signature

@@ -15,7 +15,7 @@ from . import __version__
 from .edit import Edit, Result
 from .options import Options
 from .ruletable import RuleSet, load_rules
-from .text import Document
+from .text import Document, import_lemminflect
 
 
 @dataclass
@@ -106,6 +106,7 @@ def ruleset_for(options: Options) -> RuleSet:
 
 
 def segment(text: str, options: Options) -> Context:
+    import_lemminflect()  # before any stage imports it the heavy way (spaCy, torch)
     return Context(doc=Document(text), options=options, ruleset=ruleset_for(options))
 
 

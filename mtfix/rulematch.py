@@ -120,7 +120,7 @@ def _choose_form(by_tag, prev_text: str) -> tuple[str, ...]:
         if any(w in _PERFECT_AUX or w.endswith(("'ve", "'s", "'d")) for w in prev_words):
             return tags["VBN"]
         return tags["VBD"]
-    for tag in ("VBD", "VBZ", "VBG", "NNS", "VB", "NN", "VBN", "-"):
+    for tag in ("VBD", "VBZ", "VBG", "NN", "NNS", "VB", "VBN", "-"):
         if tag in tags:
             return tags[tag]
     return next(iter(tags.values()))

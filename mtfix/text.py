@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -151,7 +152,7 @@ def transfer_apostrophes(source: str, replacement: str) -> str:
     return replacement
 
 
-_AN_EXCEPTIONS = ("hour", "honest", "honou", "heir", "herb")
+_AN_EXCEPTIONS = ("hour", "honest", "honou", "heir", "herb", "x-")  # "an X-ray"
 _A_EXCEPTIONS = ("uni", "use", "usu", "uti", "eu", "one", "once", "ewe", "ure", "uro", "uga", "uk", "us ", "u.")
 
 
@@ -168,3 +169,34 @@ def indefinite_article(word: str) -> str:
     if w.startswith(_A_EXCEPTIONS) or w in ("u", "us"):
         return "a"
     return "an" if w[0] in "aeiou" else "a"
+
+
+class _SpacyBlocker:
+    """Meta-path finder refusing spaCy while lemminflect is imported (see `import_lemminflect`)."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name == "spacy" or name.startswith("spacy."):
+            raise ImportError("spaCy is not loaded for lemminflect's optional hooks")
+        return None
+
+
+def import_lemminflect():
+    """Import lemminflect without its optional spaCy hook.
+
+    lemminflect's __init__ tries `import spacy` to register token extensions mtfix never
+    uses; with spaCy installed that drags spaCy and torch (seconds) into every rules-only
+    run. Import it once, early, with spaCy refused; later imports reuse the module."""
+    module = sys.modules.get("lemminflect")
+    if module is not None:
+        return module
+    if "spacy" in sys.modules:
+        import lemminflect
+
+        return lemminflect
+    sys.meta_path.insert(0, _SpacyBlocker)
+    try:
+        import lemminflect
+    finally:
+        sys.meta_path.remove(_SpacyBlocker)
+    return lemminflect

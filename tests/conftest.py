@@ -102,23 +102,31 @@ def mlqe_pe() -> MLQEPE:
     return MLQEPE(_require_shared("data", "mlqe-pe"))
 
 
+def _join_sentences(sentences) -> str:
+    # A segment starting in lower case is a piece of the data set's own sentence split;
+    # gluing it after a full stop would fake a broken MT boundary, so it starts a new line.
+    out = ""
+    for s in sentences:
+        if out:
+            out += "\n" if s[:1].islower() else " "
+        out += s
+    return out
+
+
 def group_documents(sentences, size: int = 20, paragraph: int = 5) -> list[str]:
     """Consecutive sentences joined into documents of `size`, a blank line every `paragraph`."""
     docs = []
     for i in range(0, len(sentences), size):
         chunk = sentences[i : i + size]
-        paras = [" ".join(chunk[j : j + paragraph]) for j in range(0, len(chunk), paragraph)]
+        paras = [_join_sentences(chunk[j : j + paragraph]) for j in range(0, len(chunk), paragraph)]
         docs.append("\n\n".join(paras) + "\n")
     return docs
 
 
 @pytest.fixture(scope="session")
-def clean_pe_documents(mlqe_pe) -> list[str]:
-    """The post-edited English of every MLQE-PE dev pair, as ~20-sentence documents."""
-    docs: list[str] = []
-    for pair in MLQE_PAIRS:
-        docs.extend(group_documents(mlqe_pe.lines("dev", pair, "pe")))
-    return docs
+def clean_pe_documents(mlqe_pe) -> list[tuple[str, str]]:
+    """(pair, document): the post-edited English of every MLQE-PE dev pair, ~20 sentences each."""
+    return [(pair, doc) for pair in MLQE_PAIRS for doc in group_documents(mlqe_pe.lines("dev", pair, "pe"))]
 
 
 # ---- in-process CLI -----------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """`mtfix batch`: end-to-end runs on a generated mixed corpus with planted bad documents,
 resume after a real SIGKILL, Ctrl-C, worker death, and the JSONL/Parquet field contract."""
+
 from __future__ import annotations
 
 import hashlib
@@ -28,8 +29,14 @@ CLEAN = [
     "Rainfall in the region was close to the average for the season.",
 ]
 PLANTED = {  # reason -> documents planted with it (see make_corpus)
-    "binary": 1, "empty": 2, "undecodable": 2, "malformed-json": 1, "not-an-object": 1,
-    "missing-text": 3, "text-not-string": 1, "too-long": 1,
+    "binary": 1,
+    "empty": 2,
+    "undecodable": 2,
+    "malformed-json": 1,
+    "not-an-object": 1,
+    "missing-text": 3,
+    "text-not-string": 1,
+    "too-long": 1,
 }
 MAX_CHARS = 2000
 
@@ -44,11 +51,20 @@ def make_corpus(root: Path, jsonl_rows: int = 20, parquet_rows: int = 20) -> Pat
     (drafts / "bom-crlf.txt").write_bytes(("\ufeff" + SPUN[1] + "\r\nSecond line.\r\n").encode("utf-8"))
     (drafts / "image.bin").write_bytes(b"\x89PNG\x00\x00\x01binary")  # binary
     (drafts / "empty.txt").write_bytes(b"")  # empty
-    (drafts / "latin1.txt").write_bytes("Caf\u00e9 owners mentioned a safety menace.".encode("latin-1"))  # undecodable
+    (drafts / "latin1.txt").write_bytes("\u00c9lodie mentioned a safety menace.".encode("latin-1"))  # undecodable
     lines = []
     for i in range(jsonl_rows):
-        lines.append(json.dumps({"id": f"j{i}", "text": (SPUN + CLEAN)[i % 4],
-                                 "lang": "en", "meta": {"n": i, "tags": ["a", "\u00e9"]}, "score": 0.5 + i}))
+        lines.append(
+            json.dumps(
+                {
+                    "id": f"j{i}",
+                    "text": (SPUN + CLEAN)[i % 4],
+                    "lang": "en",
+                    "meta": {"n": i, "tags": ["a", "\u00e9"]},
+                    "score": 0.5 + i,
+                }
+            )
+        )
     lines[3:3] = [
         '{"id": "bad-json", "text": ',  # malformed-json
         "",  # a blank line: not a document, copied through
@@ -67,15 +83,36 @@ def make_corpus(root: Path, jsonl_rows: int = 20, parquet_rows: int = 20) -> Pat
 
     texts = [(SPUN + CLEAN)[i % 4] for i in range(parquet_rows)]
     texts[5] = None  # missing-text (null)
-    table = pa.table({"doc_id": [f"p{i}" for i in range(parquet_rows)], "text": texts,
-                      "year": list(range(2000, 2000 + parquet_rows))})
+    table = pa.table(
+        {
+            "doc_id": [f"p{i}" for i in range(parquet_rows)],
+            "text": texts,
+            "year": list(range(2000, 2000 + parquet_rows)),
+        }
+    )
     pq.write_table(table, corpus / "table.parquet", row_group_size=4)
     return corpus
 
 
 def batch(run_cli, corpus, out, *extra):
-    return run_cli(["batch", corpus, "--out", out, "--shard-rows", "8", "--max-chars", MAX_CHARS, "--workers", "0",
-                    "--id-field", "doc_id", "-q", *extra])
+    return run_cli(
+        [
+            "batch",
+            corpus,
+            "--out",
+            out,
+            "--shard-rows",
+            "8",
+            "--max-chars",
+            MAX_CHARS,
+            "--workers",
+            "0",
+            "--id-field",
+            "doc_id",
+            "-q",
+            *extra,
+        ]
+    )
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -109,8 +146,23 @@ def reference(corpus, tmp_path_factory):
     from mtfix.cli import main
 
     out = tmp_path_factory.mktemp("ref") / "out"
-    code = main(["batch", str(corpus), "--out", str(out), "--shard-rows", "8", "--max-chars", str(MAX_CHARS),
-                 "--workers", "0", "--id-field", "doc_id", "-q"])
+    code = main(
+        [
+            "batch",
+            str(corpus),
+            "--out",
+            str(out),
+            "--shard-rows",
+            "8",
+            "--max-chars",
+            str(MAX_CHARS),
+            "--workers",
+            "0",
+            "--id-field",
+            "doc_id",
+            "-q",
+        ]
+    )
     return code, out
 
 
@@ -167,8 +219,14 @@ def test_end_to_end_mixed_corpus(corpus, reference):
 
 def test_jsonl_rows_keep_every_other_field(corpus, reference):
     _, out = reference
-    in_rows = {r["id"]: r for r in (json.loads(line) for line in (corpus / "rows.jsonl").read_bytes().splitlines()
-                                    if line.startswith(b'{"id": "j') and b"\xff" not in line)}
+    in_rows = {
+        r["id"]: r
+        for r in (
+            json.loads(line)
+            for line in (corpus / "rows.jsonl").read_bytes().splitlines()
+            if line.startswith(b'{"id": "j') and b"\xff" not in line
+        )
+    }
     out_rows = {}
     for line in (out / "rows.jsonl").read_bytes().splitlines():
         try:
@@ -181,7 +239,8 @@ def test_jsonl_rows_keep_every_other_field(corpus, reference):
         got = out_rows[key]
         assert list(got)[:-1] == list(row) and list(got)[-1] == "mtfix"  # same keys, same order, mtfix last
         assert {k: v for k, v in got.items() if k not in ("text", "mtfix")} == {
-            k: v for k, v in row.items() if k != "text"}
+            k: v for k, v in row.items() if k != "text"
+        }
         assert got["text"] == mtfix.repair(row["text"]).repaired
         assert set(got["mtfix"]) == {"changed", "spin_score", "edits"}
     assert out_rows["no-text"]["mtfix"] == {"skipped": "missing-text", "message": "field 'text' is missing or null"}
@@ -195,7 +254,9 @@ def test_rerun_skips_finished_shards_and_changes_nothing(corpus, reference, tmp_
     assert first == snapshot(reference[1])
     assert batch(run_cli, corpus, out).code == 4
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["run"]["shards_processed"] == 0 and summary["run"]["shards_already_done"] == summary["shards"]["total"]
+    assert (
+        summary["run"]["shards_processed"] == 0 and summary["run"]["shards_already_done"] == summary["shards"]["total"]
+    )
     assert snapshot(out) == first
 
 
@@ -247,6 +308,15 @@ def test_refuses_to_start(corpus, tmp_path, run_cli):
     nothing.mkdir()
     assert batch(run_cli, nothing, tmp_path / "out").code == 3
     assert batch(run_cli, corpus, tmp_path / "out", "--encoding", "no-such-codec").code == 2
+    if sys.platform != "win32":  # a second job on the same --out waits its turn
+        import fcntl
+
+        (tmp_path / "busy/_mtfix").mkdir(parents=True)
+        with open(tmp_path / "busy/_mtfix/lock", "a+") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            result = batch(run_cli, corpus, tmp_path / "busy")
+        assert result.code == 3 and "another mtfix batch is writing to" in result.err
+        assert batch(run_cli, corpus, tmp_path / "busy").code == 4
 
 
 def test_clean_folder_exits_zero_and_globs(tmp_path, run_cli):
@@ -259,7 +329,13 @@ def test_clean_folder_exits_zero_and_globs(tmp_path, run_cli):
     result = run_cli(["batch", folder, "--out", tmp_path / "out", "--glob", "*.txt", "--workers", "0"])
     assert result.code == 0, result.err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "_mtfix", "a.txt", "b.txt", "edits.jsonl", "errors.jsonl", "summary.json"]
+        "_mtfix",
+        "a.txt",
+        "b.txt",
+        "edits.jsonl",
+        "errors.jsonl",
+        "summary.json",
+    ]
     assert "2 documents read, 1 changed, 0 skipped" in result.err
 
 
@@ -278,8 +354,24 @@ def test_repair_records_is_pure_and_passes_bad_records_through():
 
 def test_local_pool_matches_in_process_run(corpus, reference, tmp_path, run_cli):
     out = tmp_path / "out"
-    result = run_cli(["batch", corpus, "--out", out, "--shard-rows", "8", "--max-chars", MAX_CHARS,
-                      "--workers", "2", "--id-field", "doc_id", "--progress-interval", "0"])
+    result = run_cli(
+        [
+            "batch",
+            corpus,
+            "--out",
+            out,
+            "--shard-rows",
+            "8",
+            "--max-chars",
+            MAX_CHARS,
+            "--workers",
+            "2",
+            "--id-field",
+            "doc_id",
+            "--progress-interval",
+            "0",
+        ]
+    )
     assert result.code == 4
     assert "mtfix batch: " in result.err and "documents" in result.err
     assert snapshot(out) == snapshot(reference[1])
@@ -310,6 +402,23 @@ def test_a_dying_worker_fails_only_its_shard(tmp_path, monkeypatch, run_cli):
     assert summary["shards"] == {"total": 6, "done": 5, "failed": 1, "files_skipped": 0}
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the patch reaches workers by fork")
+def test_workers_that_cannot_load_the_pipeline_stop_the_job(tmp_path, monkeypatch, run_cli):
+    import mtfix.batch.local as local
+
+    def broken(options):
+        raise ImportError("no model at /models/x")
+
+    monkeypatch.setattr(local, "warm_up", broken)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text(SPUN[0])
+    result = run_cli(["batch", folder, "--out", tmp_path / "out", "--workers", "1", "-q"])
+    assert result.code == 3
+    assert "could not load the repair pipeline: ImportError: no model at /models/x" in result.err
+    assert not (tmp_path / "out/a.txt").exists() and not (tmp_path / "out/summary.json").exists()
+
+
 # ---- a real SIGKILL and a real Ctrl-C -----------------------------------------------------
 
 
@@ -323,9 +432,26 @@ def _children(pid: int) -> list[int]:
 def _start(corpus: Path, out: Path) -> subprocess.Popen:
     env = dict(os.environ, MTFIX_BATCH_SLOWDOWN="0.05", PYTHONUNBUFFERED="1")
     return subprocess.Popen(
-        [sys.executable, "-m", "mtfix", "batch", str(corpus), "--out", str(out), "--shard-rows", "10",
-         "--workers", "1", "--no-config", "--progress-interval", "0"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "mtfix",
+            "batch",
+            str(corpus),
+            "--out",
+            str(out),
+            "--shard-rows",
+            "10",
+            "--workers",
+            "1",
+            "--no-config",
+            "--progress-interval",
+            "0",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _wait_for_markers(proc: subprocess.Popen, out: Path, count: int, timeout: float = 120) -> None:
@@ -405,7 +531,10 @@ def test_jsonl_shards_cover_the_file_exactly(tmp_path_factory, lines, trailing_n
     assert shards[0][0] == 0 and shards[0][2] == 0 and shards[-1][3] == len(data)
     for (s0, s1, a0, a1, digest), nxt in zip(shards, shards[1:] + [None]):
         assert digest == hashlib.sha256(data[a0:a1]).hexdigest()
-        assert data[a0:a1].count(b"\n") + (1 if a1 == len(data) and data[a0:a1] and not data.endswith(b"\n") else 0) == s1 - s0
+        assert (
+            data[a0:a1].count(b"\n") + (1 if a1 == len(data) and data[a0:a1] and not data.endswith(b"\n") else 0)
+            == s1 - s0
+        )
         if nxt is not None:
             assert (nxt[0], nxt[2]) == (s1, a1) and s1 - s0 == shard_rows
-    assert shards[-1][1] == len(data.splitlines())
+    assert shards[-1][1] == data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)

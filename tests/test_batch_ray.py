@@ -1,4 +1,5 @@
 """`mtfix batch --engine ray` writes the same bytes as the local engine (on a local Ray instance)."""
+
 from __future__ import annotations
 
 import json
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.filterwarnings("ignore::DeprecationWarning")]  # Ray internals
 
 SPUN = "Officials mentioned a safety menace. Consultants said it could also be worse than till not too long ago."
 CLEAN = "The council approved the new budget on Tuesday after a long debate."
@@ -37,8 +38,9 @@ def _corpus(root: Path) -> Path:
     (corpus / "rows.jsonl").write_text("\n".join(rows) + "\n")
     texts = [SPUN if i % 3 else CLEAN for i in range(10)]
     texts[2] = None
-    pq.write_table(pa.table({"id": [f"p{i}" for i in range(10)], "text": texts}), corpus / "table.parquet",
-                   row_group_size=3)
+    pq.write_table(
+        pa.table({"id": [f"p{i}" for i in range(10)], "text": texts}), corpus / "table.parquet", row_group_size=3
+    )
     return corpus
 
 

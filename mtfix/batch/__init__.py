@@ -5,6 +5,7 @@ the one repair step), `writers` (atomic shard outputs), `local` and `ray_engine`
 engines), `report` (edits.jsonl, errors.jsonl, summary.json), `runner` (the driver) and
 `command` (the CLI). Ray and pyarrow are imported only when a job needs them.
 """
+
 from .command import batch_command
 from .records import repair_records
 

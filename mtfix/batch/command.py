@@ -1,4 +1,5 @@
 """The `mtfix batch` command line."""
+
 from __future__ import annotations
 
 import codecs
@@ -32,33 +33,93 @@ def _absolute(options):
 
 @click.command("batch")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
-              help="Output folder (must not be inside an input folder). Mirrors the input layout.")
-@click.option("--glob", "globs", multiple=True, metavar="PATTERN",
-              help="Only files matching this pattern inside input folders (e.g. '*.txt'). Repeatable.")
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output folder (must not be inside an input folder). Mirrors the input layout.",
+)
+@click.option(
+    "--glob",
+    "globs",
+    multiple=True,
+    metavar="PATTERN",
+    help="Only files matching this pattern inside input folders (e.g. '*.txt'). Repeatable.",
+)
 @click.option("--text-field", default="text", show_default=True, help="JSONL key / Parquet column holding the text.")
 @click.option("--id-field", default=None, help="JSONL key / Parquet column holding a document id.")
-@click.option("--max-chars", type=click.IntRange(1), default=1_000_000, show_default=True,
-              help="Skip (and report) documents longer than this.")
+@click.option(
+    "--max-chars",
+    type=click.IntRange(1),
+    default=1_000_000,
+    show_default=True,
+    help="Skip (and report) documents longer than this.",
+)
 @click.option("--suggest-only", is_flag=True, help="Write the edits but leave every text unchanged.")
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="local: a process pool on this machine. ray: Ray Data (pip install 'mtfix[ray]').")
-@click.option("--workers", type=click.IntRange(0), default=None,
-              help="Worker processes / Ray actors (default: CPU cores; 0 runs in this process).")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: a process pool on this machine. ray: Ray Data (pip install 'mtfix[ray]').",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(0),
+    default=None,
+    help="Worker processes / Ray actors (default: CPU cores; 0 runs in this process).",
+)
 @click.option("--ray-address", default=None, help="Address of an existing Ray cluster (default: a local instance).")
-@click.option("--gpus-per-worker", type=click.FloatRange(0), default=None,
-              help="GPUs per Ray actor (default: spread the cluster's GPUs in full mode, else 0).")
-@click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True,
-              help="Documents per repair call (the Ray map_batches batch size).")
-@click.option("--shard-rows", type=click.IntRange(1), default=10_000, show_default=True,
-              help="Rows per shard of a JSONL/Parquet file: the unit of resume.")
+@click.option(
+    "--gpus-per-worker",
+    type=click.FloatRange(0),
+    default=None,
+    help="GPUs per Ray actor (default: spread the cluster's GPUs in full mode, else 0).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1),
+    default=256,
+    show_default=True,
+    help="Documents per repair call (the Ray map_batches batch size).",
+)
+@click.option(
+    "--shard-rows",
+    type=click.IntRange(1),
+    default=10_000,
+    show_default=True,
+    help="Rows per shard of a JSONL/Parquet file: the unit of resume.",
+)
 @click.option("--dry-run", is_flag=True, help="List what would be processed and what is already done.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary line.")
-@click.option("--progress-interval", type=click.FloatRange(0), default=10.0, show_default=True,
-              help="Seconds between progress lines when stderr is not a terminal.")
+@click.option(
+    "--progress-interval",
+    type=click.FloatRange(0),
+    default=10.0,
+    show_default=True,
+    help="Seconds between progress lines when stderr is not a terminal.",
+)
 @repair_options
-def batch_command(inputs, out, globs, text_field, id_field, max_chars, suggest_only, engine, workers,
-                  ray_address, gpus_per_worker, batch_size, shard_rows, dry_run, quiet, progress_interval, **kw):
+def batch_command(
+    inputs,
+    out,
+    globs,
+    text_field,
+    id_field,
+    max_chars,
+    suggest_only,
+    engine,
+    workers,
+    ray_address,
+    gpus_per_worker,
+    batch_size,
+    shard_rows,
+    dry_run,
+    quiet,
+    progress_interval,
+    **kw,
+):
     """Repair every document in INPUTS (files and folders: text, JSONL, Parquet) into --out.
 
     \b
@@ -85,15 +146,38 @@ def batch_command(inputs, out, globs, text_field, id_field, max_chars, suggest_o
         base_signature = signature(options, ruleset_for(options))
     except (RuleFileError, UnknownComponent) as exc:
         raise fail(str(exc.args[0] if isinstance(exc, UnknownComponent) else exc), ExitCode.USAGE) from None
-    fields = {"text": text_field, "id": id_field or "-", "maxchars": max_chars, "maxbytes": max_bytes,
-              "encoding": encoding, "suggest": "yes" if suggest_only else "no"}
-    job = Job(out=str(Path(out).absolute()), options=options, signature=batch_signature(base_signature, fields),
-              text_field=text_field, id_field=id_field, max_chars=max_chars, max_bytes=max_bytes,
-              encoding=encoding, suggest_only=suggest_only, batch_size=batch_size, shard_rows=shard_rows)
-    cfg = RunConfig(inputs=tuple(inputs), globs=tuple(globs), engine=engine,
-                    workers=_cores() if workers is None else workers, ray_address=ray_address,
-                    gpus_per_worker=gpus_per_worker, dry_run=dry_run, quiet=quiet,
-                    progress_interval=progress_interval)
+    fields = {
+        "text": text_field,
+        "id": id_field or "-",
+        "maxchars": max_chars,
+        "maxbytes": max_bytes,
+        "encoding": encoding,
+        "suggest": "yes" if suggest_only else "no",
+    }
+    job = Job(
+        out=str(Path(out).absolute()),
+        options=options,
+        signature=batch_signature(base_signature, fields),
+        text_field=text_field,
+        id_field=id_field,
+        max_chars=max_chars,
+        max_bytes=max_bytes,
+        encoding=encoding,
+        suggest_only=suggest_only,
+        batch_size=batch_size,
+        shard_rows=shard_rows,
+    )
+    cfg = RunConfig(
+        inputs=tuple(inputs),
+        globs=tuple(globs),
+        engine=engine,
+        workers=_cores() if workers is None else workers,
+        ray_address=ray_address,
+        gpus_per_worker=gpus_per_worker,
+        dry_run=dry_run,
+        quiet=quiet,
+        progress_interval=progress_interval,
+    )
     from .local import WorkerStartError
     from .ray_engine import RayUnavailable
 

@@ -1,6 +1,7 @@
 """The local engine: a process pool whose workers each take whole shards (read, repair, write),
 the way datatrove runs its pipeline steps. The driver only hands out shards and collects
 their markers, so its memory stays flat whatever the corpus size."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -48,7 +49,7 @@ def process_shard(shard: Shard, job: Job, progress: Callable[[int, int], None] |
             for rec in repaired:
                 writer.add(rec)
             if progress is not None:
-                progress(sum(not r.get("blank") for r in repaired), sum(r.get("words", 0) for r in repaired))
+                progress(len(repaired), sum(r.get("words", 0) for r in repaired))  # rows, as planned
         return writer.finish()
     except BaseException:
         writer.abort()
@@ -136,7 +137,10 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
 def run_local(shards: list[Shard], job: Job, workers: int, events: Events) -> None:
     """Process `shards`; KeyboardInterrupt stops the workers at once (unfinished shards stay undone)."""
     if workers <= 0:  # in-process: for debugging and small jobs
-        warm_up(job.options)
+        try:
+            warm_up(job.options)
+        except Exception as exc:
+            raise WorkerStartError(f"{type(exc).__name__}: {exc}") from None
         for shard in shards:
             try:
                 marker = process_shard(shard, job, events.progress)
@@ -145,6 +149,7 @@ def run_local(shards: list[Shard], job: Job, workers: int, events: Events) -> No
             else:
                 events.done(shard, marker)
         return
+    workers = min(workers, len(shards))
     ctx = _mp_context()
     progress_queue = ctx.Queue()
     todo, suspects = deque(shards), deque()
@@ -154,8 +159,9 @@ def run_local(shards: list[Shard], job: Job, workers: int, events: Events) -> No
     try:
         while todo or suspects or inflight:
             if pool is None:
-                pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                           initargs=(job, progress_queue, os.getpid()))
+                pool = ProcessPoolExecutor(
+                    workers, mp_context=ctx, initializer=_init_worker, initargs=(job, progress_queue, os.getpid())
+                )
             # After a worker died, the shards that were with it run one at a time to find the culprit.
             if not inflight:
                 isolating = bool(suspects)
@@ -173,7 +179,9 @@ def run_local(shards: list[Shard], job: Job, workers: int, events: Events) -> No
                 except BrokenProcessPool:
                     broken = True
                     if isolating:
-                        events.failed(shard, "the worker process died while on this shard (killed, crashed or out of memory)")
+                        events.failed(
+                            shard, "the worker process died while on this shard (killed, crashed or out of memory)"
+                        )
                     else:
                         suspects.append(shard)
                 except WorkerStartError:

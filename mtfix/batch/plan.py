@@ -6,6 +6,7 @@ recording the checksum of the input bytes it covers and the options signature; a
 exactly the shards whose marker still matches and whose outputs are still there, byte-sized
 as recorded.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,5 +1,6 @@
 """Progress on stderr: a bar (documents, words/s, ETA) on a terminal, a plain line every
 `interval` seconds otherwise (logs, CI), nothing with --quiet."""
+
 from __future__ import annotations
 
 import sys
@@ -26,8 +27,14 @@ class Progress:
             import tqdm
 
             tqdm.tqdm.monitor_interval = 0  # no monitor thread: the local engine forks workers
-            self.bar = tqdm.tqdm(total=total_documents, unit="doc", file=self.stream, dynamic_ncols=True,
-                                 smoothing=0.1, desc="mtfix batch")
+            self.bar = tqdm.tqdm(
+                total=total_documents,
+                unit="doc",
+                file=self.stream,
+                dynamic_ncols=True,
+                smoothing=0.1,
+                desc="mtfix batch",
+            )
 
     def advance(self, documents: int, words: int) -> None:
         self.documents += documents
@@ -51,8 +58,10 @@ class Progress:
         rate = self.documents / max(elapsed, 1e-9)
         share = f" ({100 * self.documents / self.total:.1f}%)" if self.total else ""
         eta = f", ETA {_clock((self.total - self.documents) / rate)}" if rate and self.total > self.documents else ""
-        return (f"mtfix batch: {self.documents:,}/{self.total:,} documents{share}, "
-                f"{self.words_per_second():,.0f} words/s{eta}")
+        return (
+            f"mtfix batch: {self.documents:,}/{self.total:,} documents{share}, "
+            f"{self.words_per_second():,.0f} words/s{eta}"
+        )
 
     def close(self) -> None:
         if self.bar is not None:

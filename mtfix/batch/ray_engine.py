@@ -6,6 +6,7 @@ order; the driver writes each shard with `ShardWriter`, exactly as a local worke
 On a cluster, every node needs mtfix installed and the inputs at the same path (a shared
 filesystem or the same copy); only the driver writes, so --out need only be reachable there.
 """
+
 from __future__ import annotations
 
 import logging
@@ -50,8 +51,10 @@ class RepairActor:
     def __call__(self, batch: dict) -> dict:
         records = [pickle.loads(p) for p in batch["payload"]]
         repaired = repair_records(records, self.options, suggest_only=self.suggest_only)
-        return {"key": list(batch["key"]),
-                "payload": [pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL) for r in repaired]}
+        return {
+            "key": list(batch["key"]),
+            "payload": [pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL) for r in repaired],
+        }
 
 
 def _init_ray(address: str | None, workers: int, quiet: bool):
@@ -71,8 +74,15 @@ def _init_ray(address: str | None, workers: int, quiet: bool):
     return ray
 
 
-def run_ray(shards: list[Shard], job: Job, workers: int, events: Events, address: str | None = None,
-            gpus_per_worker: float | None = None, quiet: bool = False) -> None:
+def run_ray(
+    shards: list[Shard],
+    job: Job,
+    workers: int,
+    events: Events,
+    address: str | None = None,
+    gpus_per_worker: float | None = None,
+    quiet: bool = False,
+) -> None:
     ray = _init_ray(address, workers, quiet)
     import ray.data
 
@@ -89,8 +99,11 @@ def run_ray(shards: list[Shard], job: Job, workers: int, events: Events, address
     items = [{"shard": pickle.dumps(s)} for s in shards]
     ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 4 * workers)))
     ds = ds.flat_map(_read_rows, fn_kwargs={"job": job})
-    pool = {"compute": ray.data.ActorPoolStrategy(size=workers)} if hasattr(ray.data, "ActorPoolStrategy") \
+    pool = (
+        {"compute": ray.data.ActorPoolStrategy(size=workers)}
+        if hasattr(ray.data, "ActorPoolStrategy")
         else {"concurrency": workers}
+    )
     ds = ds.map_batches(
         RepairActor,
         fn_constructor_kwargs={"options": job.options, "suggest_only": job.suggest_only},
@@ -118,8 +131,7 @@ def run_ray(shards: list[Shard], job: Job, workers: int, events: Events, address
                     events.done(shard, writer.finish())
                 continue
             writer.add(rec)
-            if not rec.get("blank"):
-                events.progress(1, rec.get("words", 0))
+            events.progress(1, rec.get("words", 0))
     except BaseException as exc:
         for writer in writers.values():
             writer.abort()

@@ -7,6 +7,7 @@ A record is a plain dict (picklable, engine-neutral):
   blank (a blank JSONL line: not a document, copied through).
 `repair_records` adds repaired, edits, spin_score, changed and words to each readable record.
 """
+
 from __future__ import annotations
 
 import json
@@ -95,8 +96,13 @@ def _jsonl_record(line: bytes, line_no: int, shard: Shard, job: Job) -> dict:
     try:
         decoded = content.decode(job.encoding)
     except UnicodeDecodeError as exc:
-        return dict(rec, raw=line, error=_error(
-            "undecodable", f"not valid {job.encoding} (byte 0x{content[exc.start]:02x} at column {exc.start + 1})"))
+        return dict(
+            rec,
+            raw=line,
+            error=_error(
+                "undecodable", f"not valid {job.encoding} (byte 0x{content[exc.start]:02x} at column {exc.start + 1})"
+            ),
+        )
     if line_no == 1:
         decoded = decoded.lstrip("\ufeff")
     try:
@@ -108,7 +114,7 @@ def _jsonl_record(line: bytes, line_no: int, shard: Shard, job: Job) -> dict:
     if job.id_field and row.get(job.id_field) is not None:
         rec["id"] = str(row[job.id_field])
     rec["row"] = row
-    rec["eol"] = line[len(content):].decode("ascii")
+    rec["eol"] = line[len(content) :].decode("ascii")
     rec["text"], rec["error"] = _check_text(row.get(job.text_field), job, job.text_field)
     return rec
 
@@ -179,14 +185,16 @@ def repair_records(records: Iterable[dict], options, suggest_only: bool = False)
             continue
         applied = set(result.applied)
         repaired = text if suggest_only else result.repaired
-        out.append(dict(
-            rec,
-            repaired=repaired,
-            changed=repaired != text,
-            spin_score=round(result.spin_score, 4),
-            words=count_words(text),
-            edits=[dict(e.to_dict(), applied=e in applied) for e in result.edits],
-        ))
+        out.append(
+            dict(
+                rec,
+                repaired=repaired,
+                changed=repaired != text,
+                spin_score=round(result.spin_score, 4),
+                words=count_words(text),
+                edits=[dict(e.to_dict(), applied=e in applied) for e in result.edits],
+            )
+        )
         if slowdown:
             time.sleep(slowdown)
     return out

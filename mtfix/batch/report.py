@@ -1,5 +1,6 @@
 """The job's reports: edits.jsonl, errors.jsonl (joined from the shards' parts in input order,
 so a rerun never duplicates a line) and summary.json."""
+
 from __future__ import annotations
 
 import shutil
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from .. import __version__
 from .plan import FilePlan, Job
-from .writers import SPIN_BUCKETS, SPIN_THRESHOLD, AtomicFile, dumps_compact, merge_stats, new_stats, write_json_atomic
+from .writers import SPIN_BUCKETS, SPIN_THRESHOLD, AtomicFile, dumps_compact, write_json_atomic
 
 REPORT_FILES = ("edits.jsonl", "errors.jsonl", "summary.json")
 
@@ -21,30 +22,42 @@ def remove_reports(job: Job) -> None:
             pass
 
 
-def write_reports(plans: list[FilePlan], markers: dict[str, dict], failures: dict[str, str], job: Job,
-                  run: dict) -> dict:
-    """Join the parts of every finished shard and write the summary; returns the summary."""
+def write_reports(
+    plans: list[FilePlan], done: set[str], totals: dict, failures: dict[str, str], job: Job, run: dict
+) -> dict:
+    """Join the parts of every finished shard in input order and write the summary, from the
+    finished shards' merged statistics (`totals`); returns the summary."""
     edits = AtomicFile(Path(job.out) / "edits.jsonl")
     errors = AtomicFile(Path(job.out) / "errors.jsonl")
-    total = new_stats()
     shards_total = shards_done = files_skipped = 0
     try:
         for plan in plans:
             if plan.skipped is not None:
                 files_skipped += 1
-                errors.write(dumps_compact({"id": plan.file.rel, "path": plan.file.rel, "reason": plan.skipped.reason,
-                                            "message": plan.skipped.message}) + b"\n")
+                errors.write(
+                    dumps_compact(
+                        {
+                            "id": plan.file.rel,
+                            "path": plan.file.rel,
+                            "reason": plan.skipped.reason,
+                            "message": plan.skipped.message,
+                        }
+                    )
+                    + b"\n"
+                )
                 continue
             for shard in plan.shards:
                 shards_total += 1
-                marker = markers.get(shard.key)
-                if marker is None:
+                if shard.key not in done:
                     reason = failures.get(shard.key, "not processed")
-                    errors.write(dumps_compact({"id": shard.describe(), "path": shard.rel, "reason": "shard-failed",
-                                                "message": reason}) + b"\n")
+                    errors.write(
+                        dumps_compact(
+                            {"id": shard.describe(), "path": shard.rel, "reason": "shard-failed", "message": reason}
+                        )
+                        + b"\n"
+                    )
                     continue
                 shards_done += 1
-                merge_stats(total, marker["stats"])
                 _append(edits, shard.state_path(job, ".edits.jsonl"))
                 if shard.state_path(job, ".errors.jsonl").exists():
                     _append(errors, shard.state_path(job, ".errors.jsonl"))
@@ -54,7 +67,7 @@ def write_reports(plans: list[FilePlan], markers: dict[str, dict], failures: dic
         raise
     edits.commit()
     errors.commit()
-    summary = build_summary(total, job, run, shards_total, shards_done, files_skipped)
+    summary = build_summary(totals, job, run, shards_total, shards_done, files_skipped)
     write_json_atomic(Path(job.out) / "summary.json", summary, indent=2)
     return summary
 
@@ -73,24 +86,39 @@ def build_summary(st: dict, job: Job, run: dict, shards_total: int, shards_done:
         "mtfix": __version__,
         "signature": job.signature,
         "options": {
-            "mode": job.options.mode, "suggest_only": job.suggest_only, "text_field": job.text_field,
-            "id_field": job.id_field, "max_chars": job.max_chars, "encoding": job.encoding,
+            "mode": job.options.mode,
+            "suggest_only": job.suggest_only,
+            "text_field": job.text_field,
+            "id_field": job.id_field,
+            "max_chars": job.max_chars,
+            "encoding": job.encoding,
             "shard_rows": job.shard_rows,
         },
         "complete": shards_done == shards_total and files_skipped == 0,
-        "shards": {"total": shards_total, "done": shards_done, "failed": shards_total - shards_done,
-                   "files_skipped": files_skipped},
-        "documents": {"read": read, "repaired": repaired, "changed": st["changed"], "with_edits": st["with_edits"],
-                      "skipped": st["skipped"], "skipped_by_reason": dict(sorted(st["skipped_by_reason"].items()))},
+        "shards": {
+            "total": shards_total,
+            "done": shards_done,
+            "failed": shards_total - shards_done,
+            "files_skipped": files_skipped,
+        },
+        "documents": {
+            "read": read,
+            "repaired": repaired,
+            "changed": st["changed"],
+            "with_edits": st["with_edits"],
+            "skipped": st["skipped"],
+            "skipped_by_reason": dict(sorted(st["skipped_by_reason"].items())),
+        },
         "words": st["words"],
         "edits": {
-            "reported": st["edits"], "applied": st["applied"],
+            "reported": st["edits"],
+            "applied": st["applied"],
             "applied_means": "would be applied (--suggest-only)" if job.suggest_only else "applied",
             "by_kind": {k: {"reported": r, "applied": a} for k, (r, a) in sorted(st["by_kind"].items())},
             "by_rule": {k: {"reported": r, "applied": a} for k, (r, a) in sorted(st["by_rule"].items())},
         },
         "spin_score": {
-            "mean": round(st["spin_sum"] / repaired, 4) if repaired else 0.0,
+            "mean": round(st["spin_sum_e4"] / 10_000 / repaired, 4) if repaired else 0.0,
             "threshold": SPIN_THRESHOLD,
             "over_threshold": st["spin_over"],
             "histogram": histogram,

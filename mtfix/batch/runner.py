@@ -1,4 +1,5 @@
 """The driver: plan, skip what is done, run an engine over the rest, join the outputs, report."""
+
 from __future__ import annotations
 
 import os
@@ -13,7 +14,7 @@ from ..io import ExitCode
 from .plan import PARQUET, STATE_DIR, TMP_SUFFIX, FilePlan, Job, Shard, StartError, check_done, discover, plan_file
 from .progress import Progress
 from .report import remove_reports, write_reports
-from .writers import assemble
+from .writers import assemble, merge_stats, new_stats
 
 
 @dataclass(frozen=True)
@@ -35,25 +36,36 @@ def _say(message: str) -> None:
 
 
 class _RunEvents:
-    def __init__(self, markers: dict, progress: Progress):
-        self.markers = markers
+    """Collects finished shards: their keys and merged statistics, not their markers, so the
+    driver's memory grows with the number of shards by a key each, not by their contents."""
+
+    def __init__(self):
+        self.finished: set[str] = set()
+        self.totals = new_stats()
         self.failures: dict[str, str] = {}
-        self.done_now: list[dict] = []
-        self.progress_bar = progress
+        self.now = {"shards": 0, "documents": 0, "words": 0}
+        self.bar: Progress | None = None
+
+    def already_done(self, shard: Shard, marker: dict) -> None:
+        self.finished.add(shard.key)
+        merge_stats(self.totals, marker["stats"])
 
     def progress(self, documents: int, words: int) -> None:
-        self.progress_bar.advance(documents, words)
+        self.bar.advance(documents, words)
 
     def done(self, shard: Shard, marker: dict) -> None:
-        self.markers[shard.key] = marker
-        self.done_now.append(marker)
+        self.already_done(shard, marker)
+        self.now["shards"] += 1
+        self.now["documents"] += marker["stats"]["documents"]
+        self.now["words"] += marker["stats"]["words"]
 
     def failed(self, shard: Shard, message: str) -> None:
         self.failures[shard.key] = message
-        if self.progress_bar.bar is None:
-            _say(f"mtfix batch: {shard.describe()}: failed: {message}")
+        line = f"mtfix batch: {shard.describe()}: failed: {message}"
+        if self.bar is not None and self.bar.bar is not None:
+            self.bar.bar.write(line, file=sys.stderr)
         else:
-            self.progress_bar.bar.write(f"mtfix batch: {shard.describe()}: failed: {message}", file=sys.stderr)
+            _say(line)
 
 
 def plan_job(cfg: RunConfig, job: Job) -> list[FilePlan]:
@@ -86,9 +98,26 @@ def _dry_run(plans: list[FilePlan], pending: list[Shard], reasons: dict, done: i
             why = reasons.get(s.key)
             print(f"todo  {s.describe()} ({why})" if why else f"done  {s.describe()}")
     documents = sum(s.rows for s in pending)
-    _say(f"mtfix batch: dry run: {len(pending)} shards ({documents:,} documents) to process, "
-         f"{done} already done; nothing written")
+    _say(
+        f"mtfix batch: dry run: {len(pending)} shards ({documents:,} documents) to process, "
+        f"{done} already done; nothing written"
+    )
     return int(ExitCode.OK)
+
+
+def _lock(out: Path):
+    """One job per --out at a time; the kernel drops the lock however the job ends."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    fh = open(out / STATE_DIR / "lock", "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        raise StartError(f"another mtfix batch is writing to {out}; wait for it to end or use another --out") from None
+    return fh
 
 
 def _on_sigterm(signum, frame):
@@ -98,34 +127,48 @@ def _on_sigterm(signum, frame):
 def run_batch(cfg: RunConfig, job: Job) -> int:
     started = time.monotonic()
     plans = plan_job(cfg, job)
-    markers: dict[str, dict] = {}
+    events = _RunEvents()
     pending: list[Shard] = []
     reasons: dict[str, str] = {}
     for plan in plans:
         for shard in plan.shards:
             marker, why = check_done(shard, job)
             if marker is not None:
-                markers[shard.key] = marker
+                events.already_done(shard, marker)
             else:
                 pending.append(shard)
                 reasons[shard.key] = why
     if cfg.dry_run:
-        return _dry_run(plans, pending, reasons, len(markers))
+        return _dry_run(plans, pending, reasons, len(events.finished))
 
     out = Path(job.out)
     (out / STATE_DIR).mkdir(parents=True, exist_ok=True)
+    lock = _lock(out)
+    try:
+        return _run_locked(cfg, job, plans, events, pending, started)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _run_locked(
+    cfg: RunConfig, job: Job, plans: list[FilePlan], events: _RunEvents, pending: list[Shard], started: float
+) -> int:
+    out = Path(job.out)
     _clean_temporaries(out)
     if pending:
         remove_reports(job)
         for shard in pending:  # a joined output is stale as soon as one of its parts is redone
             if shard.count > 1:
                 (out / shard.rel).unlink(missing_ok=True)
+    done_before = len(events.finished)
     if not cfg.quiet:
         documents = sum(s.rows for s in pending)
-        _say(f"mtfix batch: {len(pending)} shards ({documents:,} documents) to process, {len(markers)} already "
-             f"done; engine {cfg.engine}, {cfg.workers} worker{'s' if cfg.workers != 1 else ''}")
-    progress = Progress(sum(s.rows for s in pending), quiet=cfg.quiet, interval=cfg.progress_interval)
-    events = _RunEvents(markers, progress)
+        _say(
+            f"mtfix batch: {len(pending)} shards ({documents:,} documents) to process, {done_before} already "
+            f"done; engine {cfg.engine}, {cfg.workers} worker{'s' if cfg.workers != 1 else ''}"
+        )
+    events.bar = Progress(sum(s.rows for s in pending), quiet=cfg.quiet, interval=cfg.progress_interval)
     old_handler = None
     if threading.current_thread() is threading.main_thread():
         old_handler = signal.signal(signal.SIGTERM, _on_sigterm)
@@ -133,29 +176,35 @@ def run_batch(cfg: RunConfig, job: Job) -> int:
         if pending:
             _run_engine(cfg, job, pending, events)
     except KeyboardInterrupt:
-        progress.close()
-        _say(f"mtfix batch: interrupted; {len(markers)} of {len(markers) + len(pending) - len(events.done_now)} "
-             f"shards done; run the same command again to resume")
+        events.bar.close()
+        _say(
+            f"mtfix batch: interrupted; {len(events.finished)} of {done_before + len(pending)} shards done; "
+            f"run the same command again to resume"
+        )
         return int(ExitCode.INTERRUPTED)
     finally:
-        progress.close()
+        events.bar.close()
         if old_handler is not None:
             signal.signal(signal.SIGTERM, old_handler)
 
     for plan in plans:
-        if plan.shards and all(s.key in markers for s in plan.shards):
+        if plan.shards and all(s.key in events.finished for s in plan.shards):
             assemble(plan.shards, job)
     seconds = time.monotonic() - started
-    documents_now = sum(m["stats"]["documents"] for m in events.done_now)
-    words_now = sum(m["stats"]["words"] for m in events.done_now)
+    now = events.now
     run = {
-        "engine": cfg.engine, "workers": cfg.workers, "shards_processed": len(events.done_now),
-        "shards_already_done": len(markers) - len(events.done_now), "shards_failed": len(events.failures),
-        "documents_processed": documents_now, "words_processed": words_now, "seconds": round(seconds, 3),
-        "documents_per_second": round(documents_now / seconds, 1) if seconds else 0.0,
-        "words_per_second": round(words_now / seconds, 1) if seconds else 0.0,
+        "engine": cfg.engine,
+        "workers": cfg.workers,
+        "shards_processed": now["shards"],
+        "shards_already_done": done_before,
+        "shards_failed": len(events.failures),
+        "documents_processed": now["documents"],
+        "words_processed": now["words"],
+        "seconds": round(seconds, 3),
+        "documents_per_second": round(now["documents"] / seconds, 1) if seconds else 0.0,
+        "words_per_second": round(now["words"] / seconds, 1) if seconds else 0.0,
     }
-    summary = write_reports(plans, markers, events.failures, job, run)
+    summary = write_reports(plans, events.finished, events.totals, events.failures, job, run)
     if not cfg.quiet:
         _say(_closing_line(summary, job))
     incomplete = not summary["complete"] or summary["documents"]["skipped"]
@@ -166,8 +215,15 @@ def _run_engine(cfg: RunConfig, job: Job, pending: list[Shard], events) -> None:
     if cfg.engine == "ray":
         from .ray_engine import run_ray
 
-        run_ray(pending, job, max(1, cfg.workers), events, address=cfg.ray_address,
-                gpus_per_worker=cfg.gpus_per_worker, quiet=cfg.quiet)
+        run_ray(
+            pending,
+            job,
+            max(1, cfg.workers),
+            events,
+            address=cfg.ray_address,
+            gpus_per_worker=cfg.gpus_per_worker,
+            quiet=cfg.quiet,
+        )
         return
     from .local import run_local
     from .records import warm_up
@@ -186,10 +242,14 @@ def _closing_line(summary: dict, job: Job) -> str:
     if d["skipped"] or summary["shards"]["failed"] or summary["shards"]["files_skipped"]:
         parts.append(" (see errors.jsonl)")
     parts.append(f"; {e['reported']:,} edits ({e['applied']:,} {'fixes' if job.suggest_only else 'applied'})")
-    parts.append(f"; {summary['spin_score']['over_threshold']:,} documents with spin score >= "
-                 f"{summary['spin_score']['threshold']}")
-    parts.append(f"; this run {r['documents_processed']:,} documents in {r['seconds']:.1f} s "
-                 f"({r['words_per_second']:,.0f} words/s); outputs in {job.out}")
+    parts.append(
+        f"; {summary['spin_score']['over_threshold']:,} documents with spin score >= "
+        f"{summary['spin_score']['threshold']}"
+    )
+    parts.append(
+        f"; this run {r['documents_processed']:,} documents in {r['seconds']:.1f} s "
+        f"({r['words_per_second']:,.0f} words/s); outputs in {job.out}"
+    )
     if summary["shards"]["failed"]:
         parts.append(f"\nmtfix batch: {summary['shards']['failed']} shards failed; rerun to retry them")
     return "".join(parts)

@@ -5,6 +5,7 @@ that the next run redoes, never a half-written file under a final name.
 Both engines feed the same `ShardWriter` the same records in the same order, which is what
 makes their outputs byte-identical.
 """
+
 from __future__ import annotations
 
 import json
@@ -73,16 +74,25 @@ def dumps_compact(obj) -> bytes:
 
 def new_stats() -> dict:
     return {
-        "documents": 0, "changed": 0, "with_edits": 0, "skipped": 0, "words": 0,
-        "edits": 0, "applied": 0, "skipped_by_reason": {}, "by_kind": {}, "by_rule": {},
-        "spin_sum": 0.0, "spin_over": 0, "spin_hist": [0] * SPIN_BUCKETS,
+        "documents": 0,
+        "changed": 0,
+        "with_edits": 0,
+        "skipped": 0,
+        "words": 0,
+        "edits": 0,
+        "applied": 0,
+        "skipped_by_reason": {},
+        "by_kind": {},
+        "by_rule": {},
+        "spin_sum_e4": 0,  # in units of 1e-4 (scores are rounded so): exact in any order
+        "spin_over": 0,
+        "spin_hist": [0] * SPIN_BUCKETS,
     }
 
 
 def merge_stats(total: dict, part: dict) -> dict:
-    for k in ("documents", "changed", "with_edits", "skipped", "words", "edits", "applied", "spin_over"):
+    for k in ("documents", "changed", "with_edits", "skipped", "words", "edits", "applied", "spin_over", "spin_sum_e4"):
         total[k] += part.get(k, 0)
-    total["spin_sum"] += part.get("spin_sum", 0.0)
     total["spin_hist"] = [a + b for a, b in zip(total["spin_hist"], part.get("spin_hist", [0] * SPIN_BUCKETS))]
     for reason, n in part.get("skipped_by_reason", {}).items():
         total["skipped_by_reason"][reason] = total["skipped_by_reason"].get(reason, 0) + n
@@ -101,15 +111,30 @@ MTFIX_FIELD = "mtfix"
 def _parquet_mtfix_type():
     import pyarrow as pa
 
-    edit = pa.struct([
-        ("start", pa.int64()), ("end", pa.int64()), ("found", pa.string()), ("replacement", pa.string()),
-        ("kind", pa.string()), ("source", pa.string()), ("confidence", pa.float64()), ("auto", pa.bool_()),
-        ("reason", pa.string()), ("alternatives", pa.list_(pa.string())), ("applied", pa.bool_()),
-    ])
-    return pa.struct([
-        ("changed", pa.bool_()), ("spin_score", pa.float64()), ("edits", pa.list_(edit)),
-        ("skipped", pa.string()), ("message", pa.string()),
-    ])
+    edit = pa.struct(
+        [
+            ("start", pa.int64()),
+            ("end", pa.int64()),
+            ("found", pa.string()),
+            ("replacement", pa.string()),
+            ("kind", pa.string()),
+            ("source", pa.string()),
+            ("confidence", pa.float64()),
+            ("auto", pa.bool_()),
+            ("reason", pa.string()),
+            ("alternatives", pa.list_(pa.string())),
+            ("applied", pa.bool_()),
+        ]
+    )
+    return pa.struct(
+        [
+            ("changed", pa.bool_()),
+            ("spin_score", pa.float64()),
+            ("edits", pa.list_(edit)),
+            ("skipped", pa.string()),
+            ("message", pa.string()),
+        ]
+    )
 
 
 class ShardWriter:
@@ -168,12 +193,13 @@ class ShardWriter:
                 counts[0] += 1
                 counts[1] += e["applied"]
         score = rec["spin_score"]
-        st["spin_sum"] += score
+        st["spin_sum_e4"] += round(score * 10_000)
         st["spin_over"] += score >= SPIN_THRESHOLD
         st["spin_hist"][min(int(score * SPIN_BUCKETS), SPIN_BUCKETS - 1)] += 1
         info = {"changed": rec["changed"], "spin_score": score, "edits": edits}
-        self.edits.write(dumps_compact(dict(head, changed=rec["changed"], spin_score=score,
-                                            words=rec["words"], edits=edits)) + b"\n")
+        self.edits.write(
+            dumps_compact(dict(head, changed=rec["changed"], spin_score=score, words=rec["words"], edits=edits)) + b"\n"
+        )
         if self.shard.fmt == JSONL:
             row = dict(rec["row"])
             row[self.job.text_field] = rec["repaired"]
@@ -209,9 +235,16 @@ class ShardWriter:
             raise
         s = self.shard
         marker = {
-            "format": MARKER_FORMAT, "input": s.rel, "start": s.start, "stop": s.stop, "digest": s.digest,
-            "size": s.size, "mtime_ns": s.mtime_ns, "signature": self.job.signature,
-            "outputs": outputs, "stats": self.stats,
+            "format": MARKER_FORMAT,
+            "input": s.rel,
+            "start": s.start,
+            "stop": s.stop,
+            "digest": s.digest,
+            "size": s.size,
+            "mtime_ns": s.mtime_ns,
+            "signature": self.job.signature,
+            "outputs": outputs,
+            "stats": self.stats,
         }
         write_json_atomic(s.state_path(self.job, ".done.json"), marker)
         return marker
@@ -264,7 +297,9 @@ class ShardWriter:
         mtfix_type = _parquet_mtfix_type()
         column = pa.array(self.parquet_mtfix, type=mtfix_type)
         if MTFIX_FIELD in table.column_names:
-            table = table.set_column(table.schema.get_field_index(MTFIX_FIELD), pa.field(MTFIX_FIELD, mtfix_type), column)
+            table = table.set_column(
+                table.schema.get_field_index(MTFIX_FIELD), pa.field(MTFIX_FIELD, mtfix_type), column
+            )
         else:
             table = table.append_column(pa.field(MTFIX_FIELD, mtfix_type), column)
         pq.write_table(table, f.fh)

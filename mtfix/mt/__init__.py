@@ -98,3 +98,53 @@ def possible_verb(word: str) -> bool:
 _VERBISH_CONTRACTIONS = frozenset(
     "'s 're 've 'd 'll 'm n't \u2019s \u2019re \u2019ve \u2019d \u2019ll \u2019m n\u2019t".split()
 )
+
+
+_FUNCTION_WORDS = frozenset(
+    """
+    the a an of to and or for with from at as than but nor if this these those their its his our
+    my your which who whom whose when where why what how are was were be been will would can
+    could should shall may might must they we he she i also not in on by it is that
+    """.split()
+)
+_EMPTY = (frozenset(), frozenset())
+_RULE_EDGES: dict[int, tuple[object, tuple[frozenset, frozenset]]] = {}
+
+
+def rule_edges(ctx) -> tuple[frozenset, frozenset]:
+    """(first words, last words) of every phrase the active rule tables match or write, as
+    inflected, lower-cased, function words left out.
+
+    An MT fix touching such a word is only suggested: the rules may rewrite the phrase in the same
+    run, and a fix that only becomes possible once they did would make a repair depend on how
+    often it is run ("safety menace. noticed" -> "security threat. noticed" -> a join)."""
+    options, ruleset = getattr(ctx, "options", None), getattr(ctx, "ruleset", None)
+    if options is None or ruleset is None:
+        return _EMPTY
+    from ..pipeline import MODE_PROPOSERS
+
+    active = options.proposers or MODE_PROPOSERS.get(options.mode, ())
+    if "rules" not in active or "rules" in options.disable or not ruleset.rules:
+        return _EMPTY
+    cached = _RULE_EDGES.get(id(ruleset))
+    if cached is None or cached[0] is not ruleset:
+        from ..rulematch import matcher_for
+
+        matcher_for(ruleset)  # builds (and caches) every inflected form; a no-op after the rules ran
+        first, last = set(), set()
+        for rule in ruleset.rules:
+            for form, by_tag in rule.forms().items():
+                phrases = [form, *(rep for reps in by_tag.values() for rep in reps)]
+                for phrase in phrases:
+                    words = phrase.lower().split()
+                    if words:
+                        first.add(words[0])
+                        last.add(words[-1])
+        cached = (ruleset, (frozenset(first - _FUNCTION_WORDS), frozenset(last - _FUNCTION_WORDS)))
+        _RULE_EDGES.clear()
+        _RULE_EDGES[id(ruleset)] = cached
+    return cached[1]
+
+
+def bare(word: str) -> str:
+    return word.lower().strip(".,;:!?\"'()[]\u201c\u201d\u2018\u2019")

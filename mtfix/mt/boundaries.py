@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from . import mt_edit, possible_verb
+from . import bare, mt_edit, possible_verb, rule_edges
 
 SOURCE = "mt/boundary"
 KIND = "mt-boundary"
@@ -72,6 +72,7 @@ def propose(ctx) -> list:
     if len(candidates) >= 3 and _written_without_capitals(text, len(candidates)):
         return []
     edits = []
+    ruled = rule_edges(ctx) if candidates else (frozenset(), frozenset())
     for m in candidates:
         period = m.start()
         next_start = m.end()
@@ -84,18 +85,18 @@ def propose(ctx) -> list:
             continue
         if inside_quotation(text, period):
             continue
-        edits.append(_boundary_edit(text, period, next_start, token_before, next_token))
+        edits.append(_boundary_edit(text, period, next_start, token_before, next_token, ruled))
     return edits
 
 
-def _boundary_edit(text: str, period: int, next_start: int, token_before: str, next_token: str):
+def _boundary_edit(text: str, period: int, next_start: int, token_before: str, next_token: str, ruled):
     first = re.match(r"[a-z'\u2019-]+", next_token).group(0)
     joiner = _joiner(first)
     end_match = _CONTINUATION_END_RE.search(text, next_start)
     continuation = text[next_start : end_match.start() if end_match else len(text)]
     sure = joiner is not None and not _has_own_finite_verb(continuation, first)
-    if token_before.lower() == first:
-        sure = False  # joining "the. the" would make a doubled word, not a sentence
+    if bare(token_before) == first or bare(token_before) in ruled[1] or first in ruled[0]:
+        sure = False  # "the. the" would join into a doubled word; a rule may rewrite the word
     span_end = next_start + 1
     joined = (joiner or " ") + text[next_start]
     capitalised = text[period:next_start] + text[next_start].upper()

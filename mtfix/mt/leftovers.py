@@ -19,7 +19,8 @@ import re
 import unicodedata
 
 from ..text import at_sentence_start
-from . import mt_edit
+from . import bare, mt_edit, rule_edges
+from .boundaries import ABBREVIATIONS
 
 KIND = "mt-other"
 
@@ -76,7 +77,7 @@ _MISSING_SPACE_RE = re.compile(r"\.(?=[A-Z][a-z]{2,}\b)")
 # (Romanian, Baltic, Slavic, Turkish, Hungarian, Icelandic).
 _FOREIGN_LETTERS = "șşțţăõőűąęłńśźżčďěňřťůğıėųūīāēģķļņđßðþ"
 _SUSPECT_RE = re.compile("[\u0370-\u03ff\u0400-\u052f\u0530-\u1fff\u2e80-\ud7ff\uf900-\ufaff" + _FOREIGN_LETTERS + "]")
-_TOKEN_CHARS = re.compile(r"[^\s\"'()\[\]{}.,;:!?\u201c\u201d\u2018\u2019\u00ab\u00bb]+")
+_TOKEN_CHARS = re.compile(r"[^\s\"()\[\]{}.,;:!?\u201c\u201d\u00ab\u00bb]+")
 _END_OF_LATIN = "\u0250"  # Basic Latin to Latin Extended-B
 
 
@@ -97,7 +98,10 @@ def propose(ctx) -> list:
     if len(text) < _SHORT and not _ANY_CANDIDATE_RE.search(text):
         return []  # one scan instead of nine: most short documents (corpus lines) have nothing
     edits = []
-    edits.extend(_doubled_words(text))
+    # "mention mention" becomes "say say" by the rules; fixing that on a second run would make
+    # repairs depend on how often they are run, so doubled rule words are left to the rules.
+    first, last = rule_edges(ctx)
+    edits.extend(e for e in _doubled_words(text) if bare(e.found.split()[0]) not in first | last)
     edits.extend(_doubled_punctuation(text))
     edits.extend(_spacing(text))
     edits.extend(_foreign_words(text))
@@ -170,8 +174,13 @@ def _doubled_punctuation(text: str):
                 yield mt_edit(text, at, end, pair[0], kind=KIND, source="mt/doubled-punct", confidence=0.9,
                               auto=True, reason="doubled punctuation")
         elif pair == ".." and before not in ". \t\n" and after not in "." and not after.isalnum():
-            yield mt_edit(text, at, m.end(), ".", kind=KIND, source="mt/doubled-punct", confidence=0.85,
-                          auto=True, reason="doubled full stop")
+            # "etc..", "J..": an abbreviation's stop doubled by the sentence's. A bare "Ah.." is an
+            # informal ellipsis that post-editors keep.
+            token = re.search(r"(\S+)$", text[max(0, at - 30) : at])
+            core = token.group(1).lstrip("([{\"'\u201c\u2018") if token else ""
+            if "." in core or core.lower() in ABBREVIATIONS or (len(core) == 1 and core.isalpha()):
+                yield mt_edit(text, at, m.end(), ".", kind=KIND, source="mt/doubled-punct", confidence=0.85,
+                              auto=True, reason="doubled full stop after an abbreviation")
         elif pair == ",." and after != "." and before not in ",.":
             yield mt_edit(text, at, m.end(), ".", kind=KIND, source="mt/doubled-punct", confidence=0.85,
                           auto=True, reason="comma before a full stop")
@@ -231,7 +240,9 @@ def _foreign_words(text: str):
                 continue
             yield from _script_flag(text, run)
             run = [token]
-        elif word.islower() and word.isalpha():
+        elif word[0].isupper():
+            continue  # "Iysa'īl", "Brașov": a name
+        elif word.islower() and word.replace("'", "").replace("\u2019", "").isalpha():
             yield mt_edit(text, start, end, None, kind=KIND, source="mt/foreign-word", confidence=0.6, auto=False,
                           reason=f"'{word}' is not an English word: left untranslated?")
     yield from _script_flag(text, run)
@@ -249,6 +260,9 @@ def _script_flag(text: str, run: list):
     if not run:
         return
     start, end = run[0][0], run[-1][1]
+    words = [text[a:b] for a, b in run]
+    if all(w[0].isupper() for w in words):
+        return  # "Дм. Быков": a name left in its script (cased scripts only; CJK has no case)
     script = unicodedata.name(next(c for c in text[start:end] if c.isalpha()), "OTHER").split(" ")[0]
     yield mt_edit(text, start, end, None, kind=KIND, source="mt/foreign-word", confidence=0.6, auto=False,
                   reason=f"{script.title()} script in English text: left untranslated?")

@@ -1,0 +1,349 @@
+"""The `mtfix` command, in process (`mtfix.cli.main` returns the exit code).
+
+Runs use tests/data/core_rules.tsv without the built-in tables (hidden `--tables ''`), so
+outputs do not move when the tables grow; the subprocess tests use the real defaults."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mtfix.io import ExitCode
+
+CORE_RULES = str(Path(__file__).resolve().parent / "data" / "core_rules.tsv")
+RULES = ["--no-config", "--tables", "", "--rules", CORE_RULES]
+SPUN = "In all probability the safety menace grew.\nOfficials mentioned it till not too long ago.\n"
+SPUN_FIXED = "Probably the security threat grew.\nOfficials said it until recently.\n"
+CLEAN = "Officials said the security threat grew.\n"
+
+
+@pytest.fixture
+def spun_file(tmp_path) -> Path:
+    path = tmp_path / "spun.txt"
+    path.write_bytes(SPUN.encode())
+    return path
+
+
+@pytest.fixture
+def clean_file(tmp_path) -> Path:
+    path = tmp_path / "clean.txt"
+    path.write_bytes(CLEAN.encode())
+    return path
+
+
+def assert_one_error_line(run):
+    assert len(run.err_lines) == 1, run.err
+    assert run.err_lines[0].startswith("mtfix: error: "), run.err
+
+
+# ---- exit codes -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["check", "diff"])
+def test_exit_codes_clean_and_found(run_cli, command, spun_file, clean_file):
+    assert run_cli([command, *RULES, clean_file]).code == ExitCode.OK
+    assert run_cli([command, *RULES, spun_file]).code == ExitCode.FOUND
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check", "--bogus", "{spun}"],
+        ["check", "--min-confidence", "2", "{spun}"],
+        ["check", "--min-confidence", "high", "{spun}"],
+        ["check"],
+        ["diff", "--style", "sideways", "{spun}"],
+        ["frobnicate", "{spun}"],
+        ["check", "--rules", "{bad_rules}", "{spun}"],
+        ["check", "--config", "{bad_config}", "{spun}"],
+        ["check", "--config", "{missing}", "{spun}"],
+        ["check", "--tables", "nope", "{spun}"],
+        ["fix", "--in-place", "-"],
+        ["fix", "--backup", ".orig", "{spun}"],
+        ["fix", "--in-place", "-o", "out.txt", "{spun}"],
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(run_cli, tmp_path, spun_file, args):
+    bad_rules = tmp_path / "bad.tsv"
+    bad_rules.write_text("found\treplacement\tpos\tkind\tapply\tcontext\tsource\tnote\nmenace\tthreat\tadj\tsynonym-swap\tauto\n")
+    bad_config = tmp_path / "bad.toml"
+    bad_config.write_text("colour = 'blue'\n")
+    names = {"spun": spun_file, "bad_rules": bad_rules, "bad_config": bad_config, "missing": tmp_path / "no.toml"}
+    run = run_cli([a.format(**names) for a in args])
+    assert run.code == ExitCode.USAGE
+    assert_one_error_line(run)
+    if "{bad_rules}" in args:
+        assert f"{bad_rules}:2:" in run.err
+
+
+def test_bad_config_found_from_the_working_directory_is_a_usage_error(run_cli, tmp_path, monkeypatch, spun_file):
+    (tmp_path / ".mtfix.toml").write_text("min_confidence = [\n")
+    monkeypatch.chdir(tmp_path)
+    run = run_cli(["check", spun_file])
+    assert run.code == ExitCode.USAGE
+    assert_one_error_line(run)
+    assert ".mtfix.toml" in run.err
+
+
+def _input(tmp_path: Path, kind: str) -> list[str]:
+    path = tmp_path / f"{kind}.txt"
+    if kind == "missing":
+        return [str(path)]
+    if kind == "directory":
+        return [str(tmp_path)]
+    data = {
+        "binary": b"safety menace\x00\x01\x02",
+        "non_utf8": "Caf\u00e9 safety menace".encode("latin-1"),
+        "empty": b"",
+        "whitespace": b" \r\n\t\n",
+        "too_big": b"safety menace " * 20,
+    }[kind]
+    path.write_bytes(data)
+    return ["--max-bytes", "100", str(path)] if kind == "too_big" else [str(path)]
+
+
+INPUT_PROBLEMS = {
+    "missing": "no such file", "directory": "is a directory", "binary": "binary", "non_utf8": "not valid utf-8",
+    "empty": "empty", "whitespace": "whitespace", "too_big": "limit",
+}
+
+
+@pytest.mark.parametrize("command", ["check", "fix", "diff"])
+@pytest.mark.parametrize("kind", list(INPUT_PROBLEMS))
+def test_input_errors_exit_3_with_one_line(run_cli, tmp_path, command, kind):
+    run = run_cli([command, *RULES, *_input(tmp_path, kind)])
+    assert run.code == ExitCode.INPUT
+    assert_one_error_line(run)
+    assert INPUT_PROBLEMS[kind] in run.err
+    assert run.out == ""
+
+
+def test_one_bad_file_among_good_ones_still_reports_the_good(run_cli, tmp_path, spun_file):
+    run = run_cli(["check", *RULES, spun_file, tmp_path / "absent.txt"])
+    assert run.code == ExitCode.INPUT
+    assert_one_error_line(run)
+    assert "safety menace" in run.out
+
+
+def test_keyboard_interrupt_exits_130(run_cli, monkeypatch, spun_file):
+    import mtfix.pipeline
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mtfix.pipeline, "run", interrupted)
+    run = run_cli(["check", *RULES, spun_file])
+    assert run.code == ExitCode.INTERRUPTED
+    # click ends the ^C line first, so the message starts on a fresh line.
+    assert [line for line in run.err_lines if line.strip()] == ["mtfix: interrupted"]
+
+
+def test_version_and_help(run_cli):
+    import mtfix
+
+    assert run_cli(["--version"]).out.strip().endswith(mtfix.__version__)
+    run = run_cli(["--help"])
+    assert run.code == 0 and "check" in run.out and "fix" in run.out and "--tables" not in run.out
+
+
+# ---- check ----------------------------------------------------------------------------------
+
+
+def test_check_reports_one_line_per_edit(run_cli, spun_file):
+    run = run_cli(["check", *RULES, spun_file])
+    lines = run.out.splitlines()
+    assert len(lines) == 4
+    assert lines[1].startswith(f"{spun_file}:1:24: safety menace \u2192 security threat (0.95, core_rules/safety-menace, fix: ")
+    assert lines[2].startswith(f"{spun_file}:2:11: mentioned \u2192 said (")
+
+
+def test_check_stdin(run_cli):
+    run = run_cli(["check", *RULES, "-"], stdin=SPUN)
+    assert run.code == ExitCode.FOUND
+    assert run.out.startswith("<stdin>:1:1: In all probability \u2192 Probably")
+
+
+def test_check_json(run_cli, spun_file, clean_file):
+    run = run_cli(["check", "--format", "json", *RULES, spun_file, clean_file])
+    data = json.loads(run.out)
+    assert set(data) == {"files", "signature"}
+    assert data["signature"].startswith("mtfix:") and "user:core_rules." in data["signature"]
+    spun, clean = data["files"]
+    assert spun["path"] == str(spun_file) and spun["changed"] is True
+    assert clean == {"path": str(clean_file), "spin_score": 0.0, "changed": False, "edits": []}
+    first = spun["edits"][0]
+    assert first["found"] == "In all probability" and first["line"] == 1 and first["column"] == 1
+    assert first["applied"] is True and first["replacement"] == "Probably"
+    assert {"start", "end", "kind", "source", "confidence", "auto", "reason", "alternatives"} <= set(first)
+
+
+def test_check_jsonl(run_cli, spun_file):
+    run = run_cli(["check", "--format", "jsonl", *RULES, spun_file])
+    records = [json.loads(line) for line in run.out.splitlines()]
+    assert [r["found"] for r in records] == ["In all probability", "safety menace", "mentioned", "till not too long ago"]
+    assert all(r["path"] == str(spun_file) for r in records)
+
+
+def test_config_file_in_working_directory_and_no_config(run_cli, tmp_path, monkeypatch, spun_file):
+    (tmp_path / ".mtfix.toml").write_text('disable = ["core_rules"]\n')
+    monkeypatch.chdir(tmp_path)
+    args = ["check", "--tables", "", "--rules", CORE_RULES, spun_file]
+    assert run_cli(args).code == ExitCode.OK
+    assert run_cli(["check", "--no-config", *args[1:]]).code == ExitCode.FOUND
+
+
+# ---- fix ------------------------------------------------------------------------------------
+
+
+def test_fix_to_stdout_and_stdin(run_cli, spun_file):
+    run = run_cli(["fix", *RULES, spun_file])
+    assert run.code == ExitCode.OK and run.out == SPUN_FIXED
+    assert run.err_lines == [f"mtfix: {spun_file}: 4 fixed, 0 suggested (spin score 0.88)"]
+    run = run_cli(["fix", "-q", *RULES, "-"], stdin=SPUN)
+    assert run.out == SPUN_FIXED and run.err == ""
+
+
+def test_fix_output_file(run_cli, tmp_path, spun_file):
+    out = tmp_path / "out.txt"
+    run = run_cli(["fix", *RULES, "-o", out, spun_file])
+    assert run.code == ExitCode.OK and run.out == ""
+    assert out.read_bytes() == SPUN_FIXED.encode()
+    assert spun_file.read_bytes() == SPUN.encode()
+
+
+def test_fix_unwritable_output_is_one_line(run_cli, tmp_path, spun_file):
+    run = run_cli(["fix", *RULES, "-o", tmp_path / "no" / "such" / "dir.txt", spun_file])
+    assert run.code == ExitCode.INPUT
+    assert_one_error_line(run)
+
+
+def test_fix_in_place_with_backup(run_cli, tmp_path, spun_file):
+    os.chmod(spun_file, 0o640)
+    run = run_cli(["fix", *RULES, "--in-place", "--backup", ".orig", spun_file])
+    assert run.code == ExitCode.OK and run.out == ""
+    assert spun_file.read_bytes() == SPUN_FIXED.encode()
+    assert (tmp_path / "spun.txt.orig").read_bytes() == SPUN.encode()
+    assert spun_file.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spun.txt", "spun.txt.orig"]
+
+
+def test_fix_in_place_leaves_a_clean_file_alone(run_cli, clean_file):
+    before = clean_file.stat()
+    assert run_cli(["fix", *RULES, "-i", clean_file]).code == ExitCode.OK
+    after = clean_file.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_fix_in_place_is_atomic_when_the_write_fails(run_cli, tmp_path, spun_file, monkeypatch):
+    import mtfix.io
+
+    def failing_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(mtfix.io.os, "replace", failing_replace)
+    run = run_cli(["fix", *RULES, "--in-place", spun_file])
+    assert run.code == ExitCode.INPUT
+    assert_one_error_line(run)
+    assert spun_file.read_bytes() == SPUN.encode()
+    assert [p.name for p in tmp_path.iterdir()] == ["spun.txt"]
+
+
+def test_fix_check_writes_nothing(run_cli, spun_file, clean_file):
+    run = run_cli(["fix", "--check", *RULES, spun_file])
+    assert run.code == ExitCode.FOUND and run.out == ""
+    assert spun_file.read_bytes() == SPUN.encode()
+    assert run_cli(["fix", "--check", *RULES, clean_file]).code == ExitCode.OK
+
+
+def test_fix_reads_and_writes_latin_1(run_cli, tmp_path):
+    src = tmp_path / "latin.txt"
+    src.write_bytes("Caf\u00e9 Ren\u00e9e faced a safety menace.\n".encode("latin-1"))
+    out = tmp_path / "out.txt"
+    assert run_cli(["fix", *RULES, src]).code == ExitCode.INPUT
+    run = run_cli(["fix", *RULES, "--encoding", "latin-1", "-o", out, src])
+    assert run.code == ExitCode.OK
+    assert out.read_bytes() == "Caf\u00e9 Ren\u00e9e faced a security threat.\n".encode("latin-1")
+
+
+def test_fix_stdout_is_byte_exact(capsysbinary, tmp_path):
+    from mtfix.cli import main
+
+    data = "\ufeffZo\u00eb said \u201chi\u201d.\r\n\r\nA safety menace.\r\n".encode("utf-8")
+    src = tmp_path / "crlf.txt"
+    src.write_bytes(data)
+    assert main(["fix", "-q", *RULES, str(src)]) == 0
+    assert capsysbinary.readouterr().out == data.replace(b"safety menace", b"security threat")
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("Caf\u00e9.\r\n".encode("latin-1"))
+    assert main(["fix", "-q", *RULES, "--encoding", "latin-1", str(latin)]) == 0
+    assert capsysbinary.readouterr().out == "Caf\u00e9.\r\n".encode("latin-1")
+
+
+# ---- diff -----------------------------------------------------------------------------------
+
+
+def test_diff_unified(run_cli, spun_file):
+    run = run_cli(["diff", "--style", "unified", *RULES, spun_file])
+    rel = str(spun_file).lstrip("/")
+    assert run.out.splitlines()[:3] == [f"--- a/{rel}", f"+++ b/{rel}", "@@ -1,2 +1,2 @@"]
+    assert "-In all probability the safety menace grew.\n" in run.out
+    assert "+Officials said it until recently.\n" in run.out
+
+
+def test_diff_inline_plain(run_cli, spun_file):
+    run = run_cli(["diff", "--no-color", *RULES, spun_file])
+    assert "\x1b[" not in run.out
+    assert "[-safety menace-]{+security threat+}[2]" in run.out
+    assert "[4] 2:24 till not too long ago \u2192 until recently" in run.out
+
+
+def test_diff_side_by_side_and_html(run_cli, spun_file):
+    run = run_cli(["diff", "--style", "side-by-side", "--no-color", *RULES, spun_file])
+    assert run.code == ExitCode.FOUND and "security threat" in run.out and "\x1b[" not in run.out
+    page = run_cli(["diff", "--style", "html", *RULES, spun_file]).out
+    assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
+    assert "<del" in page and "<ins" in page and "security threat" in page
+
+
+@pytest.mark.parametrize(
+    "no_color,flag,escapes",
+    [(None, None, True), ("1", None, False), ("1", "--color", True), (None, "--no-color", False)],
+)
+def test_colour_follows_tty_no_color_and_flags(run_cli, monkeypatch, spun_file, no_color, flag, escapes):
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    if no_color:
+        monkeypatch.setenv("NO_COLOR", no_color)
+    else:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    run = run_cli(["diff", *([flag] if flag else []), *RULES, spun_file])
+    assert ("\x1b[" in run.out) is escapes
+
+
+# ---- start-up stays light -------------------------------------------------------------------
+
+_PROBE = (
+    "import sys, mtfix.cli\n"
+    "code = mtfix.cli.main(sys.argv[1:])\n"
+    "heavy = sorted(m for m in ('torch', 'transformers', 'spacy') if m in sys.modules)\n"
+    "print('HEAVY:' + ','.join(heavy))\n"
+    "print('CODE:' + str(code))\n"
+)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["check", "--no-config", "{file}"], ["fix", "--no-config", "-q", "{file}"]])
+def test_help_and_rules_runs_do_not_import_heavy_libraries(tmp_path, args):
+    target = tmp_path / "doc.txt"
+    target.write_text(SPUN + "The the talks ensues. of the war.\n", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, *[a.format(file=target) for a in args]],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )
+    lines = proc.stdout.splitlines()
+    assert lines[-1] in ("CODE:0", "CODE:1"), proc.stdout + proc.stderr
+    assert lines[-2] == "HEAVY:", proc.stdout + proc.stderr

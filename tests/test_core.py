@@ -1,0 +1,449 @@
+"""Unit tests of the core: Edit, resolver, apply, segmentation, case and articles, rule
+matching (inflection, a/an, context, names, spin gating), rule files, config and the API.
+
+Rule behaviour is tested with tests/data/core_rules.tsv or rule files written here, never
+with the built-in tables, whose contents keep growing."""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+import mtfix
+from mtfix.conditions import ConditionError, parse_conditions
+from mtfix.edit import Edit, Result
+from mtfix.options import ConfigError, Options, find_config, load_config
+from mtfix.pipeline import apply, resolve
+from mtfix.ruletable import RuleFileError, load_rules
+from mtfix.text import Document, indefinite_article, split_sentences, transfer_case
+
+CORE_RULES = str(Path(__file__).resolve().parent / "data" / "core_rules.tsv")
+HEADER = "found\treplacement\tpos\tkind\tapply\tcontext\tsource\tnote\n"
+# Three distinct automatic hits: enough sure evidence for `spun` rules in a short document.
+EVIDENCE = "In all probability the safety menace grew till not too long ago. "
+
+
+def core(text: str, **options):
+    options.setdefault("proposers", ["rules"])
+    return mtfix.repair(text, tables=(), rules=[CORE_RULES], **options)
+
+
+def fixed(text: str, **options) -> str:
+    return core(text, **options).repaired
+
+
+def spun(sentence: str) -> str:
+    """`sentence` repaired inside a document that is clearly spun, evidence removed."""
+    out = fixed(EVIDENCE + sentence)
+    prefix = "Probably the security threat grew until recently. "
+    assert out.startswith(prefix), out
+    return out[len(prefix) :]
+
+
+def write_rules(tmp_path: Path, rows: list[str], name: str = "mine.tsv") -> str:
+    path = tmp_path / name
+    path.write_text(HEADER + "".join(r + "\n" for r in rows), encoding="utf-8")
+    return str(path)
+
+
+def edit(start, end, found="x", replacement="y", confidence=0.9, source="t", auto=True):
+    return Edit(start, end, found, replacement, "synonym-swap", source, confidence, auto, "test")
+
+
+# ---- Edit, resolve, apply -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("start,end,confidence", [(5, 3, 0.5), (-1, 2, 0.5), (0, 1, 1.5), (0, 1, -0.1)])
+def test_edit_rejects_bad_span_or_confidence(start, end, confidence):
+    with pytest.raises(ValueError):
+        edit(start, end, confidence=confidence)
+
+
+def test_edit_fixable_overlaps_and_round_trip():
+    assert not edit(0, 1, replacement=None).fixable
+    assert not edit(0, 1, found="x", replacement="x").fixable
+    assert edit(0, 3).overlaps(edit(2, 5)) and not edit(0, 2).overlaps(edit(2, 5))
+    assert edit(2, 2).overlaps(edit(0, 5)) and edit(2, 2).overlaps(edit(2, 2))
+    assert not edit(5, 5).overlaps(edit(0, 5))
+    e = Edit(1, 4, "abc", "d", "mt-other", "s", 0.7, False, "r", ("e", "f"))
+    assert Edit.from_dict(json.loads(json.dumps(e.to_dict()))) == e
+
+
+def test_resolver_prefers_confidence_then_length_then_position():
+    confident = edit(0, 4, confidence=0.9, source="short")
+    longer = edit(0, 10, confidence=0.8, source="long")
+    assert resolve([longer, confident]) == [confident]
+    a, b = edit(0, 4, source="a"), edit(2, 9, source="b")
+    assert resolve([a, b]) == [b]
+    first, second = edit(0, 4, source="z"), edit(2, 6, source="a")
+    assert resolve([second, first]) == [first]
+
+
+def test_resolver_is_independent_of_input_order():
+    rng = random.Random(7)
+    edits = [
+        edit(s, s + n, confidence=c, source=f"r{i}", replacement=f"y{i}")
+        for i, (s, n, c) in enumerate(
+            [(0, 5, 0.9), (3, 4, 0.9), (3, 9, 0.7), (10, 2, 0.5), (11, 3, 0.5), (11, 3, 0.5), (20, 0, 0.6), (20, 4, 0.6)]
+        )
+    ]
+    want = resolve(edits)
+    assert all(not a.overlaps(b) for a, b in zip(want, want[1:]))
+    for _ in range(30):
+        shuffled = edits[:]
+        rng.shuffle(shuffled)
+        assert resolve(shuffled) == want
+
+
+def test_apply_splices_only_the_edits():
+    text = "The consultants mentioned it."
+    edits = [edit(4, 15, "consultants", "experts"), edit(16, 25, "mentioned", "said"), edit(28, 28, "", "!")]
+    assert apply(text, edits) == "The experts said it!."
+    assert apply(text, [edit(4, 15, "consultants", None)]) == text
+    with pytest.raises(ValueError):
+        apply(text, [edit(0, 5), edit(3, 8)])
+
+
+# ---- segmentation and offsets ---------------------------------------------------------------
+
+
+def test_sentences_keep_offsets_with_crlf_bom_and_curly_quotes():
+    text = "\ufeff\u201cIt is late,\u201d Gen. Smith said.\r\nThe U.S. team left.\r\n\r\nWhy? Because! end"
+    got = [text[s.start : s.end] for s in split_sentences(text)]
+    assert got == [
+        "\ufeff\u201cIt is late,\u201d Gen. Smith said.",
+        "The U.S. team left.",
+        "Why?",
+        "Because!",
+        "end",
+    ]
+    doc = Document(text)
+    assert doc.sentence_at(text.index("team")).start == text.index("The U.S.")
+    assert doc.word_count == 14  # "U.S." counts as two
+
+
+def test_line_col_counts_crlf_cr_and_lf_as_one_break():
+    text = "one\r\ntwo\rthree\nfour"
+    doc = Document(text)
+    assert doc.line_col(0) == (1, 1)
+    assert doc.line_col(text.index("two")) == (2, 1)
+    assert doc.line_col(text.index("three") + 2) == (3, 3)
+    assert doc.line_col(text.index("four")) == (4, 1)
+
+
+def test_report_position_survives_crlf_and_curly_quotes():
+    text = "Line one.\r\n\u201cQuote\u201d then a safety menace here.\r\n"
+    (e,) = core(text).edits
+    assert text[e.start : e.end] == "safety menace"
+    assert Document(text).line_col(e.start) == (2, 16)
+
+
+# ---- case and articles ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source,replacement,want",
+    [
+        ("mentioned", "said", "said"),
+        ("Mentioned", "said", "Said"),
+        ("SAFETY MENACE", "security threat", "SECURITY THREAT"),
+        ("Safety Menace", "security threat", "Security Threat"),
+        ("Safety menace", "security threat", "Security threat"),
+        ("mEnTiOnEd", "said", "said"),
+        ("consultants", "experts at NATO", "experts at NATO"),
+        ("", "x", "x"),
+        ("42", "forty-two", "forty-two"),
+    ],
+)
+def test_transfer_case(source, replacement, want):
+    assert transfer_case(source, replacement) == want
+
+
+@pytest.mark.parametrize(
+    "word,article",
+    [("apple", "an"), ("hour", "an"), ("honest", "an"), ("university", "a"), ("European", "a"),
+     ("one", "a"), ("FBI", "an"), ("UN", "a"), ("MP", "an"), ("unicorn", "a"), ("x-ray", "an"),
+     ("expert", "an"), ("support", "a"), ("", "a")],
+)
+def test_indefinite_article(word, article):
+    assert indefinite_article(word) == article
+
+
+# ---- rule matching --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "damaged,restored",
+    [
+        ("He mentioned the plan.", "He said the plan."),
+        ("She mentions the plan.", "She says the plan."),
+        ("They are mentioning the plan.", "They are saying the plan."),
+        ("They had noticed the cracks.", "They had seen the cracks."),
+        ("They noticed the cracks.", "They saw the cracks."),
+        ("The cracks were noticed early.", "The cracks were seen early."),
+        ("Two consultants agreed.", "Two experts agreed."),
+        ("The consultant\u2019s view won.", "The expert\u2019s view won."),
+        ("Consultants agreed.", "Experts agreed."),
+    ],
+)
+def test_inflection_follows_the_found_form(damaged, restored):
+    assert spun(damaged) == restored
+
+
+@pytest.mark.parametrize(
+    "damaged,restored",
+    [
+        ("Hire a consultant now.", "Hire an expert now."),
+        ("A consultant left.", "An expert left."),
+        ("It was an assist.", "It was a support."),
+        ("An assist came.", "A support came."),
+        ("HIRE A CONSULTANT.", "HIRE AN EXPERT."),
+        ("GIVE AN ASSIST.", "GIVE A SUPPORT."),
+        ("\u201cA consultant came.\u201d", "\u201cAn expert came.\u201d"),
+        ("They hired (a consultant).", "They hired (an expert)."),
+        ("Hire a\nconsultant now.", "Hire an\nexpert now."),
+        ("The banana consultant left.", "The banana expert left."),
+        ("In Panama       consultant work pays.", "In Panama       expert work pays."),
+    ],
+)
+def test_indefinite_article_agrees_with_the_replacement(damaged, restored):
+    assert spun(damaged) == restored
+
+
+def test_a_capitalised_word_after_a_byte_order_mark_starts_a_sentence():
+    assert fixed("\ufeffConsultants said so. " + EVIDENCE).startswith("\ufeffExperts said so.")
+
+
+@pytest.mark.parametrize(
+    "sentence,changed",
+    [
+        ("As mentioned, it grew.", False),
+        ("It was already mentioned twice.", False),
+        ("It was mentioned twice.", True),
+        ("Such acts are unlawful under the law.", True),
+        ("It was unlawful 12 times.", True),
+        ("It was unlawful.", True),
+        ("It was unlawful \u201cthen\u201d too.", True),
+        ("Unlawful acts are rare.", False),
+        ("The unlawful acts are rare.", False),
+    ],
+)
+def test_context_conditions_gate_a_rule(sentence, changed):
+    assert (spun(sentence) != sentence) is changed
+
+
+def test_each_condition_field_and_class(tmp_path):
+    rules = write_rules(
+        tmp_path,
+        [
+            "alpha\tomega\t-\tsynonym-swap\tauto\tbefore:<number>|<month>",
+            "beta\tgamma\t-\tsynonym-swap\tauto\tafter:<det>|<pron>",
+            "delta\tepsilon\t-\tsynonym-swap\tauto\tnot_before:<punct>",
+            "zeta\teta\t-\tsynonym-swap\tauto\tnot_after:very|<cap>",
+            "theta\tiota\t-\tsynonym-swap\tauto\tafter:<quote>",
+            "kappa\tlambda\t-\tsynonym-swap\tauto\tbefore:<end>|<weekday>",
+        ],
+    )
+    cases = {
+        "we saw alpha 12 times": True, "we saw alpha March 3": True, "we saw alpha here": False,
+        "we saw the beta here": True, "so we beta here": True, "we saw beta here": False,
+        "we saw delta here": True, "we saw delta, here": False,
+        "we saw zeta here": True, "we saw very zeta here": False, "we saw Rome zeta here": False,
+        "we said: theta here": True, "we said \u201ctheta here": True, "we said theta here": False,
+        "we saw kappa. Then": True, "we saw kappa Friday night": True, "we saw kappa here": False,
+    }
+    for text, want in cases.items():
+        result = mtfix.repair(text, tables=(), rules=[rules], proposers=["rules"])
+        assert result.changed is want, text
+
+
+@pytest.mark.parametrize(
+    "spec,problem",
+    [("sideways:x", "unknown field"), ("before:<noun>", "unknown class"), ("before:Word", "lower-case"),
+     ("before", "lacks"), ("before:a||b", "empty alternative")],
+)
+def test_bad_conditions_are_rejected(spec, problem):
+    with pytest.raises(ConditionError, match=problem):
+        parse_conditions(spec)
+
+
+def test_proper_nouns_are_protected(tmp_path):
+    rules = write_rules(tmp_path, ["safety\tsecurity\tnoun\tsynonym-swap\tauto"])
+
+    def run(text):
+        return mtfix.repair(text, tables=(), rules=[rules], proposers=["rules"]).repaired
+
+    assert run("The National Safety Council met on Monday.") == "The National Safety Council met on Monday."
+    assert run("They praised Safety Week.") == "They praised Safety Week."
+    assert run("They praised safety rules.") == "They praised security rules."
+    assert run("Safety came first.") == "Security came first."
+
+
+def test_spun_rules_need_sure_evidence_in_the_document():
+    plain = "Officials mentioned that a consultant had noticed the cracks."
+    clean = core(plain)
+    assert clean.repaired == plain and clean.applied == [] and clean.spin_score < 0.7
+    hidden = core(plain, min_confidence=0.0)
+    assert {e.found for e in hidden.edits} == {"mentioned", "a consultant", "noticed"}
+    assert not any(e.auto for e in hidden.edits)
+    dirty = core(EVIDENCE + plain)
+    assert dirty.spin_score >= 0.7
+    assert dirty.repaired.endswith("Officials said that an expert had seen the cracks.")
+    # One sure hit in a long document is not enough evidence.
+    long_doc = "The report was read by all. " * 300 + "A safety menace. " + plain
+    assert core(long_doc).repaired.endswith(plain)
+
+
+def test_ambiguous_and_suggest_rules_are_reported_not_applied():
+    text = EVIDENCE + "A huge storm came, so they left as a substitute."
+    result = core(text)
+    suggestions = {e.found: e for e in result.edits if e not in result.applied}
+    assert set(suggestions) == {"huge", "as a substitute"}
+    assert suggestions["huge"].replacement == "big" and suggestions["huge"].alternatives == ("large",)
+    assert "huge" in result.repaired
+    everything = core(text, apply_all=True)
+    assert "A big storm came, so they left instead." in everything.repaired
+
+
+# ---- rule files -----------------------------------------------------------------------------
+
+
+def test_user_rules_override_builtin_and_earlier_files(tmp_path):
+    builtin = next(r for r in load_rules(("news",)).rules if r.found.islower() and not r.conditions)
+    first = write_rules(tmp_path, [f"{builtin.found}\tzzfirst\t-\tsynonym-swap\tauto"], "first.tsv")
+    second = write_rules(tmp_path, [f"{builtin.found}\tzzsecond\t-\tsynonym-swap\tauto"], "second.tsv")
+    rule = {r.found: r for r in load_rules(("news",), [first]).rules}[builtin.found]
+    assert rule.table == "first" and rule.replacements == ("zzfirst",)
+    rule = {r.found: r for r in load_rules(("news",), [first, second]).rules}[builtin.found]
+    assert rule.replacements == ("zzsecond",)
+    text = f"Yesterday we wrote {builtin.found} here."
+    result = mtfix.repair(text, rules=[second], proposers=["rules"])
+    at = text.index(builtin.found)
+    assert any(e.start == at and e.replacement == "zzsecond" and e in result.applied for e in result.edits)
+
+
+@pytest.mark.parametrize("key", ["core_rules/safety-menace", "safety menace", "core_rules", "synonym-swap", "rules"])
+def test_disable_by_id_phrase_table_kind_or_proposer(key):
+    text = "A safety menace grew."
+    assert fixed(text) == "A security threat grew."
+    assert fixed(text, disable=[key]) == text
+
+
+@pytest.mark.parametrize(
+    "lines,lineno,problem",
+    [
+        (["# a comment", "", "safety\tsecurity\tnoun\tsynonym-swap\tauto", "menace\tthreat\tadjective\tsynonym-swap\tauto"], 5, "pos"),
+        (["menace\tthreat\t-\tsynonym-swap\tsometimes"], 2, "apply"),
+        (["menace\tthreat\t-\tspelling\tauto"], 2, "kind"),
+        (["menace\tthreat"], 2, "columns"),
+        (["menace\t\t-\tsynonym-swap\tauto"], 2, "empty replacement"),
+        (["menace\tmenace\t-\tsynonym-swap\tauto"], 2, "equals"),
+        (["menace\tthreat\t-\tsynonym-swap\tauto\tbefore:<noun>"], 2, "context"),
+        (["menace\tthreat\t-\tsynonym-swap\tauto", "menace\tdanger\t-\tsynonym-swap\tauto"], 3, "duplicate"),
+    ],
+)
+def test_malformed_rule_file_error_names_file_and_line(tmp_path, lines, lineno, problem):
+    path = write_rules(tmp_path, lines, "bad.tsv")
+    with pytest.raises(RuleFileError, match=problem) as info:
+        mtfix.repair("text", tables=(), rules=[path])
+    assert str(info.value).startswith(f"{path}:{lineno}: ")
+
+
+def test_rule_file_without_header_or_missing(tmp_path):
+    bad = tmp_path / "nohead.tsv"
+    bad.write_text("menace\tthreat\t-\tsynonym-swap\tauto\n", encoding="utf-8")
+    with pytest.raises(RuleFileError, match=rf"^{bad}:1: header"):
+        load_rules((), [bad])
+    with pytest.raises(RuleFileError, match="not found"):
+        load_rules((), [tmp_path / "absent.tsv"])
+
+
+def test_an_edited_rule_file_is_reloaded(tmp_path):
+    path = write_rules(tmp_path, ["menace\tthreat\t-\tsynonym-swap\tauto"])
+    assert mtfix.repair("a menace", tables=(), rules=[path]).repaired == "a threat"
+    write_rules(tmp_path, ["menace\tdanger zone\t-\tsynonym-swap\tauto"])
+    assert mtfix.repair("a menace", tables=(), rules=[path]).repaired == "a danger zone"
+
+
+# ---- configuration --------------------------------------------------------------------------
+
+
+def test_config_from_dot_mtfix_toml(tmp_path, monkeypatch):
+    (tmp_path / "rules").mkdir()
+    write_rules(tmp_path / "rules", ["menace\tthreat\t-\tsynonym-swap\tauto"])
+    (tmp_path / ".mtfix.toml").write_text(
+        'min-confidence = 0.7\nall = true\nrules = ["rules/mine.tsv"]\ndisable = ["tortured"]\n', encoding="utf-8"
+    )
+    sub = tmp_path / "a" / "b"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    path = find_config()
+    assert path == tmp_path / ".mtfix.toml"
+    opts = load_config(path)
+    assert opts.min_confidence == 0.7 and opts.apply_all and opts.disable == ("tortured",)
+    assert opts.rules == (str((tmp_path / "rules" / "mine.tsv").resolve()),)
+
+
+def test_config_from_pyproject_tool_table(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.mtfix]\nmode = "rules"\nmin_confidence = 1\n')
+    monkeypatch.chdir(tmp_path)
+    assert find_config() == tmp_path / "pyproject.toml"
+    assert load_config(find_config()).min_confidence == 1.0
+
+
+def test_pyproject_without_tool_table_is_not_a_config(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    monkeypatch.chdir(tmp_path)
+    assert find_config() != tmp_path / "pyproject.toml"
+
+
+@pytest.mark.parametrize(
+    "content,problem",
+    [("colour = 1\n", "unknown key"), ("min_confidence = 'high'\n", "must be a float"),
+     ("min_confidence = 3.0\n", "min_confidence"), ("mode = 'turbo'\n", "mode"), ("rules = [\n", "invalid TOML")],
+)
+def test_bad_config_is_a_config_error_naming_the_file(tmp_path, content, problem):
+    path = tmp_path / ".mtfix.toml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match=problem) as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+
+
+# ---- API ------------------------------------------------------------------------------------
+
+
+def test_api_check_and_repair():
+    text = EVIDENCE + "Officials mentioned it."
+    edits = mtfix.check(text, tables=(), rules=[CORE_RULES], proposers=["rules"])
+    assert all(isinstance(e, mtfix.Edit) for e in edits)
+    assert [e.found for e in edits] == ["In all probability", "safety menace", "till not too long ago", "mentioned"]
+    result = core(text)
+    assert isinstance(result, mtfix.Result) and result.changed
+    assert result.repaired.endswith("Officials said it.")
+    assert core(text, min_confidence=0.96).applied == []
+    with pytest.raises(TypeError, match="colour"):
+        mtfix.repair(text, colour=True)
+    with pytest.raises(ConfigError):
+        mtfix.repair(text, mode="turbo")
+    assert isinstance(mtfix.Options(), Options)
+
+
+def test_result_to_dict_is_json_and_marks_applied():
+    result = core(EVIDENCE + "A huge storm.")
+    d = json.loads(json.dumps(result.to_dict()))
+    assert set(d) == {"spin_score", "changed", "edits", "signature"}
+    assert d["changed"] is True and 0.7 <= d["spin_score"] <= 1
+    flags = {e["found"]: e["applied"] for e in d["edits"]}
+    assert flags == {"In all probability": True, "safety menace": True, "till not too long ago": True, "huge": False}
+    assert d["signature"].startswith(f"mtfix:{mtfix.__version__}|mode:rules|")
+    assert "user:core_rules." in d["signature"]
+
+
+def test_clean_text_with_core_rules_is_unchanged():
+    text = "The council said its experts had seen a security threat until recently.\r\n"
+    result = core(text)
+    assert result.repaired == text and result.edits == [] and not result.changed
+    assert isinstance(result, Result)
