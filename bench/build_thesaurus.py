@@ -19,6 +19,7 @@ Usage:
 Output: gzip'd UTF-8 TSV, one line per (found lemma, pos): `lemma<TAB>pos<TAB>cand|cand|...`
 (pos is n, v, a or r; candidates best first). The header comment credits the sources.
 """
+
 from __future__ import annotations
 
 import argparse

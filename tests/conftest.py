@@ -3,6 +3,7 @@
 The shared folder (seeds, MLQE-PE) sits beside the repository on developer machines and CI
 only; every fixture that needs it skips with the reason when it is absent.
 """
+
 from __future__ import annotations
 
 import io

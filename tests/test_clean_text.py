@@ -6,6 +6,7 @@ Clean text: the human post-edited English of every MLQE-PE dev pair (detokenised
 The post-edits are not spotless: a handful hold real typos ("the the", "songs,,"), listed
 and checked by hand in tests/data/mlqe_pe_dev_typos.tsv. A fix inside one of those is not
 harm; any other applied edit is, and fails the test."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -75,8 +76,10 @@ def test_no_edit_is_applied_to_clean_text(clean_corpus):
                 typo_fixes += 1
             else:
                 harmful.append((pair, e.found, e.replacement, e.source, doc[max(0, e.start - 40) : e.end + 40]))
-    print(f"\nclean corpus: {len(clean_corpus)} documents; {len(harmful)} harmful applied edits; "
-          f"{typo_fixes} fixes of known typos in the post-edits")
+    print(
+        f"\nclean corpus: {len(clean_corpus)} documents; {len(harmful)} harmful applied edits; "
+        f"{typo_fixes} fixes of known typos in the post-edits"
+    )
     assert harmful == []
 
 

@@ -2,6 +2,7 @@
 
 Runs use tests/data/core_rules.tsv without the built-in tables (hidden `--tables ''`), so
 outputs do not move when the tables grow; the subprocess tests use the real defaults."""
+
 from __future__ import annotations
 
 import json
@@ -69,7 +70,9 @@ def test_exit_codes_clean_and_found(run_cli, command, spun_file, clean_file):
 )
 def test_usage_errors_exit_2_with_one_line(run_cli, tmp_path, spun_file, args):
     bad_rules = tmp_path / "bad.tsv"
-    bad_rules.write_text("found\treplacement\tpos\tkind\tapply\tcontext\tsource\tnote\nmenace\tthreat\tadj\tsynonym-swap\tauto\n")
+    bad_rules.write_text(
+        "found\treplacement\tpos\tkind\tapply\tcontext\tsource\tnote\nmenace\tthreat\tadj\tsynonym-swap\tauto\n"
+    )
     bad_config = tmp_path / "bad.toml"
     bad_config.write_text("colour = 'blue'\n")
     names = {"spun": spun_file, "bad_rules": bad_rules, "bad_config": bad_config, "missing": tmp_path / "no.toml"}
@@ -97,7 +100,7 @@ def _input(tmp_path: Path, kind: str) -> list[str]:
         return [str(tmp_path)]
     data = {
         "binary": b"safety menace\x00\x01\x02",
-        "non_utf8": "Caf\u00e9 safety menace".encode("latin-1"),
+        "non_utf8": "Zo\u00eb safety menace".encode("latin-1"),
         "empty": b"",
         "whitespace": b" \r\n\t\n",
         "too_big": b"safety menace " * 20,
@@ -107,8 +110,13 @@ def _input(tmp_path: Path, kind: str) -> list[str]:
 
 
 INPUT_PROBLEMS = {
-    "missing": "no such file", "directory": "is a directory", "binary": "binary", "non_utf8": "not valid utf-8",
-    "empty": "empty", "whitespace": "whitespace", "too_big": "limit",
+    "missing": "no such file",
+    "directory": "is a directory",
+    "binary": "binary",
+    "non_utf8": "not valid utf-8",
+    "empty": "empty",
+    "whitespace": "whitespace",
+    "too_big": "limit",
 }
 
 
@@ -157,7 +165,9 @@ def test_check_reports_one_line_per_edit(run_cli, spun_file):
     run = run_cli(["check", *RULES, spun_file])
     lines = run.out.splitlines()
     assert len(lines) == 4
-    assert lines[1].startswith(f"{spun_file}:1:24: safety menace \u2192 security threat (0.95, core_rules/safety-menace, fix: ")
+    assert lines[1].startswith(
+        f"{spun_file}:1:24: safety menace \u2192 security threat (0.95, core_rules/safety-menace, fix: "
+    )
     assert lines[2].startswith(f"{spun_file}:2:11: mentioned \u2192 said (")
 
 
@@ -184,7 +194,12 @@ def test_check_json(run_cli, spun_file, clean_file):
 def test_check_jsonl(run_cli, spun_file):
     run = run_cli(["check", "--format", "jsonl", *RULES, spun_file])
     records = [json.loads(line) for line in run.out.splitlines()]
-    assert [r["found"] for r in records] == ["In all probability", "safety menace", "mentioned", "till not too long ago"]
+    assert [r["found"] for r in records] == [
+        "In all probability",
+        "safety menace",
+        "mentioned",
+        "till not too long ago",
+    ]
     assert all(r["path"] == str(spun_file) for r in records)
 
 
@@ -261,12 +276,12 @@ def test_fix_check_writes_nothing(run_cli, spun_file, clean_file):
 
 def test_fix_reads_and_writes_latin_1(run_cli, tmp_path):
     src = tmp_path / "latin.txt"
-    src.write_bytes("Caf\u00e9 Ren\u00e9e faced a safety menace.\n".encode("latin-1"))
+    src.write_bytes("Zo\u00eb Ren\u00e9e faced a safety menace.\n".encode("latin-1"))
     out = tmp_path / "out.txt"
     assert run_cli(["fix", *RULES, src]).code == ExitCode.INPUT
     run = run_cli(["fix", *RULES, "--encoding", "latin-1", "-o", out, src])
     assert run.code == ExitCode.OK
-    assert out.read_bytes() == "Caf\u00e9 Ren\u00e9e faced a security threat.\n".encode("latin-1")
+    assert out.read_bytes() == "Zo\u00eb Ren\u00e9e faced a security threat.\n".encode("latin-1")
 
 
 def test_fix_stdout_is_byte_exact(capsysbinary, tmp_path):
@@ -278,9 +293,9 @@ def test_fix_stdout_is_byte_exact(capsysbinary, tmp_path):
     assert main(["fix", "-q", *RULES, str(src)]) == 0
     assert capsysbinary.readouterr().out == data.replace(b"safety menace", b"security threat")
     latin = tmp_path / "latin.txt"
-    latin.write_bytes("Caf\u00e9.\r\n".encode("latin-1"))
+    latin.write_bytes("Zo\u00eb.\r\n".encode("latin-1"))
     assert main(["fix", "-q", *RULES, "--encoding", "latin-1", str(latin)]) == 0
-    assert capsysbinary.readouterr().out == "Caf\u00e9.\r\n".encode("latin-1")
+    assert capsysbinary.readouterr().out == "Zo\u00eb.\r\n".encode("latin-1")
 
 
 # ---- diff -----------------------------------------------------------------------------------
@@ -336,13 +351,18 @@ _PROBE = (
 )
 
 
-@pytest.mark.parametrize("args", [["--help"], ["check", "--no-config", "{file}"], ["fix", "--no-config", "-q", "{file}"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["check", "--no-config", "{file}"], ["fix", "--no-config", "-q", "{file}"]]
+)
 def test_help_and_rules_runs_do_not_import_heavy_libraries(tmp_path, args):
     target = tmp_path / "doc.txt"
     target.write_text(SPUN + "The the talks ensues. of the war.\n", encoding="utf-8")
     proc = subprocess.run(
         [sys.executable, "-c", _PROBE, *[a.format(file=target) for a in args]],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
     )
     lines = proc.stdout.splitlines()
     assert lines[-1] in ("CODE:0", "CODE:1"), proc.stdout + proc.stderr

@@ -3,6 +3,7 @@ matching (inflection, a/an, context, names, spin gating), rule files, config and
 
 Rule behaviour is tested with tests/data/core_rules.tsv or rule files written here, never
 with the built-in tables, whose contents keep growing."""
+
 from __future__ import annotations
 
 import json
@@ -86,7 +87,16 @@ def test_resolver_is_independent_of_input_order():
     edits = [
         edit(s, s + n, confidence=c, source=f"r{i}", replacement=f"y{i}")
         for i, (s, n, c) in enumerate(
-            [(0, 5, 0.9), (3, 4, 0.9), (3, 9, 0.7), (10, 2, 0.5), (11, 3, 0.5), (11, 3, 0.5), (20, 0, 0.6), (20, 4, 0.6)]
+            [
+                (0, 5, 0.9),
+                (3, 4, 0.9),
+                (3, 9, 0.7),
+                (10, 2, 0.5),
+                (11, 3, 0.5),
+                (11, 3, 0.5),
+                (20, 0, 0.6),
+                (20, 4, 0.6),
+            ]
         )
     ]
     want = resolve(edits)
@@ -163,9 +173,22 @@ def test_transfer_case(source, replacement, want):
 
 @pytest.mark.parametrize(
     "word,article",
-    [("apple", "an"), ("hour", "an"), ("honest", "an"), ("university", "a"), ("European", "a"),
-     ("one", "a"), ("FBI", "an"), ("UN", "a"), ("MP", "an"), ("unicorn", "a"), ("x-ray", "an"),
-     ("expert", "an"), ("support", "a"), ("", "a")],
+    [
+        ("apple", "an"),
+        ("hour", "an"),
+        ("honest", "an"),
+        ("university", "a"),
+        ("European", "a"),
+        ("one", "a"),
+        ("FBI", "an"),
+        ("UN", "a"),
+        ("MP", "an"),
+        ("unicorn", "a"),
+        ("x-ray", "an"),
+        ("expert", "an"),
+        ("support", "a"),
+        ("", "a"),
+    ],
 )
 def test_indefinite_article(word, article):
     assert indefinite_article(word) == article
@@ -247,12 +270,23 @@ def test_each_condition_field_and_class(tmp_path):
         ],
     )
     cases = {
-        "we saw alpha 12 times": True, "we saw alpha March 3": True, "we saw alpha here": False,
-        "we saw the beta here": True, "so we beta here": True, "we saw beta here": False,
-        "we saw delta here": True, "we saw delta, here": False,
-        "we saw zeta here": True, "we saw very zeta here": False, "we saw Rome zeta here": False,
-        "we said: theta here": True, "we said \u201ctheta here": True, "we said theta here": False,
-        "we saw kappa. Then": True, "we saw kappa Friday night": True, "we saw kappa here": False,
+        "we saw alpha 12 times": True,
+        "we saw alpha March 3": True,
+        "we saw alpha here": False,
+        "we saw the beta here": True,
+        "so we beta here": True,
+        "we saw beta here": False,
+        "we saw delta here": True,
+        "we saw delta, here": False,
+        "we saw zeta here": True,
+        "we saw very zeta here": False,
+        "we saw Rome zeta here": False,
+        "we said: theta here": True,
+        "we said \u201ctheta here": True,
+        "we said theta here": False,
+        "we saw kappa. Then": True,
+        "we saw kappa Friday night": True,
+        "we saw kappa here": False,
     }
     for text, want in cases.items():
         result = mtfix.repair(text, tables=(), rules=[rules], proposers=["rules"])
@@ -261,8 +295,13 @@ def test_each_condition_field_and_class(tmp_path):
 
 @pytest.mark.parametrize(
     "spec,problem",
-    [("sideways:x", "unknown field"), ("before:<noun>", "unknown class"), ("before:Word", "lower-case"),
-     ("before", "lacks"), ("before:a||b", "empty alternative")],
+    [
+        ("sideways:x", "unknown field"),
+        ("before:<noun>", "unknown class"),
+        ("before:Word", "lower-case"),
+        ("before", "lacks"),
+        ("before:a||b", "empty alternative"),
+    ],
 )
 def test_bad_conditions_are_rejected(spec, problem):
     with pytest.raises(ConditionError, match=problem):
@@ -334,7 +373,16 @@ def test_disable_by_id_phrase_table_kind_or_proposer(key):
 @pytest.mark.parametrize(
     "lines,lineno,problem",
     [
-        (["# a comment", "", "safety\tsecurity\tnoun\tsynonym-swap\tauto", "menace\tthreat\tadjective\tsynonym-swap\tauto"], 5, "pos"),
+        (
+            [
+                "# a comment",
+                "",
+                "safety\tsecurity\tnoun\tsynonym-swap\tauto",
+                "menace\tthreat\tadjective\tsynonym-swap\tauto",
+            ],
+            5,
+            "pos",
+        ),
         (["menace\tthreat\t-\tsynonym-swap\tsometimes"], 2, "apply"),
         (["menace\tthreat\t-\tspelling\tauto"], 2, "kind"),
         (["menace\tthreat"], 2, "columns"),
@@ -387,7 +435,9 @@ def test_config_from_dot_mtfix_toml(tmp_path, monkeypatch):
 
 
 def test_config_from_pyproject_tool_table(tmp_path, monkeypatch):
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.mtfix]\nmode = "rules"\nmin_confidence = 1\n')
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.mtfix]\nmode = "rules"\nmin_confidence = 1\n'
+    )
     monkeypatch.chdir(tmp_path)
     assert find_config() == tmp_path / "pyproject.toml"
     assert load_config(find_config()).min_confidence == 1.0
@@ -401,8 +451,13 @@ def test_pyproject_without_tool_table_is_not_a_config(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     "content,problem",
-    [("colour = 1\n", "unknown key"), ("min_confidence = 'high'\n", "must be a float"),
-     ("min_confidence = 3.0\n", "min_confidence"), ("mode = 'turbo'\n", "mode"), ("rules = [\n", "invalid TOML")],
+    [
+        ("colour = 1\n", "unknown key"),
+        ("min_confidence = 'high'\n", "must be a float"),
+        ("min_confidence = 3.0\n", "min_confidence"),
+        ("mode = 'turbo'\n", "mode"),
+        ("rules = [\n", "invalid TOML"),
+    ],
 )
 def test_bad_config_is_a_config_error_naming_the_file(tmp_path, content, problem):
     path = tmp_path / ".mtfix.toml"

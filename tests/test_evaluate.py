@@ -248,3 +248,77 @@ def test_cli_usage_errors(tmp_path, capsys):
     assert run_cli(["--damaged", str(tmp_path / "d.txt")], capsys)[0] == 2
     code, _, err = run_cli(["--damaged", str(tmp_path / "d.txt"), "--reference", str(tmp_path / "r.txt")], capsys)
     assert code == 3 and "has 2 lines" in err
+
+
+def test_cli_clean_jsonl_lists_each_document(tmp_path, capsys):
+    clean = tmp_path / "clean.jsonl"
+    rows = [{"id": "a", "text": "The weather was fine all week."}, {"id": "b", "reference": "Prices rose in May."}]
+    clean.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    code, out, _ = run_cli(["--clean", str(clean), "--format", "json"], capsys)
+    r = json.loads(out)
+    assert code == 0 and r["clean"]["words"] == 10 and "wer_before" not in r
+    clean.write_text('{"id": "c", "body": "x"}\n', encoding="utf-8")
+    code, _, err = run_cli(["--clean", str(clean)], capsys)
+    assert code == 3 and "record 1: no text" in err
+
+
+# ---- a property: edits that undo the damage exactly are all correct and restore everything
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+VOCAB = ["the", "a", "cat", "dog", "sat", "on", "mat", "could also", "said", ","]
+
+
+@st.composite
+def damaged_pairs(draw):
+    ref_words = draw(st.lists(st.sampled_from([w for w in VOCAB if " " not in w]), min_size=3, max_size=14))
+    reference = " ".join(ref_words) + "."
+    positions = sorted(draw(st.sets(st.integers(0, len(ref_words) - 1), max_size=4)))
+    positions = [p for i, p in enumerate(positions) if i == 0 or p - positions[i - 1] > 1]  # edits never touch
+    words, plan = list(ref_words), []
+    for p in positions:
+        words[p] = draw(st.sampled_from([w for w in VOCAB if w != ref_words[p]]))
+    damaged = " ".join(words) + "."
+    offset = 0
+    for i, w in enumerate(words):
+        if i in positions:
+            plan.append(Edit(offset, offset + len(w), w, ref_words[i], "synonym-swap", "t", 0.9, True, ""))
+        offset += len(w) + 1
+    return damaged, reference, plan
+
+
+@settings(max_examples=60, deadline=None)
+@given(damaged_pairs())
+def test_exact_inverse_edits_are_all_correct(case):
+    damaged, reference, plan = case
+    scores = evaluate_pairs(
+        [{"damaged": damaged, "reference": reference}], Options(), repair=stub_repair({damaged: plan})
+    )
+    r = summarise(scores, with_ter=False)
+    assert scores[0].repaired == reference
+    assert [j.verdict for j in scores[0].judged] == ["correct"] * len(plan)
+    assert r["wer_after"] == 0.0 and r["harmful_edits"] == 0
+    if plan:
+        assert r["edit_recall"] == 1.0 and r["edit_precision"] == 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(VOCAB[:7]), min_size=3, max_size=14), st.data())
+def test_edits_on_clean_text_are_all_harmful(words, data):
+    reference = " ".join(words) + "."
+    positions = sorted(data.draw(st.sets(st.integers(0, len(words) - 1), min_size=1, max_size=4)))
+    positions = [p for i, p in enumerate(positions) if i == 0 or p - positions[i - 1] > 1]
+    starts = [sum(len(w) + 1 for w in words[:i]) for i in range(len(words))]
+    edits = [
+        Edit(starts[p], starts[p] + len(words[p]), words[p], data.draw(st.sampled_from([w for w in VOCAB if w != words[p]])),
+             "mt-other", "t", 0.9, True, "")
+        for p in positions
+    ]  # fmt: skip
+    scores = evaluate_pairs(
+        [{"damaged": reference, "reference": reference}], Options(), repair=stub_repair({reference: edits})
+    )
+    r = summarise(scores, with_ter=False)
+    assert [j.verdict for j in scores[0].judged] == ["harmful"] * len(edits)
+    assert r["edit_precision"] == 0.0 and r["wer_before"] == 0.0 and r["wer_after"] > 0
+    assert r["sentences_worsened"] == 1 and r["edit_recall"] is None

@@ -11,6 +11,7 @@ Regenerate after an intended change, then review `git diff tests/golden`:
 
     MTFIX_REGEN_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden.py
 """
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ Rules come from tests/data/core_rules.tsv alone (no built-in tables), so the pro
 whatever the built-in tables contain. That file is chain-free: no replacement contains a found
 phrase or a context word; a failure of idempotency with it is a fault of the core.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import mtfix
@@ -25,22 +26,106 @@ from mtfix.text import indefinite_article, is_word_char
 CORE_RULES = str(Path(__file__).resolve().parent / "data" / "core_rules.tsv")
 
 CLEAN_WORDS = [
-    "the", "officials", "report", "said", "experts", "security", "threat", "council", "road",
-    "National", "Council", "May", "as", "already", "had", "has", "been", "were", "under",
-    "a", "an", "A", "An", "AN", "banana", "Panama", "Zoë", "Müller", "İstanbul", "naïve",
-    "café", "Łódź", "東京", "2020", "3.5", "don't", "it’s", "long-term", "e-mail", "U.S.",
-    "Gen.", "mentionable", "assisting_tool", "consultantship",
+    "the",
+    "officials",
+    "report",
+    "said",
+    "experts",
+    "security",
+    "threat",
+    "council",
+    "road",
+    "National",
+    "Council",
+    "May",
+    "as",
+    "already",
+    "had",
+    "has",
+    "been",
+    "were",
+    "under",
+    "a",
+    "an",
+    "A",
+    "An",
+    "AN",
+    "banana",
+    "Panama",
+    "Zoë",
+    "Müller",
+    "İstanbul",
+    "naïve",
+    "café",
+    "Łódź",
+    "東京",
+    "2020",
+    "3.5",
+    "don't",
+    "it’s",
+    "long-term",
+    "e-mail",
+    "U.S.",
+    "Gen.",
+    "mentionable",
+    "assisting_tool",
+    "consultantship",
 ]
 FOUND_PHRASES = [
-    "safety menace", "safety menaces", "till not too long ago", "mention", "mentioned", "mentions",
-    "mentioning", "consultant", "consultants", "notice", "noticed", "noticing", "could also be",
-    "in all probability", "essentially the most", "as a substitute", "huge", "assist", "assisted",
-    "unlawful", "safety", "specialist", "specialists",
+    "safety menace",
+    "safety menaces",
+    "till not too long ago",
+    "mention",
+    "mentioned",
+    "mentions",
+    "mentioning",
+    "consultant",
+    "consultants",
+    "notice",
+    "noticed",
+    "noticing",
+    "could also be",
+    "in all probability",
+    "essentially the most",
+    "as a substitute",
+    "huge",
+    "assist",
+    "assisted",
+    "unlawful",
+    "safety",
+    "specialist",
+    "specialists",
 ]
 SEPARATORS = [
-    " ", " ", " ", "  ", "\r\n", "\n", "\n\n", "\r\n\r\n", "\t", "\u00a0", ", ", ". ", "! ",
-    "? ", "; ", ": ", " \u2014 ", " \u201c", "\u201d ", " \u2018", "\u2019 ", ' "', '" ', " (",
-    ") ", ".\u201d ", "\u2028", "       ", "\t\t\t\t\t\t\t",
+    " ",
+    " ",
+    " ",
+    "  ",
+    "\r\n",
+    "\n",
+    "\n\n",
+    "\r\n\r\n",
+    "\t",
+    "\u00a0",
+    ", ",
+    ". ",
+    "! ",
+    "? ",
+    "; ",
+    ": ",
+    " \u2014 ",
+    " \u201c",
+    "\u201d ",
+    " \u2018",
+    "\u2019 ",
+    ' "',
+    '" ',
+    " (",
+    ") ",
+    ".\u201d ",
+    "\u2028",
+    "       ",
+    "\t\t\t\t\t\t\t",
 ]
 
 
@@ -93,9 +178,9 @@ def _rule_edits(edits):
     return [e for e in edits if e.source.startswith("core_rules/")]
 
 
-PROPERTY_SETTINGS = settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+# MTFIX_PROPERTY_EXAMPLES=2000 for a thorough run; the default keeps the suite fast.
+EXAMPLES = int(os.environ.get("MTFIX_PROPERTY_EXAMPLES", "100"))
+PROPERTY_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @PROPERTY_SETTINGS
@@ -116,10 +201,13 @@ def test_edits_are_valid_and_never_overlap(text, apply_all):
 
 @PROPERTY_SETTINGS
 @given(text=damaged_texts(), apply_all=st.booleans())
-def test_edits_start_and_end_on_word_boundaries(text, apply_all):
+def test_edits_never_cut_a_word_in_two(text, apply_all):
+    def inside_word(i: int) -> bool:
+        return 0 < i < len(text) and is_word_char(text[i - 1]) and is_word_char(text[i])
+
     for e in _repair(text, apply_all).edits:
-        assert e.start == 0 or not is_word_char(text[e.start - 1]), (text[max(0, e.start - 10) : e.end], e)
-        assert e.end == len(text) or not is_word_char(text[e.end]), (text[e.start : e.end + 10], e)
+        assert not inside_word(e.start), (text[max(0, e.start - 10) : e.end], e)
+        assert not inside_word(e.end), (text[e.start : e.end + 10], e)
 
 
 _ARTICLE_EDIT_RE = re.compile(r"(an?)(\s+)(\w+)", re.IGNORECASE)
@@ -135,7 +223,7 @@ def test_an_article_pulled_into_an_edit_agrees_with_the_new_word(text, apply_all
         assert m, e
         article, word = m.group(1), m.group(3)
         # An all-caps replacement only carries the found phrase's case: it is not an acronym.
-        spoken = word.lower() if _letters(e.found).isupper() else word
+        spoken = word.lower() if _letters(e.found.split(None, 1)[1]).isupper() else word
         assert article.lower() == indefinite_article(spoken), e
         if word.isupper() and len(word) > 1 and _letters(e.found).isupper():
             assert article.isupper(), e
@@ -159,6 +247,9 @@ def test_text_outside_edits_is_untouched(text, apply_all):
 
 @PROPERTY_SETTINGS
 @given(text=damaged_texts())
+# Found by hypothesis: the MT spacing fix ("menace ," -> "menace,") is widened to the whole
+# word, overlaps the rule edit on "safety menace" and loses; a second run then applies it.
+@example(text="\ufeffsafety menace , safety menace")
 def test_repair_is_idempotent_in_rules_mode(text):
     once = _repair(text).repaired
     twice = _repair(once)
@@ -241,7 +332,7 @@ def test_unified_diff_round_trips(text, apply_all):
 
 
 @pytest.mark.skipif(shutil.which("patch") is None, reason="the `patch` program is not installed")
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=max(10, EXAMPLES // 3), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=damaged_texts())
 def test_unified_diff_applies_with_patch_program(text):
     result = _repair(text)

@@ -5,6 +5,7 @@ Sure keys: confidence 'original-seen', or 'inferred' with certainty 'high' (109 
 A key counts as restored when an applied edit covers exactly its span (or its span plus a
 directly preceding a/an that the edit re-agrees) and replaces it with `expected`, compared
 case-insensitively with apostrophes normalised."""
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,10 @@ def test_sure_keys_are_restored(seed):
     sure = [k for k in key["keys"] if _sure(k)]
     assert len(sure) == 109
     restored = [k for k in sure if any(_restores(e, k, text) for e in result.applied)]
-    print(f"\nseed {SEED}: {len(restored)}/{len(sure)} sure keys restored exactly; "
-          f"{len(result.applied)} edits applied, spin score {result.spin_score:.2f}")
+    print(
+        f"\nseed {SEED}: {len(restored)}/{len(sure)} sure keys restored exactly; "
+        f"{len(result.applied)} edits applied, spin score {result.spin_score:.2f}"
+    )
     assert len(restored) >= MIN_RESTORED, f"only {len(restored)} of {len(sure)} sure keys restored"
 
 

@@ -291,9 +291,12 @@ class ShardWriter:
         if name in table.column_names:
             i = table.schema.get_field_index(name)
             column = table.column(i)
+            if pa.types.is_dictionary(column.type):  # e.g. a pandas category: repaired texts are new values
+                column = column.cast(column.type.value_type)
             if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
                 merged = [new if new is not None else old for new, old in zip(self.parquet_texts, column.to_pylist())]
-                table = table.set_column(i, table.schema.field(i), pa.array(merged, type=column.type))
+                field = table.schema.field(i).with_type(column.type)
+                table = table.set_column(i, field, pa.array(merged, type=column.type))
         mtfix_type = _parquet_mtfix_type()
         column = pa.array(self.parquet_mtfix, type=mtfix_type)
         if MTFIX_FIELD in table.column_names:

