@@ -184,6 +184,7 @@ def run_one(corpus: Path, out: Path, mode: str, engine: str, workers: int, shard
         "docs_per_s": run["documents_per_second"],
         "words_per_s": run["words_per_second"],
         "load_before": round(load_before, 2),
+        "signature": summary["signature"],
         "changed": summary["documents"]["changed"],
         "spin_over": summary["spin_score"]["over_threshold"],
         **sampler.summary(),
@@ -200,7 +201,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT / "batch")
     ap.add_argument("--repeat", type=int, default=1, help="runs per configuration; the fastest is reported")
     ap.add_argument("--update-benchmarks", action="store_true", help="rewrite the batch section of BENCHMARKS.md")
+    ap.add_argument("--render-only", action="store_true", help="only re-render OUT/results.json")
     args = ap.parse_args()
+    if args.render_only:  # re-render the last results.json (e.g. into BENCHMARKS.md) without running
+        md = render(json.loads((args.out / "results.json").read_text()))
+        print(md)
+        if args.update_benchmarks:
+            update_benchmarks("batch", md)
+        return
     corpus = args.out / f"corpus-{args.documents}.jsonl"
     meta_path = corpus.with_suffix(".meta.json")
     meta = (
@@ -227,12 +235,7 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d"),
         "machine": machine(),
         "revision": git_revision(),
-        "signature": json.loads(
-            (
-                args.out / f"run-{results[0]['mode']}-{results[0]['engine']}-"
-                f"{results[0]['workers']}" / "summary.json"
-            ).read_text()
-        )["signature"],
+        "signature": results[0]["signature"],
         "corpus": meta,
         "shard_rows": args.shard_rows,
         "results": results,
@@ -254,6 +257,8 @@ def render(report: dict) -> str:
         f"revision {report['revision']}; {report['date']}; best of {results[0]['tries']} runs each.\n"
         f"Options: `{report['signature']}`.\n"
     )
+    if len({r.get("signature") for r in results}) > 1:
+        head += "Warning: the rule tables changed between these runs (signatures differ), so rows are not comparable.\n"
     headers = [
         "mode",
         "engine",

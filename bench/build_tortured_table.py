@@ -33,7 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # run as `python bench/build_tortured_table.py` from a checkout
+if (
+    str(REPO) not in sys.path
+):  # run as `python bench/build_tortured_table.py` from a checkout
     sys.path.insert(0, str(REPO))
 
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "tortured-phrases" / "tortured.csv"
@@ -120,6 +122,20 @@ KEEP_CASE = frozenset(
     Maclaurin Stokes Navier Reynolds Prandtl Nusselt Mach Coulomb Ohm Kirchhoff Faraday Lenz Ampere
     Joule Kelvin Celsius Fahrenheit Richter Mercalli Kyoto Paris""".split()
 )
+# Misspellings in the list's expected phrases (found with codespell); a repair must not add them.
+SPELLING = {
+    "boxe": "box",
+    "continious": "continuous",
+    "continuos": "continuous",
+    "countinuous": "continuous",
+    "enviroment": "environment",
+    "fuction": "function",
+    "gradiant": "gradient",
+    "gradiants": "gradients",
+    "opeerator": "operator",
+    "preprocesing": "preprocessing",
+    "supression": "suppression",
+}
 _QUOTED = re.compile(r'"([^"]+)"')
 _TOKEN = re.compile(r'\s*(?:"([^"]*)"(~\d+)?|(\()|(\))|([^\s()"]+))')
 _OPERATORS = ("AND", "OR", "NOT")
@@ -146,7 +162,9 @@ class Candidate:
             self.expected[e] = max(papers, self.expected.get(e, -1))
         # The context of the best-attested row wins; a plain quoted row (no context) is the
         # screener's claim that the phrase alone is tortured.
-        if papers > self.context_papers or (papers == self.context_papers and not context):
+        if papers > self.context_papers or (
+            papers == self.context_papers and not context
+        ):
             self.context, self.context_papers = context, papers
 
 
@@ -204,12 +222,20 @@ def _adjacent_condition(found: str, alternatives: list[str], negated: bool) -> s
         elif alt.endswith(" " + found) and " " not in alt[: -len(found) - 1]:
             field_words["after"].append(alt[: -len(found) - 1])
         else:
-            raise Drop("NOT filter not expressible" if negated else "AND filter not expressible")
+            raise Drop(
+                "NOT filter not expressible"
+                if negated
+                else "AND filter not expressible"
+            )
     if len(field_words) != 1:
-        raise Drop("NOT filter not expressible" if negated else "AND filter not expressible")
+        raise Drop(
+            "NOT filter not expressible" if negated else "AND filter not expressible"
+        )
     ((name, words),) = field_words.items()
     if not all(re.fullmatch(r"[\w'-]+", w) for w in words):
-        raise Drop("NOT filter not expressible" if negated else "AND filter not expressible")
+        raise Drop(
+            "NOT filter not expressible" if negated else "AND filter not expressible"
+        )
     return f"{'not_' if negated else ''}{name}:{'|'.join(sorted(set(words)))}"
 
 
@@ -247,7 +273,9 @@ def _case_word(word: str) -> str:
     core = word.strip("-'")
     if not core or core in KEEP_CASE or core.split("-")[0] in KEEP_CASE:
         return word
-    if sum(c.isupper() for c in core) > 1 or (core[:1].islower() and core != core.lower()):
+    if sum(c.isupper() for c in core) > 1 or (
+        core[:1].islower() and core != core.lower()
+    ):
         return word  # an acronym or a mixed-case term: GDP, IoT, mRNA
     return word.lower()
 
@@ -259,25 +287,33 @@ def clean_expected(text: str) -> list[str]:
         raise Drop("expected: empty")
     if any(m in text for m in _NOTE_MARKERS):
         raise Drop("expected: a note, not text")
-    text = _ACRONYM.sub("", text)  # "denial-of-service (DDoS) attack" -> "denial-of-service attack"
+    text = _ACRONYM.sub(
+        "", text
+    )  # "denial-of-service (DDoS) attack" -> "denial-of-service attack"
     m = _EXPLANATION.search(text)
     if m:
         if any(b in m.group(1).lower() for b in _BAD_EXPLANATION):
             raise Drop("expected: a note, not text")
-        text = text[: m.start()].strip()  # "business intelligence (BI)" -> "business intelligence"
+        text = text[
+            : m.start()
+        ].strip()  # "business intelligence (BI)" -> "business intelligence"
     if any(c in text for c in "()[],;:|"):
         raise Drop("expected: a note, not text")
     parts = [p.strip() for p in text.split("/")]
     if len(parts) == 2 and " " in parts[0] and " " not in parts[1]:
-        parts[1] = parts[0].rsplit(" ", 1)[0] + " " + parts[1]  # "fault analysis/diagnosis"
+        parts[1] = (
+            parts[0].rsplit(" ", 1)[0] + " " + parts[1]
+        )  # "fault analysis/diagnosis"
     elif len(parts) == 2 and " " not in parts[0] and " " in parts[1]:
-        parts[0] = parts[0] + " " + parts[1].split(" ", 1)[1]  # "custom/hand-crafted features"
+        parts[0] = (
+            parts[0] + " " + parts[1].split(" ", 1)[1]
+        )  # "custom/hand-crafted features"
     out = []
     for p in parts:
         words = p.replace("\u2019", "'").split()
         if not words:
             raise Drop("expected: a note, not text")
-        out.append(" ".join(_case_word(w) for w in words))
+        out.append(" ".join(_case_word(SPELLING.get(w.lower(), w)) for w in words))
     return out
 
 
@@ -310,11 +346,15 @@ def read_candidates(csv_path: Path, stats: Counter) -> dict[str, Candidate]:
                     continue
                 if phrase in candidates:
                     stats["merged: phrase listed again"] += 1
-                candidates.setdefault(phrase, Candidate(phrase)).add(alts, _number(row["num_papers"]), context)
+                candidates.setdefault(phrase, Candidate(phrase)).add(
+                    alts, _number(row["num_papers"]), context
+                )
     return candidates
 
 
-def _rows(candidates: dict[str, Candidate], news_forms: set[str], stats: Counter) -> list[list[str]]:
+def _rows(
+    candidates: dict[str, Candidate], news_forms: set[str], stats: Counter
+) -> list[list[str]]:
     rows = []
     for found in sorted(candidates):
         c = candidates[found]
@@ -356,10 +396,19 @@ def rewritten_outputs(ruleset, rules) -> dict[str, str]:
     live = {r.id for r in ruleset.rules if r.apply in ("auto", "spun")}
     bad: dict[str, str] = {}
     for rule in rules:
-        outputs = {o for by_tag in rule.forms().values() for reps in by_tag.values() for o in reps}
+        outputs = {
+            o
+            for by_tag in rule.forms().values()
+            for reps in by_tag.values()
+            for o in reps
+        }
         for text in sorted(outputs):
             ctx = types.SimpleNamespace(doc=Document(text), ruleset=ruleset)
-            hits = [e.source for e in propose_rules(ctx) if e.source in live and e.source != rule.id]
+            hits = [
+                e.source
+                for e in propose_rules(ctx)
+                if e.source in live and e.source != rule.id
+            ]
             if hits:
                 bad[rule.found] = hits[0]
                 break
@@ -388,7 +437,9 @@ def table_text(csv_path: Path = DEFAULT_CSV, stats: Counter | None = None) -> st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Build mtfix/rules/tortured.tsv from tortured.csv.")
+    parser = argparse.ArgumentParser(
+        description="Build mtfix/rules/tortured.tsv from tortured.csv."
+    )
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
@@ -398,7 +449,9 @@ def main(argv: list[str] | None = None) -> int:
     text = table_text(args.csv, stats)
     args.out.write_text(text, encoding="utf-8")
     print(f"wrote {args.out} ({stats['kept']} rules)")
-    for key in sorted(stats, key=lambda k: (not k.startswith("rows"), not k.startswith("kept"), k)):
+    for key in sorted(
+        stats, key=lambda k: (not k.startswith("rows"), not k.startswith("kept"), k)
+    ):
         print(f"  {key}: {stats[key]}")
     return 0
 

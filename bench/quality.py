@@ -148,11 +148,11 @@ def rule_overlap(rows: list[dict]) -> dict:
     for kind in sorted(total) + ["all"]:
         n = sum(total.values()) if kind == "all" else total[kind]
         e = sum(exact.values()) if kind == "all" else exact[kind]
-        fo = sum(found_only.values()) if kind == "all" else found_only[kind]
+        by_found = sum(found_only.values()) if kind == "all" else found_only[kind]
         out[kind] = {
             "spins": n,
             "pair_is_a_rule": round(e / n, 4) if n else None,
-            "found_is_a_rule": round(fo / n, 4) if n else None,
+            "found_is_a_rule": round(by_found / n, 4) if n else None,
         }
     return out
 

@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
-from .text import WORD_RE, indefinite_article, split_sentences, transfer_case
+from .text import WORD_RE, import_lemminflect, indefinite_article, split_sentences, transfer_case
 
 DEFAULT_THESAURUS = Path("/usr/share/mythes/th_en_US_v2.dat")
 _POS = {"(noun)": "NOUN", "(verb)": "VERB", "(adj)": "ADJ", "(adv)": "ADV"}
@@ -95,6 +95,13 @@ _STOP = (
     things people year years time times day days part""".split())
     | frozenset(p for p, _ in FUNCTION_SWAPS if " " not in p)
 )
+# Thesaurus entries no spinner dictionary in news use would print: slurs, profanity, and the
+# sexual senses WordNet lists for everyday verbs ("know", "love", "screw"). A candidate holding
+# any of these words is skipped.
+_UNFIT_WORDS = """nigger nigga coon jigaboo kike yid chink gook wop dago spic fag faggot dyke retard twat slut whore
+    bitch bastard intercourse hump eff fuck fucking screw bonk shag sex laid fornicate copulate piss shit crap arse
+    ass prick cock dick pussy tit tits wank bugger"""
+_UNFIT = frozenset(_UNFIT_WORDS.split() + ["cunt", "sleep together", "make love", "make out"])  # codespell:ignore
 _DETERMINERS = frozenset("a an the this that these those his her its their our my your some any no every each".split())
 _VERB_CUES = frozenset(
     "to will would can could may might must should shall did does do not never i we they you who".split()
@@ -213,7 +220,7 @@ def _protected(text: str) -> list[tuple[int, int]]:
 
 def _tag_for(word: str, lemma: str, pos: str, prev: list[str]) -> str | None:
     """The Penn tag of `word` as a form of `lemma`, or None when it cannot be told."""
-    from lemminflect import getInflection
+    getInflection = import_lemminflect().getInflection
 
     if pos == "NOUN":
         if word == lemma:
@@ -231,7 +238,7 @@ def _tag_for(word: str, lemma: str, pos: str, prev: list[str]) -> str | None:
 
 def _guess_pos(word: str, prev: str | None, nxt: str | None) -> tuple[str, str] | None:
     """(pos, lemma) for a content word from its forms and its neighbours; None when unsure."""
-    from lemminflect import getAllLemmas
+    getAllLemmas = import_lemminflect().getAllLemmas
 
     lemmas = {p: ls[0] for p, ls in getAllLemmas(word).items() if p in ("NOUN", "VERB", "ADJ", "ADV") and ls}
     if len(lemmas) == 1:
@@ -363,6 +370,8 @@ def _usable(term: str, lemma: str) -> bool:
     words = term.split(" ")
     return (
         term != lemma
+        and term not in _UNFIT
+        and not _UNFIT.intersection(words)
         and len(words) <= 2
         and all(w.replace("-", "").isalpha() and w.islower() and w.isascii() for w in words)
         and lemma not in words
@@ -370,7 +379,7 @@ def _usable(term: str, lemma: str) -> bool:
 
 
 def _inflect_phrase(term: str, pos: str, tag: str) -> str | None:
-    from lemminflect import getInflection
+    getInflection = import_lemminflect().getInflection
 
     if tag in ("NN", "VB", "JJ", "RB"):
         return term

@@ -131,3 +131,9 @@ def test_dev_and_test_share_no_documents():
         path = REPO / "bench" / "data" / f"{split}.jsonl"
         refs[split] = {json.loads(x)["reference"] for x in path.read_text(encoding="utf-8").splitlines()}
     assert not refs["dev"] & refs["test"]
+
+
+def test_slurs_profanity_and_sexual_senses_are_never_chosen():
+    th = Thesaurus.parse("UTF-8\nknow|1\n(verb)|have intercourse|hump\nlove|1\n(verb)|make love|cherish\n")
+    r = Spinner(th, EVERYTHING).spin("We know it. We love it.")
+    assert r.damaged == "We know it. We cherish it."

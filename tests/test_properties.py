@@ -3,7 +3,8 @@ punctuation, curly quotes, CRLF, non-ASCII, a BOM.
 
 Rules come from tests/data/core_rules.tsv alone (no built-in tables), so the properties hold
 whatever the built-in tables contain. That file is chain-free: no replacement contains a found
-phrase or a context word; a failure of idempotency with it is a fault of the core.
+phrase or a context word (nor a word a context class takes: 'may' is a <month>), so a
+failure of idempotency with it is a fault of the code, not of the table.
 """
 
 from __future__ import annotations
@@ -25,52 +26,11 @@ from mtfix.text import indefinite_article, is_word_char
 
 CORE_RULES = str(Path(__file__).resolve().parent / "data" / "core_rules.tsv")
 
-CLEAN_WORDS = [
-    "the",
-    "officials",
-    "report",
-    "said",
-    "experts",
-    "security",
-    "threat",
-    "council",
-    "road",
-    "National",
-    "Council",
-    "May",
-    "as",
-    "already",
-    "had",
-    "has",
-    "been",
-    "were",
-    "under",
-    "a",
-    "an",
-    "A",
-    "An",
-    "AN",
-    "banana",
-    "Panama",
-    "Zoë",
-    "Müller",
-    "İstanbul",
-    "naïve",
-    "café",
-    "Łódź",
-    "東京",
-    "2020",
-    "3.5",
-    "don't",
-    "it’s",
-    "long-term",
-    "e-mail",
-    "U.S.",
-    "Gen.",
-    "mentionable",
-    "assisting_tool",
-    "consultantship",
-]
+CLEAN_WORDS = (
+    "the officials report said experts security threat council road National Council May as already "
+    "had has been were under a an A An AN banana Panama Zoë Müller İstanbul naïve café Łódź 東京 2020 "
+    "3.5 don't it’s long-term e-mail U.S. Gen. mentionable assisting_tool consultantship"
+).split()
 FOUND_PHRASES = [
     "safety menace",
     "safety menaces",
@@ -96,6 +56,7 @@ FOUND_PHRASES = [
     "specialist",
     "specialists",
 ]
+# Includes translation leftovers (" , ", ",, ", ".. ") so the MT checks meet the rule edits.
 SEPARATORS = [
     " ",
     " ",
@@ -124,6 +85,9 @@ SEPARATORS = [
     ") ",
     ".\u201d ",
     "\u2028",
+    " , ",
+    ",, ",
+    ".. ",
     "       ",
     "\t\t\t\t\t\t\t",
 ]

@@ -1,5 +1,6 @@
 """The built-in rule tables are code: they must parse, stay sorted and unique, never chain
 into each other, and do what their rows say (case, inflection, a/an)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -45,7 +46,9 @@ def test_tables_are_sorted_by_found(table):
     name, rules = table
     founds = [r.found for r in rules]
     out_of_order = [(a, b) for a, b in zip(founds, founds[1:]) if a > b]
-    assert not out_of_order, f"{name}.tsv not sorted (plain string sort): {out_of_order[:5]}"
+    assert (
+        not out_of_order
+    ), f"{name}.tsv not sorted (plain string sort): {out_of_order[:5]}"
 
 
 def test_found_phrases_are_unique(table):
@@ -58,10 +61,14 @@ def test_found_is_clean_and_lower_case_unless_marked(table):
     name, rules = table
     for r in rules:
         assert r.found == " ".join(r.found.split()), f"{r.id}: stray spaces"
-        assert "\u2019" not in r.found and "\u2018" not in r.found, f"{r.id}: use straight apostrophes"
+        assert (
+            "\u2019" not in r.found and "\u2018" not in r.found
+        ), f"{r.id}: use straight apostrophes"
         if r.case_sensitive:
             # Capitals make a row case-sensitive, so they must be meant (a name, an acronym).
-            assert "case-sensitive" in r.note, f"{r.id}: capitals in 'found' without a case-sensitive note"
+            assert (
+                "case-sensitive" in r.note
+            ), f"{r.id}: capitals in 'found' without a case-sensitive note"
 
 
 def test_replacements_differ_from_found(table):
@@ -81,7 +88,9 @@ def test_ambiguous_rows_are_never_automatic(table):
 def test_sources_are_present(table):
     name, rules = table
     wrong = [r.id for r in rules if r.source != TABLE_SOURCES[name]]
-    assert not wrong, f"{name}.tsv rows without source {TABLE_SOURCES[name]!r}: {wrong[:5]}"
+    assert (
+        not wrong
+    ), f"{name}.tsv rows without source {TABLE_SOURCES[name]!r}: {wrong[:5]}"
 
 
 def test_news_table_is_large_enough():
@@ -95,10 +104,19 @@ def test_no_rule_output_is_rewritten_by_another_rule():
     live = {r.id for r in ruleset.rules if r.apply in ("auto", "spun")}
     chains = []
     for rule in ruleset.rules:
-        outputs = {o for by_tag in rule.forms().values() for reps in by_tag.values() for o in reps}
+        outputs = {
+            o
+            for by_tag in rule.forms().values()
+            for reps in by_tag.values()
+            for o in reps
+        }
         for text in sorted(outputs):
             ctx = types.SimpleNamespace(doc=Document(text), ruleset=ruleset)
-            hits = [e.source for e in propose_rules(ctx) if e.source in live and e.source != rule.id]
+            hits = [
+                e.source
+                for e in propose_rules(ctx)
+                if e.source in live and e.source != rule.id
+            ]
             if hits:
                 chains.append(f"{rule.id} -> {text!r} -> {hits[0]}")
     assert not chains, f"{len(chains)} outputs rewritten by another rule: {chains[:10]}"
@@ -124,17 +142,25 @@ def test_spun_rows_wait_for_evidence():
 
 
 def test_malformed_table_names_path_and_line(tmp_path):
-    bad = HEADER + "safety menace\tsecurity threat\tnoun\tsynonym-swap\tauto\t\tmtfix\t\nfoo\tbar\tadverb\tsynonym-swap\tauto\n"
+    bad = (
+        HEADER
+        + "safety menace\tsecurity threat\tnoun\tsynonym-swap\tauto\t\tmtfix\t\nfoo\tbar\tadverb\tsynonym-swap\tauto\n"
+    )
     with pytest.raises(RuleFileError, match=r"^bad\.tsv:3: pos must be"):
         parse_table(bad, "bad", "bad.tsv")
     path = tmp_path / "mine.tsv"
-    path.write_text(HEADER + "foo\tbar\t-\tsynonym-swap\tauto\tbefore:Capital\tme\n", encoding="utf-8")
+    path.write_text(
+        HEADER + "foo\tbar\t-\tsynonym-swap\tauto\tbefore:Capital\tme\n",
+        encoding="utf-8",
+    )
     with pytest.raises(RuleFileError, match=rf"^{path}:2: bad context"):
         load_user_table(path)
 
 
 def _build_script():
-    spec = importlib.util.spec_from_file_location("build_tortured_table", REPO / "bench" / "build_tortured_table.py")
+    spec = importlib.util.spec_from_file_location(
+        "build_tortured_table", REPO / "bench" / "build_tortured_table.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up by name
     spec.loader.exec_module(module)
@@ -143,6 +169,12 @@ def _build_script():
 
 def test_committed_tortured_table_matches_its_build_script():
     if not (SHARED / "data" / "tortured-phrases" / "tortured.csv").is_file():
-        pytest.skip(f"needs the tortured-phrase list under {SHARED} (the shared data folder)")
-    built = _build_script().table_text(SHARED / "data" / "tortured-phrases" / "tortured.csv")
-    assert built == builtin_table_text("tortured"), "rerun: .venv/bin/python bench/build_tortured_table.py"
+        pytest.skip(
+            f"needs the tortured-phrase list under {SHARED} (the shared data folder)"
+        )
+    built = _build_script().table_text(
+        SHARED / "data" / "tortured-phrases" / "tortured.csv"
+    )
+    assert built == builtin_table_text(
+        "tortured"
+    ), "rerun: .venv/bin/python bench/build_tortured_table.py"

@@ -61,12 +61,12 @@ def write_reports(
                 _append(edits, shard.state_path(job, ".edits.jsonl"))
                 if shard.state_path(job, ".errors.jsonl").exists():
                     _append(errors, shard.state_path(job, ".errors.jsonl"))
+        edits.commit()
+        errors.commit()
     except BaseException:
         edits.discard()
         errors.discard()
         raise
-    edits.commit()
-    errors.commit()
     summary = build_summary(totals, job, run, shards_total, shards_done, files_skipped)
     write_json_atomic(Path(job.out) / "summary.json", summary, indent=2)
     return summary

@@ -32,6 +32,7 @@ class AtomicFile:
         fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=TMP_SUFFIX, dir=self.path.parent)
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs should look like any new file
         self.fh = os.fdopen(fd, "wb")
+        self.committed = False
 
     def write(self, data: bytes) -> None:
         self.fh.write(data)
@@ -40,14 +41,18 @@ class AtomicFile:
         self.fh.close()
         size = os.path.getsize(self.tmp)
         os.replace(self.tmp, self.path)
+        self.committed = True
         return size
 
     def discard(self) -> None:
-        self.fh.close()
-        try:
-            os.unlink(self.tmp)
-        except FileNotFoundError:
-            pass
+        """Remove the temporary file; safe to call at any point, and again."""
+        if not self.fh.closed:
+            self.fh.close()
+        if not self.committed:
+            try:
+                os.unlink(self.tmp)
+            except FileNotFoundError:
+                pass
 
 
 def write_json_atomic(path: Path, obj, indent: int | None = None) -> int:
@@ -56,10 +61,10 @@ def write_json_atomic(path: Path, obj, indent: int | None = None) -> int:
         f.write(json.dumps(obj, ensure_ascii=False, indent=indent).encode("utf-8"))
         if indent is not None:
             f.write(b"\n")
+        return f.commit()
     except BaseException:
         f.discard()
         raise
-    return f.commit()
 
 
 def dumps_compact(obj) -> bytes:
@@ -251,7 +256,7 @@ class ShardWriter:
 
     def abort(self) -> None:
         for f in (self.out, self.edits, self.errors):
-            if f is not None and not f.fh.closed:
+            if f is not None:
                 f.discard()
 
     def _rel(self, path: Path) -> str:
@@ -273,10 +278,10 @@ class ShardWriter:
                 except OSError:
                     f.discard()
                     return None
+            return f.commit()
         except BaseException:
             f.discard()
             raise
-        return f.commit()
 
     def _write_parquet(self, f: AtomicFile) -> None:
         import pyarrow as pa
@@ -329,7 +334,7 @@ def assemble(shards: list[Shard], job: Job) -> None:
             for s in shards:
                 with open(s.output_path(job), "rb") as src:
                     shutil.copyfileobj(src, f.fh)
+        f.commit()
     except BaseException:
         f.discard()
         raise
-    f.commit()

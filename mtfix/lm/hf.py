@@ -22,19 +22,21 @@ class TransformersLM:
     def encode(self, ids):
         return self._hidden(ids), ids
 
-    def extend(self, cache, rows, prefix_len, ids):
+    def extend_many(self, cache, items, max_rows: int = 32):
+        """One full row (prefix + continuation) per item; see LlamaLM.extend_many."""
         import torch
 
-        r, s = ids.shape
-        width = int(prefix_len.max()) + s
-        full = torch.zeros((r, width), dtype=ids.dtype, device=ids.device)
-        for i in range(r):
-            p = int(prefix_len[i])
-            full[i, :p] = cache[int(rows[i]), :p]
-            full[i, p : p + s] = ids[i]
-        hidden = self._hidden(full)
-        index = prefix_len[:, None] + torch.arange(s, device=ids.device)
-        return hidden.gather(1, index[..., None].expand(r, s, hidden.shape[-1]))
+        out = []
+        for a in range(0, len(items), max_rows):
+            chunk = items[a : a + max_rows]
+            width = max(plen + len(tok) for _, plen, tok in chunk)
+            full = torch.zeros((len(chunk), width), dtype=torch.long, device=cache.device)
+            for n, (row, plen, tok) in enumerate(chunk):
+                full[n, :plen] = cache[row, :plen]
+                full[n, plen : plen + len(tok)] = torch.tensor(tok, device=cache.device)
+            hidden = self._hidden(full)
+            out.extend(hidden[n, plen : plen + len(tok)] for n, (_, plen, tok) in enumerate(chunk))
+        return out
 
     @property
     def output_weight(self):

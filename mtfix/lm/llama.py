@@ -172,20 +172,71 @@ class LlamaLM(nn.Module):
             cache.append((k, v))
         return self.model.norm(x), cache
 
-    def extend(self, cache, rows: torch.Tensor, prefix_len: torch.Tensor, ids: torch.Tensor):
-        """Continue row `rows[r]` of an encoded batch after its first `prefix_len[r]` tokens
-        with ids[r] (right-padded). Returns hidden (R, S, D)."""
-        r, s = ids.shape
-        p = int(prefix_len.max())
-        positions = prefix_len[:, None] + torch.arange(s, device=ids.device)
+    def extend(self, cache, rows: torch.Tensor, ids: torch.Tensor, positions: torch.Tensor, attend: torch.Tensor):
+        """Continue encoded rows with new tokens, several independent continuations packed
+        into one row. Row r continues cache row `rows[r]` (rows may repeat) with ids[r] at
+        `positions[r]`; `attend[r]` (S, P + S) says which cached positions (the first P) and
+        which new tokens each new token sees. Returns hidden (R, S, D)."""
+        p = attend.shape[-1] - ids.shape[1]
         cos, sin = self._rope(positions)
-        prefix_ok = torch.arange(p, device=ids.device)[None, :] < prefix_len[:, None]  # (R, P)
-        causal = torch.ones(s, s, dtype=torch.bool, device=ids.device).tril()
-        mask = torch.cat((prefix_ok[:, None, :].expand(r, s, p), causal.expand(r, s, s)), dim=2)[:, None]
+        mask = attend[:, None]
         x = self.model.embed_tokens(ids)
+        same = rows.numel() == cache[0][0].shape[0] and bool((rows == torch.arange(rows.numel(), device=rows.device)).all())
         for layer, (k, v) in zip(self.model.layers, cache):
-            x, _, _ = layer(x, cos, sin, mask, k[rows, :, :p], v[rows, :, :p])
+            pk, pv = (k[:, :, :p], v[:, :, :p]) if same else (k[rows, :, :p], v[rows, :, :p])
+            x, _, _ = layer(x, cos, sin, mask, pk, pv)
         return self.model.norm(x)
+
+    def extend_many(self, cache, items, pack: int = 48, max_rows: int = 64):
+        """Hidden states of many continuations: items are (cache row, prefix length, token ids).
+
+        Continuations of one cache row are packed into shared rows of up to `pack` tokens,
+        each seeing its own prefix and itself only, so the prefix cache is read in place
+        rather than copied per continuation. Returns one (len(ids), D) tensor per item."""
+        groups: list[tuple[int, list[int]]] = []  # (cache row, item indices)
+        by_row: dict[int, list[int]] = {}
+        for i, (row, _, ids) in enumerate(items):
+            by_row.setdefault(row, []).append(i)
+        for row, members in by_row.items():
+            members.sort(key=lambda i: len(items[i][2]))
+            current, used = [], 0
+            for i in members:
+                n = len(items[i][2])
+                if current and used + n > pack:
+                    groups.append((row, current))
+                    current, used = [], 0
+                current.append(i)
+                used += n
+            groups.append((row, current))
+        groups.sort(key=lambda g: sum(len(items[i][2]) for i in g[1]))
+        out: list = [None] * len(items)
+        p = cache[0][0].shape[2]
+        device = cache[0][0].device
+        for a in range(0, len(groups), max_rows):
+            chunk = groups[a : a + max_rows]
+            width = max(sum(len(items[i][2]) for i in g) for _, g in chunk)
+            r = len(chunk)
+            ids = torch.zeros((r, width), dtype=torch.long)
+            positions = torch.zeros((r, width), dtype=torch.long)
+            attend = torch.zeros((r, width, p + width), dtype=torch.bool)
+            spans = []
+            for n, (row, members) in enumerate(chunk):
+                at = 0
+                for i in members:
+                    _, plen, tok = items[i]
+                    k = len(tok)
+                    ids[n, at : at + k] = torch.tensor(tok)
+                    positions[n, at : at + k] = torch.arange(plen, plen + k)
+                    attend[n, at : at + k, :plen] = True
+                    attend[n, at : at + k, p + at : p + at + k] = torch.ones(k, k, dtype=torch.bool).tril()
+                    spans.append((i, n, at, k))
+                    at += k
+                attend[n, at:, 0] = True  # padding sees something, so softmax stays finite
+            rows = torch.tensor([row for row, _ in chunk], device=device)
+            hidden = self.extend(cache, rows, ids.to(device), positions.to(device), attend.to(device))
+            for i, n, at, k in spans:
+                out[i] = hidden[n, at : at + k]
+        return out
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         return hidden @ self.output_weight.T

@@ -30,6 +30,7 @@ MAX_SEGMENT_CHARS = 600  # longer sentences are split (at spaces outside sites)
 TOKEN_BUDGET = 4096  # tokens per batched pass (rows x longest row)
 MAX_ROWS = 64
 LOGIT_BLOCK = 512  # positions per vocabulary projection (bounds memory: 512 x vocab floats)
+STATS = {"segment_tokens": 0, "candidate_tokens": 0, "sites": 0, "candidates": 0}  # for bench/
 
 
 @dataclass
@@ -179,6 +180,8 @@ def _run_batch(lm, segments, texts, encoded, prefix, tokens: _TokenCache) -> Non
     if not placed:
         return
     hidden, cache = net.encode(ids)
+    STATS["segment_tokens"] += int(ids.numel())
+    STATS["sites"] += len(placed)
 
     # 1. Prefilter: upper bound of log P(candidate) - log P(found), from logits at one position.
     cand_ids = [tokens.ids([p.gap + c for c in p.site.candidates]) for p in placed]
@@ -206,6 +209,7 @@ def _run_batch(lm, segments, texts, encoded, prefix, tokens: _TokenCache) -> Non
                 bounds[c] = logit - f0 - tail[n]
         p.site.bounds = bounds
         ranked = sorted((b, c) for c, b in bounds.items() if b >= -PREFILTER_MARGIN)[::-1][:MAX_SCORED]
+        STATS["candidates"] += len(bounds)
         for _, c in ranked:
             survivors.append((n, c, tokens.ids([p.gap + c])[0]))
 
@@ -229,23 +233,28 @@ def _run_batch(lm, segments, texts, encoded, prefix, tokens: _TokenCache) -> Non
         placed[n].site.found_logprob = orig[n]
         placed[n].site.scored = True
     # ... and log P(candidate + right | prefix) by continuing each cached prefix.
-    for a in range(0, len(survivors), MAX_ROWS * 4):
-        chunk = survivors[a : a + MAX_ROWS * 4]
-        suffixes = [c_ids + placed[n].right_ids for n, _, c_ids in chunk]
-        s_width = max(len(s) for s in suffixes)
-        ext_ids = torch.zeros((len(chunk), s_width), dtype=torch.long)
-        for r, s in enumerate(suffixes):
-            ext_ids[r, : len(s)] = torch.tensor(s)
-        rows_t = torch.tensor([placed[n].row for n, _, _ in chunk], device=device)
-        plen = torch.tensor([placed[n].pos for n, _, _ in chunk], device=device)
-        ext_hidden = net.extend(cache, rows_t, plen, ext_ids.to(device))
-        at = [(r, t) for r, s in enumerate(suffixes) for t in range(len(s) - 1)]
-        score = [float(first_lp[n][s[0]]) for (n, _, _), s in zip(chunk, suffixes)]
-        if at:
-            lps = _log_softmax_rows(net, ext_hidden[[x[0] for x in at], [x[1] for x in at]])
-            targets = torch.tensor([suffixes[r][t + 1] for r, t in at], device=lps.device)
-            got = lps[torch.arange(len(at)), targets].cpu().tolist()
-            for (r, _), v in zip(at, got):
-                score[r] += v
-        for (n, c, _), s in zip(chunk, score):
-            placed[n].site.deltas[c] = s - orig[n]
+    if not survivors:
+        return
+    suffixes = [c_ids + placed[n].right_ids for n, _, c_ids in survivors]
+    items = [(placed[n].row, placed[n].pos, s) for (n, _, _), s in zip(survivors, suffixes)]
+    STATS["candidate_tokens"] += sum(len(s) for s in suffixes)
+    # Token t of a continuation is predicted by its hidden state t - 1; the first one by the
+    # hidden state before the site (already normalised above).
+    ext = net.extend_many(cache, [(row, pos, s[:-1]) for row, pos, s in items if len(s) > 1])
+    ext_iter = iter(ext)
+    hidden_rows, targets, owner = [], [], []
+    score = []
+    for r, ((n, _, _), s) in enumerate(zip(survivors, suffixes)):
+        score.append(float(first_lp[n][s[0]]))
+        if len(s) > 1:
+            h = next(ext_iter)
+            hidden_rows.append(h)
+            targets.extend(s[1:])
+            owner.extend([r] * (len(s) - 1))
+    if hidden_rows:
+        lps = _log_softmax_rows(net, torch.cat(hidden_rows))
+        got = lps[torch.arange(len(targets)), torch.tensor(targets, device=lps.device)].cpu().tolist()
+        for r, v in zip(owner, got):
+            score[r] += v
+    for (n, c, _), sc in zip(survivors, score):
+        placed[n].site.deltas[c] = sc - orig[n]

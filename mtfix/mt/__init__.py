@@ -183,6 +183,8 @@ def _core(e: Edit) -> tuple[int, int, str]:
 
 
 def _combine(text: str, a: Edit, b: Edit) -> Edit | None:
+    if a.auto != b.auto:
+        return a if a.auto else b  # a suggestion never holds back a sure fix
     (a0, a1, anew), (b0, b1, bnew) = _core(a), _core(b)
     if a1 > b0 or (a0 == a1 == b0 == b1):
         return None

@@ -72,14 +72,11 @@ _CLOSE_QUOTES = "\u201d\u00bb"
 
 def propose(ctx) -> list:
     text = ctx.doc.text
-    candidates = [m for m in _CANDIDATE_RE.finditer(text) if m.start() and text[m.start() - 1] not in " \t\n."]
-    if len(candidates) >= 3 and _written_without_capitals(text, len(candidates)):
-        return []
-    edits = []
-    ruled = rule_edges(ctx) if candidates else (frozenset(), frozenset())
-    for m in candidates:
-        period = m.start()
-        next_start = m.end()
+    found = []
+    for m in _CANDIDATE_RE.finditer(text):
+        period, next_start = m.start(), m.end()
+        if not period or text[period - 1] in " \t\n.":
+            continue
         before = _TOKEN_BEFORE_RE.search(text, max(0, period - 60), period)
         word = _WORD_AFTER_RE.match(text, next_start)
         if not before or not word:
@@ -89,7 +86,11 @@ def propose(ctx) -> list:
             continue
         if inside_quotation(text, period):
             continue
-        edits.append(_boundary_edit(text, period, next_start, token_before, next_token, ruled))
+        found.append((period, next_start, token_before, next_token))
+    if not found or (len(found) >= 3 and _written_without_capitals(text, len(found))):
+        return []
+    ruled = rule_edges(ctx)
+    edits = [_boundary_edit(text, *f, ruled) for f in found]
     off = getattr(getattr(ctx, "options", None), "disable", ())
     if edits and "mt-leftover" not in off:
         # A leftover fix next to the join ("the. of,,") is folded into it: kept apart, the
@@ -180,7 +181,8 @@ def _legitimate_lower_case(token_before: str, next_token: str, text: str, after_
     if not any(c.isalnum() for c in core):
         return True  # a bullet or a dash
     word = re.match(r"[a-z'\u2019-]+", next_token)
-    if word is None or word.group(0) != next_token.rstrip(",;:.)\"'\u201d\u2019"):
+    glued = re.match(r"(?:of|the|and|from)[A-Z][a-z]{2,}", next_token)  # "ofBeijing": mt/spacing's
+    if word is None or (word.group(0) != next_token.rstrip(",;:.)\"'\u201d\u2019") and not glued):
         return True  # "iPhone", "mRNA", "e.g.", "x2": not a plain lower-case word
     w = word.group(0)
     if len(w) == 1 and w != "a":

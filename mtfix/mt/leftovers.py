@@ -102,10 +102,20 @@ def propose(ctx) -> list:
     # repairs depend on how often they are run, so doubled rule words are left to the rules.
     first, last = rule_edges(ctx)
     edits.extend(e for e in _doubled_words(text) if bare(e.found.split()[0]) not in first | last)
-    edits.extend(_doubled_punctuation(text))
-    edits.extend(_spacing(text))
+    for e in (*_doubled_punctuation(text), *_spacing(text)):
+        # Widened to whole words, a punctuation fix holds its neighbour words; if a rule may
+        # rewrite one of them ("safety menace,,"), the rule wins now and this fix would apply
+        # on a second run, so it is only suggested.
+        words = e.found.split()
+        near_rule = bool(words) and (_edge(words[0], "last") in last or _edge(words[-1], "first") in first)
+        edits.append(e.with_(auto=False, confidence=0.6) if near_rule and e.auto else e)
     edits.extend(_foreign_words(text))
     return merge_overlapping(text, edits)
+
+
+def _edge(token: str, side: str) -> str:
+    parts = re.findall(r"[^\W_]+(?:['\u2019-][^\W_]+)*", token.lower())
+    return (parts[-1] if side == "last" else parts[0]) if parts else ""
 
 
 def _doubled_words(text: str):
@@ -182,7 +192,9 @@ def _doubled_punctuation(text: str):
                 yield mt_edit(text, at, m.end(), ".", kind=KIND, source="mt/doubled-punct", confidence=0.85,
                               auto=True, reason="doubled full stop after an abbreviation")
         elif pair == ",." and after != "." and before not in ",.":
-            yield mt_edit(text, at, m.end(), ".", kind=KIND, source="mt/doubled-punct", confidence=0.85,
+            # "end,.The": the space the missing-space rule would add next time comes now.
+            stop = ". " if after.isupper() and before.isalpha() else "."
+            yield mt_edit(text, at, m.end(), stop, kind=KIND, source="mt/doubled-punct", confidence=0.85,
                           auto=True, reason="comma before a full stop")
 
 
