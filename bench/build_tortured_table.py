@@ -50,7 +50,7 @@ found\treplacement\tpos\tkind\tapply\tcontext\tsource\tnote
 
 # Tortured phrases that are also ordinary prose somewhere (news, literature, other
 # sciences): reported as suggestions, never applied on their own.
-WHITELIST = frozenset(p.strip() for p in """
+WHITELIST = frozenset(" ".join(p.split()) for p in """
     3rd birthday party; 6th era; a given gift; absolutely strong state; achievement fee; administrative
     possession; android stage; artificial data; assault model; assault procedures; attractive strip;
     audio sign; authoritative ownership; awful bank; balance operator; banking quarter; battery control
@@ -124,17 +124,17 @@ KEEP_CASE = frozenset(
 )
 # Misspellings in the list's expected phrases (found with codespell); a repair must not add them.
 SPELLING = {
-    "boxe": "box",
-    "continious": "continuous",
-    "continuos": "continuous",
-    "countinuous": "continuous",
-    "enviroment": "environment",
-    "fuction": "function",
-    "gradiant": "gradient",
-    "gradiants": "gradients",
+    "boxe": "box",  # codespell:ignore
+    "continious": "continuous",  # codespell:ignore
+    "continuos": "continuous",  # codespell:ignore
+    "countinuous": "continuous",  # codespell:ignore
+    "enviroment": "environment",  # codespell:ignore
+    "fuction": "function",  # codespell:ignore
+    "gradiant": "gradient",  # codespell:ignore
+    "gradiants": "gradients",  # codespell:ignore
     "opeerator": "operator",
-    "preprocesing": "preprocessing",
-    "supression": "suppression",
+    "preprocesing": "preprocessing",  # codespell:ignore
+    "supression": "suppression",  # codespell:ignore
 }
 _QUOTED = re.compile(r'"([^"]+)"')
 _TOKEN = re.compile(r'\s*(?:"([^"]*)"(~\d+)?|(\()|(\))|([^\s()"]+))')

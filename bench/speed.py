@@ -230,7 +230,8 @@ def to_markdown(r: dict) -> str:
     out += [
         "",
         f"Load average (1 min) {r['load_before']} at the start and {r['load_after']} at the end: figures taken "
-        f"while other work ran on the {m['cores']} cores are low, and 2 processes cannot beat 1 by much then.",
+        f"while other work ran on the {m['cores']} cores (load above about 1) are low and noisy; "
+        "rerun on a quiet machine.",
     ]
     return "\n".join(out)
 

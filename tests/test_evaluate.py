@@ -8,6 +8,8 @@ what does not depend on it.
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("jiwer")
 pytest.importorskip("sacrebleu")
@@ -262,10 +264,7 @@ def test_cli_clean_jsonl_lists_each_document(tmp_path, capsys):
     assert code == 3 and "record 1: no text" in err
 
 
-# ---- a property: edits that undo the damage exactly are all correct and restore everything
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+# ---- properties: exact inverse edits are all correct; edits on clean text are all harmful
 
 VOCAB = ["the", "a", "cat", "dog", "sat", "on", "mat", "could also", "said", ","]
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 PREFILTER_MARGIN = 2.0  # nats a candidate's upper bound may trail the found phrase and survive
 MAX_SCORED = 4  # candidates per site scored exactly
 RIGHT_TOKENS = 4  # right context scored after the variant
-MAX_SEGMENT_CHARS = 600  # longer sentences are split (at spaces outside sites)
+MAX_SEGMENT_CHARS = 600  # text per model row: whole sentences packed together (about 130 tokens)
 TOKEN_BUDGET = 4096  # tokens per batched pass (rows x longest row)
 MAX_ROWS = 64
 LOGIT_BLOCK = 512  # positions per vocabulary projection (bounds memory: 512 x vocab floats)
@@ -66,30 +66,34 @@ class _Placed:
 
 
 def _segments(doc, sites: list[Site]) -> list[_Segment]:
-    """Sentences holding sites, long ones cut at spaces outside any site."""
-    sentences = doc.sentences
-    starts = [s.start for s in sentences]
-    by_sentence: dict[int, list[Site]] = {}
-    for site in sites:
-        i = bisect.bisect_right(starts, site.start) - 1
-        if i >= 0 and site.end <= sentences[i].end:
-            by_sentence.setdefault(i, []).append(site)
-    out = []
+    """Runs of whole sentences up to MAX_SEGMENT_CHARS (a longer sentence is cut at a space
+    outside any site), keeping those that hold sites. Packing several sentences into one row
+    gives later sentences more context and leaves almost no padding in a batch."""
     text = doc.text
-    for i, members in sorted(by_sentence.items()):
-        span = sentences[i]
-        members.sort(key=lambda s: s.start)
-        seg = _Segment(span.start, span.end)
-        for site in members:
-            if site.end - seg.start > MAX_SEGMENT_CHARS and seg.sites:
-                cut = text.rfind(" ", seg.sites[-1].end, site.start + 1)
-                if cut > seg.start:
-                    seg.end = cut
-                    out.append(seg)
-                    seg = _Segment(cut + 1, span.end)
-            seg.sites.append(site)
-        out.append(seg)
-    return out
+    pieces: list[tuple[int, int]] = []
+    for span in doc.sentences:
+        start = span.start
+        while span.end - start > MAX_SEGMENT_CHARS:
+            cut = text.rfind(" ", start + 1, start + MAX_SEGMENT_CHARS)
+            while cut > start and any(s.start < cut < s.end for s in sites):
+                cut = text.rfind(" ", start + 1, cut)
+            if cut <= start:
+                break
+            pieces.append((start, cut))
+            start = cut + 1
+        pieces.append((start, span.end))
+    segments: list[_Segment] = []
+    for start, end in pieces:
+        if segments and end - segments[-1].start <= MAX_SEGMENT_CHARS:
+            segments[-1].end = end
+        else:
+            segments.append(_Segment(start, end))
+    starts = [s.start for s in segments]
+    for site in sorted(sites, key=lambda s: s.start):
+        i = bisect.bisect_right(starts, site.start) - 1
+        if i >= 0 and site.end <= segments[i].end:
+            segments[i].sites.append(site)
+    return [s for s in segments if s.sites]
 
 
 class _TokenCache:

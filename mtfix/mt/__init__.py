@@ -107,42 +107,75 @@ _FUNCTION_WORDS = frozenset(
     could should shall may might must they we he she i also not in on by it is that
     """.split()
 )
-_EMPTY = (frozenset(), frozenset())
-_RULE_EDGES: dict[int, tuple[object, tuple[frozenset, frozenset]]] = {}
+class RulePhrases:
+    """Every phrase the active rule tables match or write, inflected and lower-cased, indexed by
+    first and last word, to ask whether a rule phrase starts or ends at a given offset.
+
+    An MT fix touching such a phrase is only suggested: the rule may rewrite the phrase in the
+    same run, and a fix that only becomes possible once it did would make a repair depend on how
+    often it is run ("safety menace. noticed" -> "security threat. noticed" -> a join). Phrases
+    the rules write count as well as those they match, for the second run's sake."""
+
+    def __init__(self, phrases=()):
+        self.by_first: dict[str, set[str]] = {}
+        self.by_last: dict[str, set[str]] = {}
+        for phrase in phrases:
+            words = phrase.split()
+            if words:
+                self.by_first.setdefault(words[0], set()).add(phrase)
+                self.by_last.setdefault(words[-1], set()).add(phrase)
+
+    def starts_at(self, folded: str, pos: int) -> bool:
+        word = re.match(r"[\w'-]+", folded[pos : pos + 40])
+        for phrase in self.by_first.get(word.group(0), ()) if word else ():
+            end = pos + len(phrase)
+            if folded.startswith(phrase, pos) and (end >= len(folded) or not is_word_char(folded[end])):
+                return True
+        return False
+
+    def ends_at(self, folded: str, pos: int) -> bool:
+        word = re.search(r"[\w'-]+$", folded[max(0, pos - 40) : pos])
+        for phrase in self.by_last.get(word.group(0), ()) if word else ():
+            start = pos - len(phrase)
+            if start >= 0 and folded.startswith(phrase, start) and (start == 0 or not is_word_char(folded[start - 1])):
+                return True
+        return False
+
+    def touches(self, folded: str, start: int, end: int) -> bool:
+        """Does a rule phrase start or end at a word edge inside [start, end]?"""
+        for m in re.finditer(r"[\w'-]+", folded[start:end]):
+            if self.starts_at(folded, start + m.start()) or self.ends_at(folded, start + m.end()):
+                return True
+        return False
 
 
-def rule_edges(ctx) -> tuple[frozenset, frozenset]:
-    """(first words, last words) of every phrase the active rule tables match or write, as
-    inflected, lower-cased, function words left out.
+_NO_PHRASES = RulePhrases()
+_RULE_PHRASES: dict[int, tuple[object, RulePhrases]] = {}
 
-    An MT fix touching such a word is only suggested: the rules may rewrite the phrase in the same
-    run, and a fix that only becomes possible once they did would make a repair depend on how
-    often it is run ("safety menace. noticed" -> "security threat. noticed" -> a join)."""
+
+def rule_phrases(ctx) -> RulePhrases:
     options, ruleset = getattr(ctx, "options", None), getattr(ctx, "ruleset", None)
     if options is None or ruleset is None:
-        return _EMPTY
+        return _NO_PHRASES
     from ..pipeline import MODE_PROPOSERS
 
     active = options.proposers or MODE_PROPOSERS.get(options.mode, ())
     if "rules" not in active or "rules" in options.disable or not ruleset.rules:
-        return _EMPTY
-    cached = _RULE_EDGES.get(id(ruleset))
+        return _NO_PHRASES
+    cached = _RULE_PHRASES.get(id(ruleset))
     if cached is None or cached[0] is not ruleset:
         from ..rulematch import matcher_for
+        from ..text import fold_for_search
 
         matcher_for(ruleset)  # builds (and caches) every inflected form; a no-op after the rules ran
-        first, last = set(), set()
+        phrases = set()
         for rule in ruleset.rules:
             for form, by_tag in rule.forms().items():
-                phrases = [form, *(rep for reps in by_tag.values() for rep in reps)]
-                for phrase in phrases:
-                    words = phrase.lower().split()
-                    if words:
-                        first.add(words[0])
-                        last.add(words[-1])
-        cached = (ruleset, (frozenset(first - _FUNCTION_WORDS), frozenset(last - _FUNCTION_WORDS)))
-        _RULE_EDGES.clear()
-        _RULE_EDGES[id(ruleset)] = cached
+                phrases.add(fold_for_search(form))
+                phrases.update(fold_for_search(rep) for reps in by_tag.values() for rep in reps)
+        cached = (ruleset, RulePhrases(phrases))
+        _RULE_PHRASES.clear()
+        _RULE_PHRASES[id(ruleset)] = cached
     return cached[1]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from . import bare, merge_overlapping, mt_edit, possible_verb, rule_edges
+from . import bare, merge_overlapping, mt_edit, possible_verb, rule_phrases
 
 SOURCE = "mt/boundary"
 KIND = "mt-boundary"
@@ -89,8 +89,10 @@ def propose(ctx) -> list:
         found.append((period, next_start, token_before, next_token))
     if not found or (len(found) >= 3 and _written_without_capitals(text, len(found))):
         return []
-    ruled = rule_edges(ctx)
-    edits = [_boundary_edit(text, *f, ruled) for f in found]
+    phrases = rule_phrases(ctx)
+    edits = [_boundary_edit(text, *f) for f in found]
+    edits = [e.with_(auto=False, confidence=SUGGEST_CONFIDENCE) if e.auto and phrases.touches(ctx.doc.folded, e.start, e.end)
+             else e for e in edits]
     off = getattr(getattr(ctx, "options", None), "disable", ())
     if edits and "mt-leftover" not in off:
         # A leftover fix next to the join ("the. of,,") is folded into it: kept apart, the
@@ -104,14 +106,14 @@ def propose(ctx) -> list:
     return edits
 
 
-def _boundary_edit(text: str, period: int, next_start: int, token_before: str, next_token: str, ruled):
+def _boundary_edit(text: str, period: int, next_start: int, token_before: str, next_token: str):
     first = re.match(r"[a-z'\u2019-]+", next_token).group(0)
     joiner = _joiner(first)
     end_match = _CONTINUATION_END_RE.search(text, next_start)
     continuation = text[next_start : end_match.start() if end_match else len(text)]
     sure = joiner is not None and not _has_own_finite_verb(continuation, first)
-    if bare(token_before) == first or bare(token_before) in ruled[1] or first in ruled[0]:
-        sure = False  # "the. the" would join into a doubled word; a rule may rewrite the word
+    if bare(token_before) == first:
+        sure = False  # "the. the" would join into a doubled word
     span_end = next_start + 1
     joined = (joiner or " ") + text[next_start]
     capitalised = text[period:next_start] + text[next_start].upper()

@@ -19,7 +19,7 @@ import re
 import unicodedata
 
 from ..text import at_sentence_start
-from . import bare, merge_overlapping, mt_edit, rule_edges
+from . import _NO_PHRASES, merge_overlapping, mt_edit, rule_phrases
 from .boundaries import ABBREVIATIONS
 
 KIND = "mt-other"
@@ -100,22 +100,16 @@ def propose(ctx) -> list:
     edits = []
     # "mention mention" becomes "say say" by the rules; fixing that on a second run would make
     # repairs depend on how often they are run, so doubled rule words are left to the rules.
-    first, last = rule_edges(ctx)
-    edits.extend(e for e in _doubled_words(text) if bare(e.found.split()[0]) not in first | last)
-    for e in (*_doubled_punctuation(text), *_spacing(text)):
-        # Widened to whole words, a punctuation fix holds its neighbour words; if a rule may
-        # rewrite one of them ("safety menace,,"), the rule wins now and this fix would apply
-        # on a second run, so it is only suggested.
-        words = e.found.split()
-        near_rule = bool(words) and (_edge(words[0], "last") in last or _edge(words[-1], "first") in first)
-        edits.append(e.with_(auto=False, confidence=0.6) if near_rule and e.auto else e)
+    # A fix next to a phrase the rules may rewrite ("safety menace,,", "mention mention") is only
+    # suggested: the rule wins now, and the fix would otherwise apply on a second run.
+    phrases = rule_phrases(ctx)
+    folded = ctx.doc.folded if phrases is not _NO_PHRASES else ""
+    for e in (*_doubled_words(text), *_doubled_punctuation(text), *_spacing(text)):
+        if e.auto and folded and phrases.touches(folded, e.start, e.end):
+            e = e.with_(auto=False, confidence=0.6)
+        edits.append(e)
     edits.extend(_foreign_words(text))
     return merge_overlapping(text, edits)
-
-
-def _edge(token: str, side: str) -> str:
-    parts = re.findall(r"[^\W_]+(?:['\u2019-][^\W_]+)*", token.lower())
-    return (parts[-1] if side == "last" else parts[0]) if parts else ""
 
 
 def _doubled_words(text: str):
