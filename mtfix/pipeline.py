@@ -44,9 +44,12 @@ PROPOSERS: dict[str, Callable | str] = {
     "mt-fragment": "mtfix.mt.fragments:propose",
     "mt-leftover": "mtfix.mt.leftovers:propose",
     "mt-pronoun": "mtfix.mt.pronouns:propose",
+    # Reverse-thesaurus candidates for the language-model scorer (mtfix/lm/); no torch.
+    "thesaurus": "mtfix.lm.propose:propose_thesaurus",
 }
 SCORERS: dict[str, Callable | str] = {
     "evidence": "mtfix.evidence:score_by_document_evidence",
+    "lm": "mtfix.lm.scorer:score_with_language_model",
 }
 # Which proposers and scorer each mode runs when the user names none.
 # The regex/lexicon MT checks cost a few per cent of a rules run; mt-pronoun loads spaCy

@@ -8,7 +8,7 @@ import re
 from functools import lru_cache
 
 from ..edit import Edit
-from ..text import WORD_RE, at_sentence_start, transfer_apostrophes, transfer_case
+from ..text import WORD_RE, at_sentence_start, indefinite_article, transfer_apostrophes, transfer_case
 
 SOURCE = "thesaurus"
 PROPOSED_CONFIDENCE = 0.1
@@ -66,6 +66,24 @@ def _sites(doc):
         yield start, end, phrase
 
 
+_ARTICLE_RE = re.compile(r"(?:^|(?<=\s))(an?|An?|AN?)(\s+)$")
+
+
+def _edit(start: int, end: int, found: str, options: tuple[str, ...]) -> Edit:
+    return Edit(
+        start=start,
+        end=end,
+        found=found,
+        replacement=options[0],
+        kind="synonym-swap",
+        source=SOURCE,
+        confidence=PROPOSED_CONFIDENCE,
+        auto=False,
+        reason=f"'{found}' may be a thesaurus substitute (for '{options[0]}'...)",
+        alternatives=options[1:],
+    )
+
+
 def propose_thesaurus(ctx) -> list[Edit]:
     from ..thesaurus import load_index
 
@@ -78,18 +96,21 @@ def propose_thesaurus(ctx) -> list[Edit]:
             continue
         found = text[start:end]
         options = tuple(dict.fromkeys(transfer_apostrophes(found, transfer_case(found, o)) for o in originals))
-        edits.append(
-            Edit(
-                start=start,
-                end=end,
-                found=found,
-                replacement=options[0],
-                kind="synonym-swap",
-                source=SOURCE,
-                confidence=PROPOSED_CONFIDENCE,
-                auto=False,
-                reason=f"'{found}' may be a thesaurus substitute (for '{options[0]}'...)",
-                alternatives=options[1:],
-            )
-        )
+        m = _ARTICLE_RE.search(text[max(0, start - 8) : start])
+        if m is None:
+            edits.append(_edit(start, end, found, options))
+            continue
+        # "an evaluation" -> "an assessment" but "a rating": candidates needing the other
+        # article form a second site that spans the article too.
+        article = m.group(1)
+        agree = tuple(o for o in options if indefinite_article(o.split(" ")[0]) == article.lower())
+        other = tuple(o for o in options if o not in agree)
+        if agree:
+            edits.append(_edit(start, end, found, agree))
+        if other:
+            a_start = start - len(m.group(1)) - len(m.group(2))
+            swapped = "an" if article.lower() == "a" else "a"
+            swapped = transfer_case(article, swapped) if article[0].isupper() else swapped
+            with_article = tuple(swapped + m.group(2) + o for o in other)
+            edits.append(_edit(a_start, end, text[a_start:end], with_article))
     return edits
