@@ -109,7 +109,6 @@ def ruleset_for(options: Options) -> RuleSet:
 
 
 def segment(text: str, options: Options) -> Context:
-    import_lemminflect()  # before any stage imports it the heavy way (spaCy, torch)
     return Context(doc=Document(text), options=options, ruleset=ruleset_for(options))
 
 

@@ -61,7 +61,8 @@ class Matcher:
 
 
 def matcher_for(ruleset: RuleSet) -> Matcher:
-    """One automaton per rule set, built on first use and kept with it."""
+    """One automaton per rule set, built on first use and kept with it (and so in the
+    rule-set cache, see `ruletable.load_rules`)."""
     m = getattr(ruleset, "_matcher", None)
     if m is None:
         m = Matcher(ruleset)
