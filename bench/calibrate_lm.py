@@ -55,6 +55,13 @@ def _label(site_start: int, site_end: int, spins: list[dict], best: str) -> tupl
     return False, False
 
 
+def _original(start: int, end: int, spins: list[dict]) -> str | None:
+    for s in spins:
+        if s["start"] < end and start < s["end"]:
+            return s["original"]
+    return None
+
+
 def collect_document(lm, doc_id: str, text: str, spins: list[dict]) -> dict:
     from mtfix.lm.measure import measure_sites
 
@@ -67,7 +74,10 @@ def collect_document(lm, doc_id: str, text: str, spins: list[dict]) -> dict:
     sites = []
     for (start, end), g in groups.items():
         if not g.site.deltas:
-            sites.append({"span": [start, end], "scored": False, "swap": _label(start, end, spins, "")[0]})
+            swap = _label(start, end, spins, "")[0]
+            bounds = sorted(((c, round(b, 3)) for c, b in g.site.bounds.items()), key=lambda t: -t[1])[:6]
+            sites.append({"span": [start, end], "scored": False, "swap": swap, "bounds": dict(bounds),
+                          "original": _original(start, end, spins), "found_lp": g.site.found_word_logprob})
             continue
         ranked = sorted(g.site.deltas.items(), key=lambda kv: -kv[1])
         best = ranked[0][0]
@@ -76,17 +86,21 @@ def collect_document(lm, doc_id: str, text: str, spins: list[dict]) -> dict:
             "span": [start, end], "scored": True, "found": g.site.found, "best": best,
             "features": lm_scorer.site_features(g, best, [d for _, d in ranked]),
             "swap": swap, "correct": correct,
+            "found_lp": round(g.site.found_word_logprob, 3),
+            "deltas": {c: round(d, 3) for c, d in ranked[:6]},
+            "bounds": dict(sorted(((c, round(b, 3)) for c, b in g.site.bounds.items()), key=lambda t: -t[1])[:6]),
+            "original": _original(start, end, spins),
         })
     return {"id": doc_id, "words": ctx.doc.word_count, "sure": sure, "spins": len(spins), "sites": sites}
 
 
-def collect(limit: int | None) -> None:
+def collect(limit: int | None, every: int = 1) -> None:
     from mtfix.lm.backend import load_language_model
 
     WORK.mkdir(parents=True, exist_ok=True)
     done = {json.loads(line)["id"] for line in SITES.open(encoding="utf-8")} if SITES.exists() else set()
     lm = load_language_model()
-    records = read_jsonl(DATA / "dev.jsonl")[: limit or None]
+    records = read_jsonl(DATA / "dev.jsonl")[:: every][: limit or None]
     with SITES.open("a", encoding="utf-8") as out:
         for r in records:
             jobs = [(r["id"] + "/clean", r["reference"], [])]
@@ -218,9 +232,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("step", choices=("collect", "fit"))
     ap.add_argument("--limit", type=int, default=None, help="dev documents to use (default all)")
+    ap.add_argument("--every", type=int, default=1, help="use every Nth dev document (a spread sample)")
     args = ap.parse_args(argv)
     if args.step == "collect":
-        collect(args.limit)
+        collect(args.limit, args.every)
         return 0
     return fit()
 

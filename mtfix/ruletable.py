@@ -235,6 +235,19 @@ def load_user_table(path: str | Path) -> tuple[str, str, list[Rule]]:
     return p.stem, text, parse_table(text, p.stem, str(p))
 
 
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """The matching code is part of the cache key: a pickle made by other code is never used."""
+    here = Path(__file__).parent
+    h = hashlib.sha256()
+    for name in ("ruletable.py", "rulematch.py", "conditions.py", "text.py"):
+        try:
+            h.update((here / name).read_bytes())
+        except OSError:
+            h.update(name.encode())
+    return h.hexdigest()[:16]
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -261,7 +274,7 @@ def load_rules(
         sources.append((f"user:{p.stem}", str(p), text))
     off = set(disable)
     key = hashlib.sha256(
-        repr((__version__, [(t, _digest(x)) for t, _, x in sources], sorted(off))).encode()
+        repr((__version__, _code_digest(), [(t, _digest(x)) for t, _, x in sources], sorted(off))).encode()
     ).hexdigest()[:32]
     cache_name = f"ruleset-{key}.pickle"
     cached = load_pickle(cache_name)

@@ -94,6 +94,7 @@ def render_text(report: dict) -> str:
             "edit_recall",
             "harmful_edits",
             "wrong_edits",
+            "partial_edits",
             "neutral_edits",
             "sentences_improved",
             "sentences_worsened",

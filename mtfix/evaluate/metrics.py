@@ -7,12 +7,17 @@ punctuation characters, each its own token ("U.S." → u . s .). WER is jiwer's 
 tokens, corpus-level (all errors / all reference tokens). TER and chrF are sacrebleu's on the
 untouched strings (TER: tercom tokenisation, case-insensitive; chrF: defaults).
 
-Edit verdicts: damaged and reference tokens are aligned (jiwer, Levenshtein). Each applied
-edit covers damaged tokens [i, j); the reference tokens aligned to that span are its
-"reference words". The edit is *correct* when its repaired tokens equal those words, *harmful*
-when it is not correct and touches a damaged token that already matched the reference, and
-*wrong* otherwise (it changed damaged words, but not into the reference). Recall is the share
-of the damaged text's word errors (the WER numerator) removed by correct edits.
+Edit verdicts (`judge_edit`) judge each applied edit by its own effect: the damaged text with
+only that edit applied is aligned with the reference (jiwer, Levenshtein) and its word errors
+compared with the damaged text's. The edit is *correct* when it removes errors and every token
+it outputs aligns equal to the reference, i.e. its replacement equals the reference words at
+that position (a pure deletion: when it removes errors and no reference word is missing
+there); *partial* when it removes errors but is not exact ("till not too long ago" -> "until
+lately" for "until recently"); *harmful* when it adds errors, or removes none and changed a
+damaged word that matched the reference (or inserted words where none were missing); *neutral*
+when it changes no token (case, spacing); *wrong* otherwise (it changed wrong words into other
+wrong words). Precision = correct / all but neutral edits. Recall = the share of the damaged
+text's word errors (the WER numerator) removed by correct edits.
 """
 
 from __future__ import annotations
@@ -90,6 +95,7 @@ class _Alignment:
     ref_of: list[int | None]  # reference token aligned to each hypothesis token (None: extra word)
     equal: list[bool]  # hypothesis token matches its reference token
     matched: list[bool]  # reference token is matched by some hypothesis token
+    chunks: list = field(default_factory=list)
 
     @classmethod
     def build(cls, chunks, n_hyp: int, n_ref: int) -> "_Alignment":
@@ -119,13 +125,13 @@ class _Alignment:
                 link(hs, rs)
                 link(hs, re_)
         lo = [0 if v == sys.maxsize else v for v in lo]
-        return cls(lo, hi, ref_of, equal, matched)
+        return cls(lo, hi, ref_of, equal, matched, list(chunks))
 
 
 @dataclass
 class JudgedEdit:
     edit: Edit
-    verdict: str  # correct | wrong | harmful | neutral
+    verdict: str  # correct | partial | wrong | harmful | neutral
     reference: str  # the reference words aligned to the edit's output
     restored: int  # word errors the edit removed (correct edits only)
 
@@ -144,46 +150,34 @@ def _token_range(spans: list[tuple[int, int]], start: int, end: int) -> tuple[in
     return i, j
 
 
-def _output_spans(edits: list[Edit]) -> list[tuple[int, int]]:
-    """Where each edit's replacement lands in the repaired text (edits sorted, not overlapping)."""
-    shift, out = 0, []
-    for e in edits:
-        start = e.start + shift
-        out.append((start, start + len(e.replacement)))
-        shift += len(e.replacement) - (e.end - e.start)
-    return out
+def judge_edit(edit: Edit, damaged: str, ref: list[str], dwords: list[str], dspans, before: _Alignment) -> JudgedEdit:
+    """The verdict on one applied edit, from its own effect: the damaged text with only this edit
+    applied is aligned with the reference (see the module doc). Judging each edit alone keeps
+    one edit's verdict from depending on how its neighbours shifted the alignment."""
+    from ..pipeline import apply
 
-
-def judge_edits(
-    edits: list[Edit], damaged_spans, repaired_spans, ref, before: _Alignment, after: _Alignment, damaged_words
-) -> list[JudgedEdit]:
-    """Verdicts for applied edits (sorted by position), see the module doc.
-
-    An edit is correct when every word it outputs is aligned equal to the reference in the
-    repaired-vs-reference alignment (the repaired text aligns with less ambiguity than the
-    damaged one); a pure deletion is correct when the words it removed were extra. It is
-    harmful when a reference word matched before the repair is no longer matched after it
-    around the edit, and neutral when it changes no metric token (case or spacing only)."""
-    judged = []
-    for e, (s, t) in zip(edits, _output_spans(edits)):
-        i, j = _token_range(damaged_spans, e.start, e.end)
-        p, q = _token_range(repaired_spans, s, t)
-        r0, r1 = after.lo[p], after.hi[q]
-        touched = set(range(r0, r1)) | {before.ref_of[k] for k in range(i, j) if before.ref_of[k] is not None}
-        if any(before.matched[r] and not after.matched[r] for r in touched):
-            verdict, restored = "harmful", 0
-        elif p < q and all(after.equal[p:q]):
+    errors_before = _errors(before.chunks)
+    alone = apply(damaged, [edit])
+    words, spans = tokenize(alone)
+    chunks = _align(ref, words)
+    after = _Alignment.build(chunks, len(words), len(ref))
+    errors_after = _errors(chunks)
+    i, j = _token_range(dspans, edit.start, edit.end)
+    p, q = _token_range(spans, edit.start, edit.start + len(edit.replacement))
+    reference = " ".join(ref[after.lo[p] : after.hi[q]])
+    if words == dwords:
+        return JudgedEdit(edit, "neutral", reference, 0)
+    if errors_after < errors_before:
+        if p < q and all(after.equal[p:q]):
             r0, r1 = after.ref_of[p], after.ref_of[q - 1] + 1
-            restored = _distance(ref[r0:r1], damaged_words[i:j])
-            verdict = "correct" if restored else "neutral"
-        elif p == q and i < j and all(before.ref_of[k] is None for k in range(i, j)) and after.lo[p] == after.hi[p]:
-            verdict, restored = "correct", j - i  # removed only extra words
-        elif p == q and i == j:
-            verdict, restored = "neutral", 0
-        else:
-            verdict, restored = "wrong", 0
-        judged.append(JudgedEdit(e, verdict, " ".join(ref[r0:r1]), restored))
-    return judged
+            return JudgedEdit(edit, "correct", " ".join(ref[r0:r1]), errors_before - errors_after)
+        if p == q and after.lo[p] == after.hi[p]:
+            return JudgedEdit(edit, "correct", "", errors_before - errors_after)  # removed extra words only
+        return JudgedEdit(edit, "partial", reference, 0)
+    if errors_after > errors_before or any(before.equal[i:j]) or (i == j and before.lo[i] == before.hi[i]):
+        # It added errors, changed a word that matched, or added words where none were missing.
+        return JudgedEdit(edit, "harmful", reference, 0)
+    return JudgedEdit(edit, "wrong", reference, 0)
 
 
 def _sentence_ids(text: str, spans: list[tuple[int, int]]) -> list[int]:
@@ -237,26 +231,14 @@ def score_pair(index: int, damaged: str, reference: str, result, extra: dict | N
     ref, rspans = tokenize(reference)
     dwords, dspans = tokenize(damaged)
     applied = sorted((e for e in result.applied if e.fixable), key=lambda e: e.start)
-    # Verdicts need to know where each edit landed, so they read the splice of the applied
-    # edits; that is the pipeline's `repaired` text, which the WER reads.
-    spliced = apply(damaged, applied)
-    rep_words, rep_spans = tokenize(spliced)
-    spliced_chunks = _align(ref, rep_words)
     before_chunks = _align(ref, dwords)
-    after_chunks = spliced_chunks if result.repaired == spliced else _align(ref, tokenize(result.repaired)[0])
+    after_chunks = _align(ref, tokenize(result.repaired)[0])
     ref_sent = _sentence_ids(reference, rspans)
     n_sent = (max(ref_sent) + 1) if ref_sent else 1
     before = _errors_by_ref_token(before_chunks, len(ref))
     improved, worsened = _sentence_changes(ref_sent, n_sent, before, after_chunks, len(ref))
-    judged = judge_edits(
-        applied,
-        dspans,
-        rep_spans,
-        ref,
-        _Alignment.build(before_chunks, len(dwords), len(ref)),
-        _Alignment.build(spliced_chunks, len(rep_words), len(ref)),
-        dwords,
-    )
+    alignment = _Alignment.build(before_chunks, len(dwords), len(ref))
+    judged = [judge_edit(e, damaged, ref, dwords, dspans, alignment) for e in applied]
     by_kind = {}
     for kind in sorted({e.kind for e in applied}):
         hyp = apply(damaged, [e for e in applied if e.kind == kind])
@@ -345,6 +327,7 @@ def summarise(scores: list[PairScore], with_ter: bool = True) -> dict:
             edit_recall=_ratio(min(before, sum(j.restored for j in judged)), before),
             harmful_edits=verdicts["harmful"],
             wrong_edits=verdicts["wrong"],
+            partial_edits=verdicts["partial"],
             neutral_edits=verdicts["neutral"],
             sentences_improved=improved,
             sentences_worsened=worsened,

@@ -23,9 +23,10 @@ import bisect
 from dataclasses import dataclass, field
 
 # Tuned on the synthetic dev set (bench/calibrate_lm.py); see models/README.md.
-PREFILTER_MARGIN = 2.0  # nats a candidate's upper bound may trail the found phrase and survive
-MAX_SCORED = 4  # candidates per site scored exactly
-RIGHT_TOKENS = 4  # right context scored after the variant
+PREFILTER_MARGIN = 1.0  # nats a candidate's upper bound may trail the found phrase and survive
+MAX_SCORED = 3  # candidates per site scored exactly
+RIGHT_TOKENS = 3  # right context scored after the variant
+MAX_FOUND_LOGPROB = 0.0  # sites whose found phrase is at least this probable are not scored
 MAX_SEGMENT_CHARS = 600  # text per model row: whole sentences packed together (about 130 tokens)
 TOKEN_BUDGET = 4096  # tokens per batched pass (rows x longest row)
 MAX_ROWS = 64
@@ -44,7 +45,8 @@ class Site:
     # Filled in by `measure_sites`:
     deltas: dict[str, float] = field(default_factory=dict)
     bounds: dict[str, float] = field(default_factory=dict)
-    found_logprob: float | None = None
+    found_logprob: float | None = None  # log P(found phrase + right context | left context)
+    found_word_logprob: float | None = None  # log P(found phrase | left context)
     scored: bool = False
 
 
@@ -187,16 +189,10 @@ def _run_batch(lm, segments, texts, encoded, prefix, tokens: _TokenCache) -> Non
     STATS["segment_tokens"] += int(ids.numel())
     STATS["sites"] += len(placed)
 
-    # 1. Prefilter: upper bound of log P(candidate) - log P(found), from logits at one position.
+    # 1. Prefilter: log P(first token of c) bounds log P(c) from above; compare it with the
+    #    found phrase's log-probability (all read from the pass just made).
     cand_ids = [tokens.ids([p.gap + c for c in p.site.candidates]) for p in placed]
-    kmax = max(1 + len(c) for c in cand_ids)
-    firsts = torch.zeros((len(placed), kmax), dtype=torch.long)
-    for n, (p, cids) in enumerate(zip(placed, cand_ids)):
-        row = [p.found_ids[0]] + [c[0] if c else p.found_ids[0] for c in cids]
-        firsts[n, : len(row)] = torch.tensor(row)
-    before = hidden[[p.row for p in placed], [p.pos - 1 for p in placed]]
-    first_logits = net.token_logits(before, firsts.to(device)).float().cpu()
-    # Later tokens of the found phrase need real log-probabilities (normalised).
+    before_lp = _log_softmax_rows(net, hidden[[p.row for p in placed], [p.pos - 1 for p in placed]]).cpu()
     tail_at = [(n, p.row, p.pos + t - 1, tok) for n, p in enumerate(placed) for t, tok in enumerate(p.found_ids) if t]
     tail = [0.0] * len(placed)
     if tail_at:
@@ -205,15 +201,19 @@ def _run_batch(lm, segments, texts, encoded, prefix, tokens: _TokenCache) -> Non
         for (n, *_), v in zip(tail_at, got.tolist()):
             tail[n] += v
     survivors: list[tuple[int, str, list[int]]] = []
+    first_lp = {}
     for n, (p, cids) in enumerate(zip(placed, cand_ids)):
-        f0 = float(first_logits[n, 0])
-        bounds = {}
-        for c, text_ids, logit in zip(p.site.candidates, cids, first_logits[n, 1:].tolist()):
-            if text_ids:
-                bounds[c] = logit - f0 - tail[n]
+        row_lp = before_lp[n]
+        found_lp = float(row_lp[p.found_ids[0]]) + tail[n]
+        p.site.found_word_logprob = found_lp
+        bounds = {c: float(row_lp[t[0]]) - found_lp for c, t in zip(p.site.candidates, cids) if t}
         p.site.bounds = bounds
-        ranked = sorted((b, c) for c, b in bounds.items() if b >= -PREFILTER_MARGIN)[::-1][:MAX_SCORED]
         STATS["candidates"] += len(bounds)
+        if found_lp > MAX_FOUND_LOGPROB:
+            continue  # the model finds the text itself natural here: no swap to look for
+        ranked = sorted(((b, c) for c, b in bounds.items() if b >= -PREFILTER_MARGIN), reverse=True)[:MAX_SCORED]
+        if ranked:
+            first_lp[n] = row_lp
         for _, c in ranked:
             survivors.append((n, c, tokens.ids([p.gap + c])[0]))
 
@@ -225,14 +225,11 @@ def _run_batch(lm, segments, texts, encoded, prefix, tokens: _TokenCache) -> Non
         for t, tok in enumerate(p.found_ids + p.right_ids):
             orig_at.append((n, p.row, p.pos + t - 1, tok))
     orig = {n: 0.0 for n in live}
-    first_lp: dict[int, torch.Tensor] = {}
     if orig_at:
         lps = _log_softmax_rows(net, hidden[[a[1] for a in orig_at], [a[2] for a in orig_at]])
         got = lps[torch.arange(len(orig_at)), torch.tensor([a[3] for a in orig_at], device=lps.device)].cpu()
-        for idx, ((n, _, pos, _), v) in enumerate(zip(orig_at, got.tolist())):
+        for (n, *_), v in zip(orig_at, got.tolist()):
             orig[n] += v
-            if pos == placed[n].pos - 1:
-                first_lp[n] = lps[idx].cpu()
     for n in live:
         placed[n].site.found_logprob = orig[n]
         placed[n].site.scored = True

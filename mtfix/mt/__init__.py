@@ -87,12 +87,9 @@ def mt_edit(
 
 def possible_verb(word: str) -> bool:
     """True when the lexicon knows `word` (lower-cased) as a verb or auxiliary form."""
-    from lemminflect import getAllLemmas
+    from .lexicon import can_be_verb
 
-    w = word.lower()
-    if w in _VERBISH_CONTRACTIONS:
-        return True
-    return bool(getAllLemmas(w, "VERB") or getAllLemmas(w, "AUX"))
+    return word.lower() in _VERBISH_CONTRACTIONS or can_be_verb(word)
 
 
 _VERBISH_CONTRACTIONS = frozenset(

@@ -145,7 +145,7 @@ def _has_own_finite_verb(continuation: str, first: str) -> bool:
     """Does the continuation look like a clause of its own? Only clear evidence counts: an
     auxiliary, a word that can only be a verb ("won", "went"), or a noun-or-verb word right after
     a subject pronoun ("none runs"); "the banking collapse" and "launched by" are not clauses."""
-    from lemminflect import getAllLemmas
+    from .lexicon import verb_only
 
     words = _WORD_RE.findall(continuation)
     allowed = 1 if first in _RELATIVES else 0
@@ -159,8 +159,8 @@ def _has_own_finite_verb(continuation: str, first: str) -> bool:
             finite = True
         elif not possible_verb(lw) or (lw.endswith(("ed", "en")) and nxt == "by"):
             finite = False
-        elif getAllLemmas(lw, "NOUN") or getAllLemmas(lw, "ADJ"):
-            finite = prev in _SUBJECT_PRONOUNS
+        elif not verb_only(lw):
+            finite = prev in _SUBJECT_PRONOUNS  # "collapse", "runs": a noun too, unless after "none"
         else:
             finite = True
         found += finite

@@ -34,6 +34,10 @@ JOIN_CONFIDENCE = 0.9
 _SENTENCE_AFTER_RE = re.compile(
     r"[.!?](?P<close>[\"'\u201d\u2019)\]]*)[ \t\u00a0]+(?P<body>[A-Z][^.!?\n:;\"\u201c\u201d()]{15,400}\.)(?=\s|$)"
 )
+_APPOSITIVE_AFTER_RE = re.compile(
+    r"[.!?](?P<close>[\"'\u201d\u2019)\]]*)[ \t\u00a0]+(?P<body>[A-Z][\w'\u2019-]*(?: [A-Z][\w'\u2019.-]*)+,\s"
+    r"[^.!?\n:;\"\u201c\u201d()]{5,400}\.)(?=\s|$)"
+)
 _ATTRIBUTION_RE = re.compile(
     r",\s*(?P<who>he|she|they)\s+(?P<verb>said|added|says|adds|noted|wrote|explained|argued|warned|stressed)$"
 )
@@ -45,8 +49,12 @@ _TOKEN_BEFORE_RE = re.compile(r"(\S+)$")
 
 def propose(ctx) -> list:
     text = ctx.doc.text
+    options = getattr(ctx, "options", None)
+    # Quiet flags are only worth the lexicon look-ups when they would be reported; by default
+    # only sentences opening with a name and a comma are examined.
+    quiet = options is not None and options.min_confidence <= QUIET_CONFIDENCE
     edits = []
-    for m in _SENTENCE_AFTER_RE.finditer(text):
+    for m in (_SENTENCE_AFTER_RE if quiet else _APPOSITIVE_AFTER_RE).finditer(text):
         start, end = m.start("body"), m.end("body")
         body = m.group("body")
         if _after_abbreviation(text, m.start()) or _ends_with_abbreviation(body):
@@ -88,8 +96,17 @@ def _ends_with_abbreviation(body: str) -> bool:
     return "." in last or last.lower() in ABBREVIATIONS or len(last) <= 1
 
 
+_COMMON_VERBS = frozenset(
+    "is are was were be been being am has have had do does did will would can could shall should may might must "
+    "said says say told made make get got go went see saw".split()
+)
+
+
 def _verbless(body: str) -> bool:
     words = [m.group(0) for m in WORD_RE.finditer(body)]
+    lowered = [w.lower() for w in words[1:] if w.islower()]
+    if any(w in _COMMON_VERBS or w.endswith("ed") for w in lowered):
+        return False  # settled without the lexicon (whose first look-up loads it: a second)
     for i, w in enumerate(words):
         if w[0].isupper() and (i > 0 or (len(words) > 1 and words[1][0].isupper())):
             continue  # a proper noun: "Claudia Gazzini", "International Crisis Group"

