@@ -298,7 +298,7 @@ def damaged_pairs(draw):
     return damaged, reference, plan
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(damaged_pairs())
 def test_exact_inverse_edits_are_all_correct(case):
     damaged, reference, plan = case
@@ -313,7 +313,7 @@ def test_exact_inverse_edits_are_all_correct(case):
         assert r["edit_recall"] == 1.0 and r["edit_precision"] == 1.0
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.sampled_from(VOCAB[:7]), min_size=3, max_size=14), st.data())
 def test_edits_on_clean_text_are_all_harmful(words, data):
     reference = " ".join(words) + "."

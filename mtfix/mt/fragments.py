@@ -35,7 +35,7 @@ _SENTENCE_AFTER_RE = re.compile(
     r"[.!?](?P<close>[\"'\u201d\u2019)\]]*)[ \t\u00a0]+(?P<body>[A-Z][^.!?\n:;\"\u201c\u201d()]{15,400}\.)(?=\s|$)"
 )
 _APPOSITIVE_AFTER_RE = re.compile(
-    r"[.!?](?P<close>[\"'\u201d\u2019)\]]*)[ \t\u00a0]+(?P<body>[A-Z][\w'\u2019-]*(?: [A-Z][\w'\u2019.-]*)+,\s"
+    r"[.!?](?P<close>[\"'\u201d\u2019)\]]*)[ \t\u00a0]+(?P<body>[A-Z][\w'\u2019-]*+(?: [A-Z][\w'\u2019.-]*+)++,\s"
     r"[^.!?\n:;\"\u201c\u201d()]{5,400}\.)(?=\s|$)"
 )
 _ATTRIBUTION_RE = re.compile(
@@ -59,7 +59,7 @@ def propose(ctx) -> list:
         body = m.group("body")
         if _after_abbreviation(text, m.start()) or _ends_with_abbreviation(body):
             continue  # "the U.S. Army Corps of Engineers." is one sentence
-        if sum(1 for _ in WORD_RE.finditer(body)) < MIN_WORDS or any(c.isdigit() for c in body):
+        if len(body.split()) < MIN_WORDS or any(c.isdigit() for c in body):
             continue  # short, or dated: "Tony Blair, Prime Minister, 24 June 2007." is a caption
         if not _verbless(body):
             continue
