@@ -190,25 +190,31 @@ def fake_scorer(monkeypatch):
 
 
 def test_the_document_prior_decides_an_ambiguous_site(fake_scorer):
-    clean = "Road safety improved this year. Drivers were careful. " * 6
-    spun_words = ["menace", "utilizing", "consultants", "warfare", "traces", "forestall"] * 3
-    spun = " ".join(f"The {w} was noted here." for w in spun_words) + " Road safety improved."
-    strong = {(w, "X"): 12.0 for w in spun_words}
+    # Two documents with 40 candidate sites each and one "safety": in the clean one the model
+    # prefers every found word to its candidates, in the spun one it prefers 18 candidates by
+    # a wide margin.
+    strong_words = ["menace", "utilizing", "consultants", "warfare", "traces", "forestall"] * 3
+
+    def document(n_strong):
+        words = strong_words[:n_strong] + ["careful"] * (40 - n_strong)
+        text = " ".join(f"The {w} was noted here." for w in words) + " Road safety improved."
+        edits = [_thesaurus_edit(text, w, "X", nth=words[:i].count(w)) for i, w in enumerate(words)]
+        return text, edits + [_thesaurus_edit(text, "safety", "security")]
+
+    base = {(w, "X"): 12.0 for w in strong_words}
+    base[("careful", "X")] = -4.0
     decided_by_the_document = []
     for tenths in range(0, 200, 5):
-        preference = {("safety", "security"): tenths / 10}
-        edits = [_thesaurus_edit(clean, "safety", "security", nth=i) for i in range(6)]
-        ctx, out = fake_scorer(clean, edits, preference)
-        in_clean = any(e.auto for e in out)
-        edits = [_thesaurus_edit(spun, w, "X", nth=i // 6) for i, w in enumerate(spun_words)]
-        edits.append(_thesaurus_edit(spun, "safety", "security"))
-        ctx2, out2 = fake_scorer(spun, edits, {**strong, **preference})
+        preference = {**base, ("safety", "security"): tenths / 10}
+        ctx, out = fake_scorer(*document(0), preference)
+        in_clean = next(e for e in out if e.found == "safety").auto
+        ctx2, out2 = fake_scorer(*document(18), preference)
         in_spun = next(e for e in out2 if e.found == "safety").auto
         assert ctx2.spin_score > 0.5 > ctx.spin_score
         assert in_spun or not in_clean  # a clean document never applies more than a spun one
         if in_spun and not in_clean:
             decided_by_the_document.append(tenths / 10)
-    # The same model preference for "security" is applied in the spun document only.
+    # Some preferences for "security" are applied in the spun document only.
     assert decided_by_the_document
 
 
