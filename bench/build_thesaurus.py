@@ -16,7 +16,7 @@ Inputs (Debian packages, needed only to rebuild the index, never at run time):
 Usage:
     python bench/build_thesaurus.py [--wordnet DIR] [--mythes FILE] [--out FILE] [--top N]
 
-Output: gzip'd UTF-8 TSV, one line per (found lemma, pos): `lemma<TAB>pos<TAB>cand|cand|...`
+Output: gzip'd UTF-8 TSV, one line per found lemma: `lemma<TAB>pos:cand|cand|...<TAB>pos:...`
 (pos is n, v, a or r; candidates best first). The header comment credits the sources.
 """
 
@@ -40,6 +40,7 @@ MIN_CANDIDATE_ZIPF = 3.0  # originals are common words: spinners spin everyday n
 MIN_FOUND_ZIPF = 1.0  # keep the index small: a spinner's output word is a real, attested word
 MAX_WORDS = 4
 _WORD_OK = re.compile(r"^[a-z][a-z' -]*[a-z]$")
+_REVERSE = {"synonym": "synonym", "similar": "similar", "broader": "narrower", "narrower": "broader"}
 _WN_POS = {"n": "n", "v": "v", "a": "a", "s": "a", "r": "r"}
 _MYTHES_POS = {"(noun)": "n", "(verb)": "v", "(adj)": "a", "(adv)": "r"}
 
@@ -131,6 +132,8 @@ def read_mythes(path: Path, add) -> None:
                 o = _clean(item)
                 if o:
                     add(w, pos, o, relation, 1.0 / (1 + rank) + 0.3)
+                    # A spinner that looks up w may put in any o of w's entry: o -> w too.
+                    add(o, pos, w, _REVERSE[relation], 1.0 / (1 + rank) + 0.3)
         i += int(count)
 
 
@@ -169,7 +172,7 @@ def build(wordnet_dir: Path, mythes_path: Path, top: int) -> dict[tuple[str, str
 
 
 HEADER = """\
-# mtfix reverse-thesaurus index: found lemma, part of speech (n v a r), likely originals best first.
+# mtfix reverse-thesaurus index: found lemma, then per part of speech (n v a r) likely originals.
 # Built by bench/build_thesaurus.py from
 #   WordNet 3.0, Princeton University (WordNet 3.0 licence, see models/README.md), and
 #   the LibreOffice English (US) thesaurus th_en_US_v2 (mythes-en-us; derived from WordNet),
@@ -189,7 +192,10 @@ def main(argv=None) -> int:
             print(f"build_thesaurus: {p} missing: apt-get install wordnet-base mythes-en-us", file=sys.stderr)
             return 2
     index = build(args.wordnet, args.mythes, args.top)
-    body = "".join(f"{w}\t{pos}\t{'|'.join(c)}\n" for (w, pos), c in sorted(index.items()))
+    by_lemma: dict[str, list[str]] = defaultdict(list)
+    for (w, pos), c in sorted(index.items()):
+        by_lemma[w].append(f"{pos}:{'|'.join(c)}")
+    body = "".join(f"{w}\t{chr(9).join(parts)}\n" for w, parts in sorted(by_lemma.items()))
     # mtime=0: the same inputs give byte-identical output.
     with open(args.out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=9) as gz:
         gz.write((HEADER + body).encode("utf-8"))

@@ -199,46 +199,58 @@ def ter_section(with_pronoun: bool) -> dict:
 
 
 # --------------------------------------------------------------------------------------- speed
-def speed_section(repeats: int) -> dict:
+def speed_section(repeats: int, with_pronoun: bool) -> dict:
     from mtfix.text import count_words
 
     pes = [x for pair in LANG_PAIRS for x in mlqe_detok("dev", pair, "pe")]
     mts = [x for pair in LANG_PAIRS for x in mlqe_detok("dev", pair, "mt")]
-    docs = [" ".join(pes[i : i + 12]) for i in range(0, len(pes), 12)]
-    docs += [" ".join(mts[i : i + 12]) for i in range(0, len(mts), 12)]
-    words = sum(count_words(d) for d in docs)
+    # ~190-word documents, as bench/speed.py builds them: clean post-edits, and raw MT.
+    corpora = {
+        "clean (post-edits)": [" ".join(pes[i : i + 12]) for i in range(0, len(pes), 12)],
+        "machine translation": [" ".join(mts[i : i + 12]) for i in range(0, len(mts), 12)],
+    }
     mtfix.repair("Officials mentioned a safety menace. the the", proposers=("rules",))
-    mtfix.repair("Officials mentioned a safety menace. the the")
+    mtfix.repair("Officials mentioned a safety menace. the the. Maria Lopez, senior analyst at the bank.")
 
-    def timed(**options) -> float:
-        t = time.perf_counter()
+    def timed(docs, **options) -> float:
+        t = time.process_time()  # CPU time: the machine is shared, wall time measures the neighbours
         for d in docs:
             mtfix.repair(d, **options)
-        return time.perf_counter() - t
+        return time.process_time() - t
 
-    rules, default = [], []
-    for _ in range(repeats):  # interleaved, best of N: the machine is shared
-        rules.append(timed(proposers=("rules",)))
-        default.append(timed())
-    r, d = min(rules), min(default)
-    print(f"## Speed: {len(docs)} documents, {words} words, best of {repeats}\n")
-    rows = [["rules only", r, words / r], ["rules + mt-boundary/fragment/leftover (default)", d, words / d]]
-    out = {"documents": len(docs), "words": words, "rules_s": r, "default_s": d, "overhead": d / r - 1}
-    if spacy_available():
-        t0 = time.perf_counter()
+    rows, out = [], {}
+    for name, docs in corpora.items():
+        words = sum(count_words(d) for d in docs)
+        rules, default, ratios = [], [], []
+        for i in range(repeats):  # paired and alternating, then the median ratio: robust to load swings
+            if i % 2:
+                d, r = timed(docs), timed(docs, proposers=("rules",))
+            else:
+                r, d = timed(docs, proposers=("rules",)), timed(docs)
+            rules.append(r)
+            default.append(d)
+            ratios.append(d / r)
+        median = sorted(ratios)[len(ratios) // 2]
+        rows.append([name, len(docs), words, min(rules), min(default), f"{100 * (median - 1):+.1f}%"])
+        out[name] = {"documents": len(docs), "words": words, "rules_s": min(rules), "default_s": min(default),
+                     "overhead_median": median - 1}  # fmt: skip
+    print(f"## Speed: CPU seconds, best of {repeats}; overhead = median of paired runs\n")
+    print(md_table(["corpus", "documents", "words", "rules only", "rules + cheap MT checks (default)",
+                    "MT overhead (target <= +30%)"], rows))  # fmt: skip
+    if with_pronoun:
         from mtfix.mt.nlp import load
 
+        t0 = time.perf_counter()
         load()
-        sample = docs[:100]
-        t = time.perf_counter()
-        for doc in sample:
+        t1 = time.perf_counter()
+        docs = corpora["machine translation"][:100]
+        for doc in docs:
             mtfix.repair(doc, proposers=("rules",) + ALL_MT)
-        pron = (time.perf_counter() - t) * len(docs) / len(sample)
-        rows.append(["rules + all MT checks incl. mt-pronoun (spaCy), extrapolated", pron, words / pron])
-        out["with_pronoun_s"] = pron
-        out["spacy_load_s"] = t - t0
-    print(md_table(["configuration", "seconds", "words/s"], rows))
-    print(f"\nMT checks in rules mode add {100 * (d / r - 1):+.1f}% to rules-only time (target <= +30%)\n")
+        per_doc = (time.perf_counter() - t1) / len(docs)
+        out["pronoun"] = {"spacy_load_s": t1 - t0, "seconds_per_document": per_doc}
+        print(f"\nmt-pronoun (full mode or named): spaCy loads in {t1 - t0:.1f} s, then "
+              f"{1000 * per_doc:.0f} ms per ~190-word MT document (wall)")  # fmt: skip
+    print()
     return out
 
 
@@ -255,7 +267,7 @@ def main(argv=None) -> int:
     report = {}
     sections = {"seed": lambda: seed_section(with_pronoun), "dev": lambda: dev_section(with_pronoun),
                 "clean": lambda: clean_section(with_pronoun), "ter": lambda: ter_section(with_pronoun),
-                "speed": lambda: speed_section(args.repeats)}  # fmt: skip
+                "speed": lambda: speed_section(args.repeats, with_pronoun)}  # fmt: skip
     for name in args.sections.split(","):
         report[name] = sections[name.strip()]()
     if args.json:

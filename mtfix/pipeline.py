@@ -57,9 +57,10 @@ SCORERS: dict[str, Callable | str] = {
 _MT_CHEAP = ("mt-boundary", "mt-fragment", "mt-leftover")
 MODE_PROPOSERS: dict[str, tuple[str, ...]] = {
     "rules": ("rules", *_MT_CHEAP),
-    "full": ("rules", *_MT_CHEAP, "mt-pronoun"),
+    "full": ("rules", *_MT_CHEAP, "mt-pronoun", "thesaurus"),
 }
-MODE_SCORER: dict[str, str] = {"rules": "evidence", "full": "evidence"}
+# Full mode: the language model decides spun/suggest rule hits and thesaurus candidates.
+MODE_SCORER: dict[str, str] = {"rules": "evidence", "full": "lm"}
 
 
 class UnknownComponent(KeyError):

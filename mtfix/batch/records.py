@@ -161,7 +161,8 @@ def warm_up(options) -> None:
     """Load rule tables (and the model in full mode) now rather than on the first document."""
     from ..pipeline import run
 
-    run("Officials mentioned a safety menace.", options)
+    # Something for every component to chew on (a pronoun loads the parser in full mode).
+    run("Officials mentioned a safety menace. He said it also wants training, which they called delicate.", options)
 
 
 def repair_records(records: Iterable[dict], options, suggest_only: bool = False) -> list[dict]:

@@ -23,10 +23,10 @@ import bisect
 from dataclasses import dataclass, field
 
 # Tuned on the synthetic dev set (bench/calibrate_lm.py); see models/README.md.
-PREFILTER_MARGIN = 1.0  # nats a candidate's upper bound may trail the found phrase and survive
-MAX_SCORED = 3  # candidates per site scored exactly
-RIGHT_TOKENS = 3  # right context scored after the variant
-MAX_FOUND_LOGPROB = 0.0  # sites whose found phrase is at least this probable are not scored
+PREFILTER_MARGIN = -0.5  # a candidate survives if its upper bound beats the found phrase by 0.5 nats
+MAX_SCORED = 2  # candidates per site scored exactly
+RIGHT_TOKENS = 2  # right context scored after the variant
+MAX_FOUND_LOGPROB = -3.5  # sites whose found phrase is at least this probable are not scored
 MAX_SEGMENT_CHARS = 600  # text per model row: whole sentences packed together (about 130 tokens)
 TOKEN_BUDGET = 4096  # tokens per batched pass (rows x longest row)
 MAX_ROWS = 64
@@ -42,6 +42,7 @@ class Site:
     end: int
     found: str
     candidates: list[str]
+    forced: frozenset[str] = frozenset()  # candidates scored exactly whatever the prefilter says
     # Filled in by `measure_sites`:
     deltas: dict[str, float] = field(default_factory=dict)
     bounds: dict[str, float] = field(default_factory=dict)
@@ -209,12 +210,13 @@ def _run_batch(lm, segments, texts, encoded, prefix, tokens: _TokenCache) -> Non
         bounds = {c: float(row_lp[t[0]]) - found_lp for c, t in zip(p.site.candidates, cids) if t}
         p.site.bounds = bounds
         STATS["candidates"] += len(bounds)
-        if found_lp > MAX_FOUND_LOGPROB:
-            continue  # the model finds the text itself natural here: no swap to look for
-        ranked = sorted(((b, c) for c, b in bounds.items() if b >= -PREFILTER_MARGIN), reverse=True)[:MAX_SCORED]
-        if ranked:
+        chosen = [c for c in p.site.candidates if c in p.site.forced and c in bounds]
+        if found_lp <= MAX_FOUND_LOGPROB:  # else the model finds the text natural: no swap to seek
+            ranked = sorted(((b, c) for c, b in bounds.items() if b >= -PREFILTER_MARGIN), reverse=True)
+            chosen += [c for _, c in ranked if c not in chosen][:MAX_SCORED]
+        if chosen:
             first_lp[n] = row_lp
-        for _, c in ranked:
+        for c in chosen:
             survivors.append((n, c, tokens.ids([p.gap + c])[0]))
 
     # 2. Exact scores: log P(found + right | prefix) from the pass already made ...

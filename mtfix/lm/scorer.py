@@ -97,6 +97,9 @@ def collect_sites(ctx, edits: list[Edit]) -> tuple[dict[tuple[int, int], SiteGro
                 g.candidates.setdefault(text, _Candidate(text)).origins.append(e)
     for g in groups.values():
         g.site.candidates = list(g.candidates)
+        # Curated rule replacements are always scored exactly; the prefilter only thins out
+        # the thesaurus's long candidate lists.
+        g.site.forced = frozenset(c.text for c in g.candidates.values() if any(o.source != "thesaurus" for o in c.origins))
     return groups, passthrough, sure
 
 

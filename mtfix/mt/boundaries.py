@@ -184,7 +184,8 @@ def _legitimate_lower_case(token_before: str, next_token: str, text: str, after_
         return True  # a bullet or a dash
     word = re.match(r"[a-z'\u2019-]+", next_token)
     glued = re.match(r"(?:of|the|and|from)[A-Z][a-z]{2,}", next_token)  # "ofBeijing": mt/spacing's
-    if word is None or (word.group(0) != next_token.rstrip(",;:.)\"'\u201d\u2019") and not glued):
+    bare_token = re.split(r"[,;:.)\"'\u201d\u2019]", next_token, maxsplit=1)[0]
+    if word is None or (word.group(0) != bare_token and not glued):
         return True  # "iPhone", "mRNA", "e.g.", "x2": not a plain lower-case word
     w = word.group(0)
     if len(w) == 1 and w != "a":

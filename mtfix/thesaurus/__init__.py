@@ -26,22 +26,30 @@ MAX_ORIGINALS = 32
 
 
 class ReverseThesaurus:
-    def __init__(self, entries: dict[str, dict[str, tuple[str, ...]]]):
-        self.entries = entries
-        self.phrases = frozenset(k for k in entries if " " in k)
+    """Entries are kept as raw text ("pos:cand|cand<TAB>pos:..." per lemma), split on first lookup:
+    loading 100k entries eagerly would cost most of a second at every start."""
+
+    def __init__(self, raw: dict[str, str]):
+        self._raw = raw
+        self._parsed: dict[str, dict[str, tuple[str, ...]]] = {}
+        self.phrases = frozenset(k for k in raw if " " in k)
 
     @classmethod
     def from_text(cls, text: str) -> "ReverseThesaurus":
-        entries: dict[str, dict[str, tuple[str, ...]]] = {}
-        for line in text.splitlines():
-            if not line or line.startswith("#"):
-                continue
-            lemma, pos, cands = line.split("\t")
-            entries.setdefault(lemma, {})[pos] = tuple(cands.split("|"))
-        return cls(entries)
+        return cls(dict(line.split("\t", 1) for line in text.split("\n") if line and line[0] != "#"))
+
+    def __contains__(self, lemma: str) -> bool:
+        return lemma in self._raw
 
     def lemma_candidates(self, lemma: str, pos: str) -> tuple[str, ...]:
-        return self.entries.get(lemma, {}).get(pos, ())
+        parsed = self._parsed.get(lemma)
+        if parsed is None:
+            parsed = {}
+            for part in self._raw.get(lemma, "").split("\t"):
+                if part:
+                    parsed[part[0]] = tuple(part[2:].split("|"))
+            self._parsed[lemma] = parsed
+        return parsed.get(pos, ())
 
     def originals(self, form: str) -> tuple[str, ...]:
         """Likely originals of a lower-case found word or phrase, inflected like it, best first."""
