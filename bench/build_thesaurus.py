@@ -16,8 +16,10 @@ Inputs (Debian packages, needed only to rebuild the index, never at run time):
 Usage:
     python bench/build_thesaurus.py [--wordnet DIR] [--mythes FILE] [--out FILE] [--top N]
 
-Output: gzip'd UTF-8 TSV, one line per found lemma: `lemma<TAB>pos:cand|cand|...<TAB>pos:...`
-(pos is n, v, a or r; candidates best first). The header comment credits the sources.
+Output: gzip'd UTF-8 TSV, one line per lemma: `lemma<TAB>z:ZIPF10<TAB>pos:cand|cand|...<TAB>...`
+(ZIPF10: wordfreq Zipf frequency x 10; pos is n, v, a or r; candidates best first; candidate
+lemmas without entries of their own get a line with the frequency only). The header comment
+credits the sources.
 """
 
 from __future__ import annotations
@@ -195,7 +197,15 @@ def main(argv=None) -> int:
     by_lemma: dict[str, list[str]] = defaultdict(list)
     for (w, pos), c in sorted(index.items()):
         by_lemma[w].append(f"{pos}:{'|'.join(c)}")
-    body = "".join(f"{w}\t{chr(9).join(parts)}\n" for w, parts in sorted(by_lemma.items()))
+    for cands in list(index.values()):
+        for o in cands:
+            by_lemma.setdefault(o, [])  # every candidate gets a line for its frequency
+    # z: Zipf frequency x 10 (wordfreq), which the scorer weighs: spinners put rarer words
+    # in place of common ones.
+    body = "".join(
+        f"{w}\tz:{round(10 * zipf_frequency(w, 'en'))}{''.join(chr(9) + p for p in parts)}\n"
+        for w, parts in sorted(by_lemma.items())
+    )
     # mtime=0: the same inputs give byte-identical output.
     with open(args.out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=9) as gz:
         gz.write((HEADER + body).encode("utf-8"))

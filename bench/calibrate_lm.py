@@ -9,12 +9,13 @@ MLQE-PE test) and write mtfix/lm/calibration.json.
 bench/out/lm_calibration/sites.jsonl (resumable: documents already there are skipped).
 
 `fit` then
-1. fits a logistic model of "this site is a swap and its best candidate restores it exactly"
-   on the site features (`mtfix.lm.scorer.site_features`), pooled over all documents;
-2. simulates the document prior (EM spin-rate estimate) on every dev document and picks the
-   Beta prior and the automatic-application threshold that maximise restored swaps subject
-   to: site precision >= 0.92 on spun documents, and at most 0.3 applied edits per 1,000 words
-   on the clean references (the target is 0.5);
+1. fits two logistic models on the site features (`mtfix.lm.scorer.site_features`), pooled
+   over all documents: "the site is a swap" (all scored sites) and "its best candidate is the
+   original" (swap sites);
+2. simulates the document prior (EM spin-rate estimate, `mtfix.lm.scorer.decide`) on every
+   dev document and picks the Beta prior and the automatic-application threshold that maximise
+   restored swaps subject to: site precision >= 0.92 on spun documents, and at most 0.3
+   applied edits per 1,000 words on the clean references (the target is 0.5);
 3. writes calibration.json with the figures it reached.
 """
 from __future__ import annotations
@@ -36,7 +37,6 @@ from mtfix.pipeline import PROPOSERS, _resolve_entry, segment  # noqa: E402
 WORK = OUT / "lm_calibration"
 SITES = WORK / "sites.jsonl"
 CALIBRATION = Path(lm_scorer.__file__).with_name("calibration.json")
-FEATURES = ("delta", "delta_pos", "margin", "rule_spun", "rule_suggest", "multiword")
 MIN_PRECISION = 0.92
 MAX_CLEAN_PER_1000 = 0.3
 
@@ -63,6 +63,7 @@ def _original(start: int, end: int, spins: list[dict]) -> str | None:
 
 
 def collect_document(lm, doc_id: str, text: str, spins: list[dict]) -> dict:
+    """Raw measurements per site (features are derived at fit time, so `fit` can change them)."""
     from mtfix.lm.measure import measure_sites
 
     ctx = segment(text, Options(mode="full"))
@@ -73,23 +74,16 @@ def collect_document(lm, doc_id: str, text: str, spins: list[dict]) -> dict:
     measure_sites(lm, ctx.doc, [g.site for g in groups.values()])
     sites = []
     for (start, end), g in groups.items():
-        if not g.site.deltas:
-            swap = _label(start, end, spins, "")[0]
-            bounds = sorted(((c, round(b, 3)) for c, b in g.site.bounds.items()), key=lambda t: -t[1])[:6]
-            sites.append({"span": [start, end], "scored": False, "swap": swap, "bounds": dict(bounds),
-                          "original": _original(start, end, spins), "found_lp": g.site.found_word_logprob})
-            continue
         ranked = sorted(g.site.deltas.items(), key=lambda kv: -kv[1])
-        best = ranked[0][0]
+        best = ranked[0][0] if ranked else ""
         swap, correct = _label(start, end, spins, best)
+        bounds = sorted(g.site.bounds.items(), key=lambda kv: -kv[1])[:6]
         sites.append({
-            "span": [start, end], "scored": True, "found": g.site.found, "best": best,
-            "features": lm_scorer.site_features(g, best, [d for _, d in ranked]),
-            "swap": swap, "correct": correct,
-            "found_lp": round(g.site.found_word_logprob, 3),
-            "deltas": {c: round(d, 3) for c, d in ranked[:6]},
-            "bounds": dict(sorted(((c, round(b, 3)) for c, b in g.site.bounds.items()), key=lambda t: -t[1])[:6]),
-            "original": _original(start, end, spins),
+            "span": [start, end], "found": g.site.found, "scored": bool(ranked), "swap": swap,
+            "correct": correct, "original": _original(start, end, spins), "rule_apply": g.rule_apply,
+            "found_lp": None if g.site.found_word_logprob is None else round(g.site.found_word_logprob, 3),
+            "ranked": [[c, round(d, 3), g.site.candidates.index(c)] for c, d in ranked],
+            "bounds": [[c, round(b, 3)] for c, b in bounds],
         })
     return {"id": doc_id, "words": ctx.doc.word_count, "sure": sure, "spins": len(spins), "sites": sites}
 
@@ -136,28 +130,31 @@ def _fit_logistic(x, y, l2=1.0, iterations=50):
     return w[:-1], float(w[-1])
 
 
-def _simulate(docs, cal: lm_scorer.Calibration):
-    """Applied edits per document under `cal`: (correct, wrong, clean-side edits, words)."""
-    stats = {"correct": 0, "wrong": 0, "swaps": 0, "clean_edits": 0, "clean_words": 0, "spun_words": 0}
+def features_of(site: dict) -> dict[str, float]:
+    from mtfix.thesaurus import load_index
+
+    ranked = [(c, d) for c, d, _ in site["ranked"]]
+    return lm_scorer.site_features(site["found"], ranked, site["found_lp"] or 0.0, site["ranked"][0][2],
+                                   site["rule_apply"], load_index().zipf)
+
+
+def _simulate(docs, cal: lm_scorer.Calibration) -> dict:
+    """What `decide` applies on each document: restored swaps, wrong edits, clean-side edits."""
+    stats = {"correct": 0, "wrong": 0, "swaps": 0, "clean_edits": 0, "clean_words": 0}
     for d in docs:
         scored = [s for s in d["sites"] if s["scored"]]
-        log_lrs = [cal.site_log_odds(s["features"]) - lm_scorer._logit(cal.reference_rate) for s in scored]
-        rate = lm_scorer.estimate_spin_rate(log_lrs, d["sure"], cal)
-        applied = [s for s, x in zip(scored, log_lrs) if lm_scorer._posterior(x, rate) >= cal.auto_threshold]
-        # overlapping sites: keep the most confident (what the resolver does)
-        applied.sort(key=lambda s: -cal.site_log_odds(s["features"]))
+        _, probs = lm_scorer.decide([s["features"] for s in scored], d["sure"], cal)
+        applied = sorted(((p, s) for p, s in zip(probs, scored) if p >= cal.auto_threshold), key=lambda t: -t[0])
         kept, taken = [], []
-        for s in applied:
+        for _, s in applied:  # overlapping sites: the most confident wins, as in the resolver
             a, b = s["span"]
             if not any(a < e and st < b for st, e in taken):
                 kept.append(s)
                 taken.append((a, b))
-        clean = d["id"].endswith("/clean")
-        if clean:
+        if d["id"].endswith("/clean"):
             stats["clean_edits"] += len(kept)
             stats["clean_words"] += d["words"]
         else:
-            stats["spun_words"] += d["words"]
             stats["swaps"] += d["spins"]
             stats["correct"] += sum(1 for s in kept if s["correct"])
             stats["wrong"] += sum(1 for s in kept if not s["correct"])
@@ -168,22 +165,39 @@ def _simulate(docs, cal: lm_scorer.Calibration):
     return stats
 
 
-def fit() -> int:
+SWAP_FEATURES = ("delta", "delta_pos", "surprisal", "zipf_found", "rule_spun", "rule_suggest", "multiword")
+CANDIDATE_FEATURES = ("delta", "margin", "zipf_best", "zipf_gain", "rank", "rule_spun", "rule_suggest", "multiword")
+
+
+def _model(sites, names, label) -> dict:
     import numpy as np
 
-    docs = [json.loads(line) for line in SITES.open(encoding="utf-8")]
-    scored = [s for d in docs for s in d["sites"] if s["scored"]]
-    x = np.array([[s["features"][f] for f in FEATURES] for s in scored], dtype=float)
-    y = np.array([1.0 if s["correct"] else 0.0 for s in scored])
+    x = np.array([[s["features"][f] for f in names] for s in sites], dtype=float)
+    y = np.array([1.0 if label(s) else 0.0 for s in sites])
     w, b = _fit_logistic(x, y)
-    rate = float(y.mean())
-    print(f"{len(docs)} documents, {len(scored)} scored sites, {int(y.sum())} restorable swaps ({rate:.3f})")
-    print("weights:", {f: round(float(v), 3) for f, v in zip(FEATURES, w)}, "bias", round(b, 3))
-    base = dict(weights={f: float(v) for f, v in zip(FEATURES, w)}, bias=b, reference_rate=rate, spun_rate=0.05)
+    return {"weights": {f: round(float(v), 5) for f, v in zip(names, w)}, "bias": round(b, 5)}
+
+
+def fit() -> int:
+    docs = [json.loads(line) for line in SITES.open(encoding="utf-8")]
+    for d in docs:
+        for s in d["sites"]:
+            if s["scored"]:
+                s["features"] = features_of(s)
+    scored = [s for d in docs for s in d["sites"] if s["scored"]]
+    swaps = [s for s in scored if s["swap"]]
+    swap_model = _model(scored, SWAP_FEATURES, lambda s: s["swap"])
+    candidate_model = _model(swaps, CANDIDATE_FEATURES, lambda s: s["correct"])
+    rate = len(swaps) / len(scored)
+    print(f"{len(docs)} documents, {len(scored)} scored sites, {len(swaps)} swaps ({rate:.3f}), "
+          f"{sum(s['correct'] for s in swaps)} restorable")
+    print("swap model:", swap_model)
+    print("candidate model:", candidate_model)
+    base = dict(swap=swap_model, candidate=candidate_model, reference_rate=rate, spun_rate=0.05)
     best = None
     for prior_sites in (20.0, 50.0, 100.0, 200.0, 400.0):
         for prior_swaps in (0.1, 0.3, 1.0):
-            for threshold in (0.5, 0.6, 0.7, 0.8, 0.9, 0.95):
+            for threshold in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95):
                 cal = lm_scorer.Calibration(**base, prior_swaps=prior_swaps, prior_sites=prior_sites,
                                             auto_threshold=threshold)
                 st = _simulate(docs, cal)
@@ -196,27 +210,22 @@ def fit() -> int:
         print("no setting meets the precision and clean-text constraints", file=sys.stderr)
         return 1
     cal, st = best
-    spun_rates = sorted(
-        lm_scorer.estimate_spin_rate(
-            [cal.site_log_odds(s["features"]) - lm_scorer._logit(cal.reference_rate) for s in d["sites"] if s["scored"]],
-            d["sure"], cal)
-        for d in docs if d["id"].endswith("/spun")
-    )
-    clean_rates = sorted(
-        lm_scorer.estimate_spin_rate(
-            [cal.site_log_odds(s["features"]) - lm_scorer._logit(cal.reference_rate) for s in d["sites"] if s["scored"]],
-            d["sure"], cal)
-        for d in docs if d["id"].endswith("/clean")
-    )
+
+    def doc_rate(d):
+        return lm_scorer.decide([s["features"] for s in d["sites"] if s["scored"]], d["sure"], cal)[0]
+
+    spun_rates = sorted(doc_rate(d) for d in docs if d["id"].endswith("/spun"))
+    clean_rates = sorted(doc_rate(d) for d in docs if d["id"].endswith("/clean"))
     # Spin score 0.5 halfway (geometrically) between the clean 95th and spun 10th percentile.
     hi = clean_rates[int(0.95 * (len(clean_rates) - 1))] if clean_rates else 0.01
     lo = spun_rates[int(0.10 * (len(spun_rates) - 1))] if spun_rates else 0.1
     spun_rate = math.sqrt(max(hi, 1e-4) * max(lo, 1e-4))
+    print(f"spin rate: clean 95th percentile {hi:.3f}, spun 10th percentile {lo:.3f} -> spun_rate {spun_rate:.3f}")
     out = {
         "source": (f"bench/calibrate_lm.py on bench/data/dev.jsonl ({len(docs)} documents); dev: precision "
                    f"{st['precision']:.3f}, recall {st['recall']:.3f}, clean {st['clean_per_1000']:.2f}/1000 words"),
-        "weights": {k: round(v, 5) for k, v in cal.weights.items()},
-        "bias": round(cal.bias, 5),
+        "swap": cal.swap,
+        "candidate": cal.candidate,
         "reference_rate": round(cal.reference_rate, 5),
         "prior_swaps": cal.prior_swaps,
         "prior_sites": cal.prior_sites,

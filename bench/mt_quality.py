@@ -32,20 +32,28 @@ from common import LANG_PAIRS, SEEDS, md_table, mlqe_detok, need_shared  # noqa:
 
 import mtfix  # noqa: E402
 
-CHEAP = ("mt-boundary", "mt-fragment", "mt-leftover")
-ALL_MT = CHEAP + ("mt-pronoun",)
+CHEAP = ("mt-boundary", "mt-fragment", "mt-leftover")  # rules mode
+REGEX = CHEAP + ("mt-spacing",)  # + full mode's regex check
+ALL_MT = REGEX + ("mt-pronoun",)
 SEED = "002_5579546ff0023047"
 _PRONOUN_RE = re.compile(r"\b(he|she|it|him|his|her|hers|its|himself|herself|itself|they|their|them)\b", re.I)
+
+
+SPACY_LOAD_SECONDS: list[float] = []
 
 
 def spacy_available() -> bool:
     from mtfix.mt.nlp import load
 
-    return load() is not None
+    t = time.perf_counter()
+    ok = load() is not None
+    if not SPACY_LOAD_SECONDS:
+        SPACY_LOAD_SECONDS.append(time.perf_counter() - t)
+    return ok
 
 
 def mt_proposers(with_pronoun: bool) -> tuple[str, ...]:
-    return ALL_MT if with_pronoun else CHEAP
+    return ALL_MT if with_pronoun else REGEX
 
 
 # ---------------------------------------------------------------------------------------- seed
@@ -60,7 +68,7 @@ def seed_section(with_pronoun: bool) -> dict:
         s, e = entry["start"], entry["end"]
         hits = [x for x in result.edits if x.start < e and s < x.end]
         applied = [x for x in result.applied if x.start < e and s < x.end]
-        right = _fixed_right(entry, text, applied) if applied else False
+        right = _fixed_right(entry, text, applied, key) if applied else False
         rows.append([entry["kind"], entry["found"][:48], len(hits) > 0, right,
                      "; ".join(f"{x.found!r}->{x.replacement!r}" for x in hits)[:70]])  # fmt: skip
         out.append({"kind": entry["kind"], "found": entry["found"], "flagged": bool(hits), "fixed_right": right})
@@ -75,7 +83,7 @@ def seed_section(with_pronoun: bool) -> dict:
     return {"entries": out, "unchanged_touched": touched}
 
 
-def _fixed_right(entry: dict, text: str, applied) -> bool:
+def _fixed_right(entry: dict, text: str, applied, key: dict) -> bool:
     s = min(entry["start"], *(x.start for x in applied))
     e = max(entry["end"], *(x.end for x in applied))
     span = mtfix.pipeline.apply(text[s:e], [x.with_(start=x.start - s, end=x.end - s) for x in applied])
@@ -83,8 +91,9 @@ def _fixed_right(entry: dict, text: str, applied) -> bool:
         want = {p.lower() for p in _PRONOUN_RE.findall(entry["expected"])}
         got = {p.lower() for p in _PRONOUN_RE.findall(span)}
         return bool(want) and got == want
-    if entry.get("group") == "gazzini":
-        return "said Claudia Gazzini" in span and "he said." not in span
+    if entry.get("group"):
+        group = [k for k in key["keys"] if k.get("group") == entry["group"] and not k["expected"].startswith("[")]
+        return all(k["expected"] in span and k["found"] not in span for k in group)
     return re.search(r"\.\s+[a-z]", span) is None
 
 
@@ -200,6 +209,8 @@ def ter_section(with_pronoun: bool) -> dict:
 
 # --------------------------------------------------------------------------------------- speed
 def speed_section(repeats: int, with_pronoun: bool) -> dict:
+    import random
+
     from mtfix.text import count_words
 
     pes = [x for pair in LANG_PAIRS for x in mlqe_detok("dev", pair, "pe")]
@@ -209,47 +220,54 @@ def speed_section(repeats: int, with_pronoun: bool) -> dict:
         "clean (post-edits)": [" ".join(pes[i : i + 12]) for i in range(0, len(pes), 12)],
         "machine translation": [" ".join(mts[i : i + 12]) for i in range(0, len(mts), 12)],
     }
-    mtfix.repair("Officials mentioned a safety menace. the the", proposers=("rules",))
-    mtfix.repair("Officials mentioned a safety menace. the the. Maria Lopez, senior analyst at the bank.")
+    configs = {"rules only": ("rules",), "rules + cheap MT checks (default)": ("rules", *CHEAP)}
+    configs.update({f"rules + {name}": ("rules", name) for name in REGEX})
+    for docs in corpora.values():  # warm every path (tables, lexicon) before timing
+        for proposers in configs.values():
+            mtfix.repair(
+                docs[0] + " the the. in 2011. backed by it, he said. Ann Lee, an analyst.", proposers=proposers
+            )
 
-    def timed(docs, **options) -> float:
+    def cpu(docs, proposers) -> float:
         t = time.process_time()  # CPU time: the machine is shared, wall time measures the neighbours
         for d in docs:
-            mtfix.repair(d, **options)
+            mtfix.repair(d, proposers=proposers)
         return time.process_time() - t
 
+    # Many short trials, configurations in shuffled order, then the median ratio to rules-only:
+    # robust to the load swings of a shared machine, where whole-corpus timings are not.
+    rng = random.Random(0)
     rows, out = [], {}
     for name, docs in corpora.items():
         words = sum(count_words(d) for d in docs)
-        rules, default, ratios = [], [], []
-        for i in range(repeats):  # paired and alternating, then the median ratio: robust to load swings
-            if i % 2:
-                d, r = timed(docs), timed(docs, proposers=("rules",))
-            else:
-                r, d = timed(docs, proposers=("rules",)), timed(docs)
-            rules.append(r)
-            default.append(d)
-            ratios.append(d / r)
-        median = sorted(ratios)[len(ratios) // 2]
-        rows.append([name, len(docs), words, min(rules), min(default), f"{100 * (median - 1):+.1f}%"])
-        out[name] = {"documents": len(docs), "words": words, "rules_s": min(rules), "default_s": min(default),
-                     "overhead_median": median - 1}  # fmt: skip
-    print(f"## Speed: CPU seconds, best of {repeats}; overhead = median of paired runs\n")
-    print(md_table(["corpus", "documents", "words", "rules only", "rules + cheap MT checks (default)",
-                    "MT overhead (target <= +30%)"], rows))  # fmt: skip
+        ratios: dict[str, list[float]] = {c: [] for c in configs}
+        for _ in range(repeats):
+            sample = rng.sample(docs, 30)
+            order = list(configs)
+            rng.shuffle(order)
+            t = {c: cpu(sample, configs[c]) for c in order}
+            for c in configs:
+                ratios[c].append(t[c] / t["rules only"])
+        base = cpu(docs, configs["rules only"])
+        out[name] = {"documents": len(docs), "words": words, "rules_only_words_per_s": words / base}
+        for c, rs in ratios.items():
+            if c != "rules only":
+                out[name][c] = sorted(rs)[len(rs) // 2] - 1
+        rows.append([name, len(docs), words, f"{words / base:,.0f}"] + [f"{100 * out[name][c]:+.1f}%" for c in
+                                                                       list(configs)[1:]])  # fmt: skip
+    print(f"## Speed: CPU time over rules-only, median of {repeats} trials of 30 documents\n")
+    print(md_table(["corpus", "documents", "words", "rules-only words/s", *list(configs)[1:]], rows))
+    print("\n(default = rules mode; mt-spacing and mt-pronoun run in full mode; target: default <= +30%)")
     if with_pronoun:
-        from mtfix.mt.nlp import load
-
-        t0 = time.perf_counter()
-        load()
         t1 = time.perf_counter()
         docs = corpora["machine translation"][:100]
         for doc in docs:
             mtfix.repair(doc, proposers=("rules",) + ALL_MT)
         per_doc = (time.perf_counter() - t1) / len(docs)
-        out["pronoun"] = {"spacy_load_s": t1 - t0, "seconds_per_document": per_doc}
-        print(f"\nmt-pronoun (full mode or named): spaCy loads in {t1 - t0:.1f} s, then "
-              f"{1000 * per_doc:.0f} ms per ~190-word MT document (wall)")  # fmt: skip
+        load_s = SPACY_LOAD_SECONDS[0] if SPACY_LOAD_SECONDS else float("nan")
+        out["pronoun"] = {"spacy_load_s": load_s, "seconds_per_document": per_doc}
+        print(f"\nmt-pronoun (full mode or named): spaCy and its model load in {load_s:.1f} s (once per "
+              f"process), then {1000 * per_doc:.0f} ms per ~190-word MT document (wall)")  # fmt: skip
     print()
     return out
 
@@ -258,7 +276,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sections", default="seed,dev,clean,ter,speed")
     ap.add_argument("--no-pronoun", action="store_true", help="leave out the spaCy check")
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=200, help="speed trials per corpus")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args(argv)
     need_shared("bench/mt_quality.py")

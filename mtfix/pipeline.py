@@ -43,6 +43,7 @@ PROPOSERS: dict[str, Callable | str] = {
     "mt-boundary": "mtfix.mt.boundaries:propose",
     "mt-fragment": "mtfix.mt.fragments:propose",
     "mt-leftover": "mtfix.mt.leftovers:propose",
+    "mt-spacing": "mtfix.mt.leftovers:propose_spacing",
     "mt-pronoun": "mtfix.mt.pronouns:propose",
     # Reverse-thesaurus candidates for the language-model scorer (mtfix/lm/); no torch.
     "thesaurus": "mtfix.lm.propose:propose_thesaurus",
@@ -52,12 +53,13 @@ SCORERS: dict[str, Callable | str] = {
     "lm": "mtfix.lm.scorer:score_with_language_model",
 }
 # Which proposers and scorer each mode runs when the user names none.
-# The regex/lexicon MT checks cost a few per cent of a rules run; mt-pronoun loads spaCy
-# (seconds), so it runs in full mode or when named in `proposers` (bench/mt_quality.py --speed).
+# MT checks may add at most 30% to a rules run (bench/mt_quality.py, speed): boundaries,
+# fragments and doubled words/punctuation fit; spacing damage and foreign words would double the
+# cost for rare finds, and mt-pronoun loads spaCy (seconds): full mode, or named in `proposers`.
 _MT_CHEAP = ("mt-boundary", "mt-fragment", "mt-leftover")
 MODE_PROPOSERS: dict[str, tuple[str, ...]] = {
     "rules": ("rules", *_MT_CHEAP),
-    "full": ("rules", *_MT_CHEAP, "mt-pronoun", "thesaurus"),
+    "full": ("rules", *_MT_CHEAP, "mt-spacing", "mt-pronoun", "thesaurus"),
 }
 # Full mode: the language model decides spun/suggest rule hits and thesaurus candidates.
 MODE_SCORER: dict[str, str] = {"rules": "evidence", "full": "lm"}

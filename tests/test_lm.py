@@ -320,3 +320,32 @@ def test_scoring_order_on_known_pairs(real_lm, monkeypatch, sentence, found, bet
     site = Site(start, start + len(found), found, [cand])
     measure_sites(real_lm, Document(sentence), [site])
     assert (site.deltas[cand] > 0) == (better is not None), site.deltas
+
+
+def test_any_local_causal_lm_directory_loads_through_transformers(tmp_path, monkeypatch):
+    """A non-Llama architecture (GPT-2 here, tiny and random) takes the transformers path and
+    measures the same deltas as scoring the windows directly."""
+    pytest.importorskip("torch", reason="torch (extra 'model') runs the language model")
+    transformers = pytest.importorskip("transformers", reason="transformers (extra 'model') loads other models")
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from mtfix.lm import backend, measure
+    from mtfix.lm.measure import Site, measure_sites
+    from mtfix.text import Document
+
+    words = "<|endoftext|> <unk> officials mentioned said a safety menace on tuesday".split()
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", unk_token="<unk>")
+    fast.save_pretrained(tmp_path)
+    cfg = transformers.GPT2Config(vocab_size=len(words), n_embd=16, n_layer=2, n_head=2, n_positions=64)
+    transformers.GPT2LMHeadModel(cfg).save_pretrained(tmp_path)
+    lm = backend.load_language_model(str(tmp_path), "cpu")
+    assert type(lm.net).__name__ == "TransformersLM" and lm.start_id == 0
+    monkeypatch.setattr(measure, "PREFILTER_MARGIN", 1e9)
+    monkeypatch.setattr(measure, "MAX_FOUND_LOGPROB", 1e9)
+    monkeypatch.setattr(measure, "RIGHT_TOKENS", 2)
+    site = Site(10, 19, "mentioned", ["said"])
+    measure_sites(lm, Document("officials mentioned a safety menace on tuesday"), [site])
+    want = _sequence_logprob(lm, "officials said a safety") - _sequence_logprob(lm, "officials mentioned a safety")
+    assert site.deltas["said"] == pytest.approx(want, abs=1e-3)

@@ -5,6 +5,7 @@ the check must report: [found, replacement, auto, confidence, rule id]. After a 
 change, regenerate them with `MTFIX_UPDATE_GOLDEN=1 pytest tests/test_mt_checks.py` and review
 the diff. The pronoun check needs spaCy and its model; its cases skip without them.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,15 @@ from mtfix.pipeline import MODE_PROPOSERS, PROPOSERS
 from mtfix.text import is_word_char
 
 GOLDEN = Path(__file__).resolve().parent / "golden_mt"
-CHECKS = {"boundaries": "mt-boundary", "fragments": "mt-fragment", "leftovers": "mt-leftover", "pronouns": "mt-pronoun"}
-CHEAP = ("mt-boundary", "mt-fragment", "mt-leftover")
+CHECKS = {
+    "boundaries": "mt-boundary",
+    "fragments": "mt-fragment",
+    "leftovers": "mt-leftover",
+    "spacing": "mt-spacing",
+    "pronouns": "mt-pronoun",
+}
+CHEAP = ("mt-boundary", "mt-fragment", "mt-leftover")  # the rules-mode ones
+REGEX = CHEAP + ("mt-spacing",)  # everything but spaCy
 UPDATE = os.environ.get("MTFIX_UPDATE_GOLDEN") == "1"
 
 
@@ -77,15 +85,73 @@ def test_golden_files_have_positive_and_negative_cases():
 # ---- offsets stay valid, whatever the text ------------------------------------------------
 
 MT_TOKENS = [
-    "the", "the the", "of", "war", "backed", "by", "NATO", "He", "It", "its", "said", "he said",
-    "Maria Lopez", "chief economist at the bank", "U.S.", "e.g.", "iPhone", "de Gaulle", "ofBeijing",
-    "Sino-", "U.S", "\u021bar\u0103", "\u6771\u4eac", "\u041f\u043e\u0439\u0434\u0451\u043c", "1989", "which",
-    "prayer prayer prayer", "Walla Walla", "had had", "etc", "a", "on on", "safety menace", "mentioned",
-    "caf\u00e9", "\u00a0", "don't", "it\u2019s", "long-term",
+    "the",
+    "the the",
+    "of",
+    "war",
+    "backed",
+    "by",
+    "NATO",
+    "He",
+    "It",
+    "its",
+    "said",
+    "he said",
+    "Maria Lopez",
+    "chief economist at the bank",
+    "U.S.",
+    "e.g.",
+    "iPhone",
+    "de Gaulle",
+    "ofBeijing",
+    "Sino-",
+    "U.S",
+    "\u021bar\u0103",
+    "\u6771\u4eac",
+    "\u041f\u043e\u0439\u0434\u0451\u043c",
+    "1989",
+    "which",
+    "prayer prayer prayer",
+    "Walla Walla",
+    "had had",
+    "etc",
+    "a",
+    "on on",
+    "safety menace",
+    "mentioned",
+    "caf\u00e9",  # codespell:ignore caf
+    "\u00a0",
+    "don't",
+    "it\u2019s",
+    "long-term",
 ]
 SEPARATORS = [
-    " ", " ", ". ", ". ", ", ", ",, ", "..", ". . . ", "... ", " , ", ",.", ";; ", "\n", "\n\n", "\r\n",
-    "\u201c", "\u201d ", '"', "- ", "-", ".", "? ", "! ", ": ", "\u00a0", "\t",
+    " ",
+    " ",
+    ". ",
+    ". ",
+    ", ",
+    ",, ",
+    "..",
+    ". . . ",
+    "... ",
+    " , ",
+    ",.",
+    ";; ",
+    "\n",
+    "\n\n",
+    "\r\n",
+    "\u201c",
+    "\u201d ",
+    '"',
+    "- ",
+    "-",
+    ".",
+    "? ",
+    "! ",
+    ": ",
+    "\u00a0",
+    "\t",
 ]
 
 
@@ -102,7 +168,7 @@ PROPERTIES = settings(max_examples=200, deadline=None, suppress_health_check=[He
 
 
 @PROPERTIES
-@given(text=mt_texts(), proposer=st.sampled_from(CHEAP))
+@given(text=mt_texts(), proposer=st.sampled_from(REGEX))
 def test_each_check_reports_valid_spans_on_word_boundaries(text, proposer):
     from mtfix.options import Options
     from mtfix.pipeline import _resolve_entry, segment
@@ -119,9 +185,9 @@ def test_each_check_reports_valid_spans_on_word_boundaries(text, proposer):
 
 
 @PROPERTIES
-@given(text=mt_texts(), with_rules=st.booleans())
-def test_repair_splices_edits_and_is_idempotent(text, with_rules):
-    proposers = (("rules",) if with_rules else ()) + CHEAP
+@given(text=mt_texts(), with_rules=st.booleans(), with_spacing=st.booleans())
+def test_repair_splices_edits_and_is_idempotent(text, with_rules, with_spacing):
+    proposers = (("rules",) if with_rules else ()) + CHEAP + (("mt-spacing",) if with_spacing else ())
     result = mtfix.repair(text, proposers=proposers)
     pos, out = 0, []
     for e in sorted(result.applied, key=lambda e: e.start):
@@ -136,14 +202,14 @@ def test_repair_splices_edits_and_is_idempotent(text, with_rules):
 def test_pronoun_offsets_are_valid_on_crlf_and_nbsp(spacy_nlp):
     text = (
         "\ufeffGermany has expanded its navy this year.\r\nHe also plans to invest in new submarines.\u00a0"
-        "It is common for ports to grow.\r\n\r\nMs Okafor runs a firm. She is seeking loans.\r\n\r\nIt also wants "
-        "training for its crews."
+        "It is common for ports to grow.\r\n\r\nMs Okafor runs a firm. She wants new loans.\r\n\r\nIt also hopes "
+        "to buy ships for its crews."
     )
     result = mtfix.repair(text, proposers=("mt-pronoun",))
     assert result.edits
     for e in result.edits:
         assert text[e.start : e.end] == e.found
-    assert "It also plans" in result.repaired and "She also wants training for her crews" in result.repaired
+    assert "It also plans" in result.repaired and "She also hopes to buy ships for her crews" in result.repaired
 
 
 # ---- switches: registration, modes, --disable, no spaCy where it is not needed ---------------
@@ -153,8 +219,8 @@ def test_checks_are_registered_and_the_cheap_ones_run_in_rules_mode():
     for name in CHECKS.values():
         assert name in PROPOSERS
     assert set(CHEAP) <= set(MODE_PROPOSERS["rules"])
-    assert "mt-pronoun" not in MODE_PROPOSERS["rules"]
-    assert "mt-pronoun" in MODE_PROPOSERS["full"]
+    assert "mt-pronoun" not in MODE_PROPOSERS["rules"] and "mt-spacing" not in MODE_PROPOSERS["rules"]
+    assert "mt-pronoun" in MODE_PROPOSERS["full"] and "mt-spacing" in MODE_PROPOSERS["full"]
     assert [e.source for e in mtfix.check("We met at the the station.")] == ["mt/doubled-word"]
 
 
@@ -168,9 +234,17 @@ def test_checks_are_registered_and_the_cheap_ones_run_in_rules_mode():
     ],
 )
 def test_disable_turns_off_a_check_a_rule_id_or_a_kind(disable, left):
-    text = "We met at the the station,, in 2011. backed by NATO."
+    text = "We met at the the station,, in 1989. backed by Moscow."
     sources = sorted({e.source for e in mtfix.check(text, disable=disable)})
     assert sources == sorted(left)
+
+
+def test_spacing_runs_when_named_and_its_rule_ids_can_be_disabled():
+    text = "The envoy ofBeijing met them at the the station."
+    assert [e.source for e in mtfix.check(text)] == ["mt/doubled-word"]  # rules mode: no mt-spacing
+    named = ("rules", *CHEAP, "mt-spacing")
+    assert sorted(e.source for e in mtfix.check(text, proposers=named)) == ["mt/doubled-word", "mt/spacing"]
+    assert [e.source for e in mtfix.check(text, proposers=named, disable=("mt/spacing",))] == ["mt/doubled-word"]
 
 
 def test_cli_disable_and_fix(run_cli, tmp_path):

@@ -79,7 +79,9 @@ class _Stop(SystemExit):
 
 
 def _on_sigterm(signum, frame):
-    raise _Stop(128 + signum)
+    if _WORKER.get("busy"):
+        raise _Stop(128 + signum)  # unwinds through the shard's writer, which removes its temporaries
+    os._exit(128 + signum)  # idle: nothing to clean, and no exit handlers to wait on
 
 
 def _init_worker(job: Job, progress_queue, parent_pid: int) -> None:
@@ -103,10 +105,13 @@ def _worker_task(shard: Shard) -> dict:
             os._exit(1)
         w["queue"].put((documents, words))
 
+    w["busy"] = True
     try:
-        return process_shard(shard, w["job"], progress)  # its writer removes its temporaries on _Stop
+        return process_shard(shard, w["job"], progress)
     except _Stop as stop:
         os._exit(stop.code)
+    finally:
+        w["busy"] = False
 
 
 # ---- driver -------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 # Tuned on the synthetic dev set (bench/calibrate_lm.py); see models/README.md.
 PREFILTER_MARGIN = -0.5  # a candidate survives if its upper bound beats the found phrase by 0.5 nats
-MAX_SCORED = 2  # candidates per site scored exactly
+MAX_SCORED = 3  # candidates per site scored exactly
 RIGHT_TOKENS = 2  # right context scored after the variant
 MAX_FOUND_LOGPROB = -3.5  # sites whose found phrase is at least this probable are not scored
 MAX_SEGMENT_CHARS = 600  # text per model row: whole sentences packed together (about 130 tokens)

@@ -6,14 +6,17 @@
    kinds (machine-translation checks) pass through untouched, as in rules mode.
 2. Evidence: `measure.measure_sites` gives, per candidate, how many nats the model prefers it to
    the found phrase in its window.
-3. Site odds: a logistic model calibrated on the synthetic dev set (bench/calibrate_lm.py,
-   mtfix/lm/calibration.json) turns the best candidate's evidence into a likelihood ratio
-   "swap restored by this candidate" versus "the text was right".
+3. Site odds: two logistic models calibrated on the synthetic dev set (bench/calibrate_lm.py,
+   mtfix/lm/calibration.json) read the evidence plus word frequencies: one gives the
+   likelihood ratio "this site is a swap" versus "the text was right", the other the chance
+   that the best candidate is the original (a spun site whose original is not among the
+   candidates must not be "restored" to something else).
 4. Document prior: spinners damage a whole document, clean prose has no swaps at all. The
    document's spin rate (share of sites that are swaps) is estimated by EM from all its sites,
-   with sure rule hits counted as certain swaps and a prior that keeps it near zero until the
-   evidence is strong. The posterior of each site uses that rate as its prior, so "safety"
-   stays in a clean report and becomes "security" in a heavily spun article.
+   with sure rule hits counted as certain swaps and a Beta prior that keeps it near zero until
+   the evidence is strong. Each site's swap posterior uses that rate as its prior, so "safety"
+   stays in a clean report and becomes "security" in a heavily spun article. An edit is
+   applied when P(swap) x P(right candidate) reaches the calibrated threshold.
 """
 from __future__ import annotations
 
@@ -32,19 +35,31 @@ SCORED_KINDS = frozenset({"synonym-swap", "function-word", "tortured-phrase", "r
 
 @dataclass(frozen=True)
 class Calibration:
-    """See bench/calibrate_lm.py, which writes calibration.json."""
+    """Two logistic models and the document prior; bench/calibrate_lm.py writes them.
 
-    weights: dict  # feature -> weight of the site log-odds
-    bias: float
-    reference_rate: float  # the dev set's share of swaps among sites, built into `bias`
+    - swap model: log-odds that a site is a swap at all (at the dev set's swap share
+      `reference_rate`); its likelihood ratios drive the document's spin-rate estimate;
+    - candidate model: log-odds that the best candidate is the original, given a swap."""
+
+    swap: dict  # {"weights": {feature: w}, "bias": b}
+    candidate: dict
+    reference_rate: float
     prior_swaps: float  # Beta prior on a document's spin rate: pseudo-counts of swaps ...
     prior_sites: float  # ... among this many pseudo-sites
-    auto_threshold: float  # posterior at which an edit is applied automatically
+    auto_threshold: float  # P(swap and restored) at which an edit is applied automatically
     spun_rate: float  # spin rate at which a document counts as spun (spin score 0.5)
     source: str = ""
 
-    def site_log_odds(self, features: dict[str, float]) -> float:
-        return self.bias + sum(self.weights.get(k, 0.0) * v for k, v in features.items())
+    @staticmethod
+    def _linear(model: dict, features: dict[str, float]) -> float:
+        return model["bias"] + sum(w * features.get(k, 0.0) for k, w in model["weights"].items())
+
+    def swap_log_lr(self, features: dict[str, float]) -> float:
+        """log P(features | swap) / P(features | no swap)."""
+        return self._linear(self.swap, features) - _logit(self.reference_rate)
+
+    def candidate_probability(self, features: dict[str, float]) -> float:
+        return 1.0 / (1.0 + math.exp(-self._linear(self.candidate, features)))
 
 
 @lru_cache(maxsize=1)
@@ -103,18 +118,35 @@ def collect_sites(ctx, edits: list[Edit]) -> tuple[dict[tuple[int, int], SiteGro
     return groups, passthrough, sure
 
 
-def site_features(group: SiteGroup, best: str, ranked: list[float]) -> dict[str, float]:
-    """What the calibrated model reads for a site whose best candidate is `best`."""
-    d = ranked[0]
-    second = ranked[1] if len(ranked) > 1 else d - 5.0
+def site_features(found: str, ranked: list[tuple[str, float]], found_logprob: float, rank: int,
+                  rule_apply: str | None, zipf) -> dict[str, float]:
+    """What the calibrated models read for a site. `ranked`: (candidate, delta) best first;
+    `rank`: the best candidate's position in its proposer's list; `zipf`: word -> frequency."""
+    best, d = ranked[0]
+    second = ranked[1][1] if len(ranked) > 1 else d - 5.0
+    z_found, z_best = zipf(found), zipf(best)
     return {
         "delta": d,
         "delta_pos": max(d, 0.0),
         "margin": min(d - second, 5.0),
-        "rule_spun": 1.0 if group.rule_apply == "spun" else 0.0,
-        "rule_suggest": 1.0 if group.rule_apply == "suggest" else 0.0,
-        "multiword": 1.0 if " " in best or " " in group.site.found else 0.0,
+        "surprisal": min(-found_logprob, 30.0),
+        "zipf_found": z_found,
+        "zipf_best": z_best,
+        "zipf_gain": z_best - z_found,
+        "rank": math.log1p(rank),
+        "rule_spun": 1.0 if rule_apply == "spun" else 0.0,
+        "rule_suggest": 1.0 if rule_apply == "suggest" else 0.0,
+        "multiword": 1.0 if " " in best or " " in found else 0.0,
     }
+
+
+def group_features(group: SiteGroup, zipf) -> dict[str, float] | None:
+    if not group.site.deltas:
+        return None
+    ranked = sorted(group.site.deltas.items(), key=lambda kv: -kv[1])
+    best = ranked[0][0]
+    return site_features(group.site.found, ranked, group.site.found_word_logprob or 0.0,
+                         group.site.candidates.index(best), group.rule_apply, zipf)
 
 
 def _logit(p: float) -> float:
@@ -122,7 +154,7 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def estimate_spin_rate(log_lr: list[float], sure: int, cal: Calibration, iterations: int = 30) -> float:
+def estimate_spin_rate(log_lr: list[float], sure: int, cal: Calibration, iterations: int = 50) -> float:
     """MAP estimate of the share of sites that are swaps, by EM over the sites' likelihood
     ratios, with `sure` certain swaps and the calibrated Beta prior."""
     n = len(log_lr) + sure
@@ -148,53 +180,49 @@ def document_spin_score(rate: float, cal: Calibration) -> float:
     return 1.0 / (1.0 + (cal.spun_rate / rate) ** 2)
 
 
-def evaluate_sites(groups, cal: Calibration):
-    """Per site: (best candidate, features, log-likelihood ratio); None when unscored."""
-    out = {}
-    for key, g in groups.items():
-        if not g.site.deltas:
-            out[key] = None
-            continue
-        ranked = sorted(g.site.deltas.items(), key=lambda kv: -kv[1])
-        best = ranked[0][0]
-        feats = site_features(g, best, [d for _, d in ranked])
-        log_lr = cal.site_log_odds(feats) - _logit(cal.reference_rate)
-        out[key] = (best, feats, log_lr, [c for c, _ in ranked])
-    return out
+def decide(features: list[dict | None], sure: int, cal: Calibration) -> tuple[float, list[float | None]]:
+    """(document spin rate, P(swap and best candidate restores it) per site)."""
+    log_lrs = [cal.swap_log_lr(f) if f else None for f in features]
+    rate = estimate_spin_rate([x for x in log_lrs if x is not None], sure, cal)
+    probs = [
+        None if f is None else _posterior(x, rate) * cal.candidate_probability(f) for f, x in zip(features, log_lrs)
+    ]
+    return rate, probs
 
 
 def score_with_language_model(ctx, edits: list[Edit]) -> list[Edit]:
+    from ..thesaurus import load_index
     from .backend import load_language_model
 
     lm = load_language_model(ctx.options.model, ctx.options.device)
     cal = load_calibration()
     groups, passthrough, sure = collect_sites(ctx, edits)
     measure_sites(lm, ctx.doc, [g.site for g in groups.values()])
-    judged = evaluate_sites(groups, cal)
-    rate = estimate_spin_rate([j[2] for j in judged.values() if j], sure, cal)
-    words = ctx.doc.word_count
-    ctx.spin_score = max(document_spin_score(rate, cal), rules_spin_score(sure, words))
+    zipf = load_index().zipf
+    keys = list(groups)
+    features = [group_features(groups[k], zipf) for k in keys]
+    rate, probs = decide(features, sure, cal)
+    ctx.spin_score = max(document_spin_score(rate, cal), rules_spin_score(sure, ctx.doc.word_count))
     ctx.notes.update(spin_rate=rate, sure_hits=sure, sites=len(groups))
     out = list(passthrough)
-    for key, g in groups.items():
-        j = judged[key]
-        if j is None:
-            continue  # unscorable (e.g. crosses a sentence end): rules mode would not apply it either
-        best, feats, log_lr, order = j
-        p = _posterior(log_lr, rate)
-        origin = g.candidates[best].origins[0]
-        rule_edit = next((o for o in g.candidates[best].origins if o.source != "thesaurus"), origin)
-        alternatives = tuple(c for c in order[1:4])
+    for key, feats, p in zip(keys, features, probs):
+        if feats is None:
+            continue  # not scored (prefilter, or no context): the model saw no reason to change it
+        g = groups[key]
+        ranked = sorted(g.site.deltas.items(), key=lambda kv: -kv[1])
+        best = ranked[0][0]
+        origins = g.candidates[best].origins
+        origin = next((o for o in origins if o.source != "thesaurus"), origins[0])
         reason = (
             f"the language model prefers '{best}' to '{g.site.found}' here by {feats['delta']:.1f} nats; "
             f"document spin rate {rate:.2f}"
         )
-        if rule_edit is not origin or rule_edit.source != "thesaurus":
-            reason = f"{rule_edit.reason}; {reason}"
+        if origin.source != "thesaurus":
+            reason = f"{origin.reason}; {reason}"
         out.append(
-            rule_edit.with_(
+            origin.with_(
                 replacement=best,
-                alternatives=alternatives,
+                alternatives=tuple(c for c, _ in ranked[1:4]),
                 confidence=round(p, 4),
                 auto=p >= cal.auto_threshold,
                 reason=reason,

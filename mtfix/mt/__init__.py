@@ -6,12 +6,16 @@ Each check family is a proposer registered in `mtfix.pipeline.PROPOSERS` under i
 
     mt-boundary  mtfix.mt.boundaries  a full stop followed by a lower-case continuation
     mt-fragment  mtfix.mt.fragments   verbless sentences; "he said. Name, title." joins
-    mt-leftover  mtfix.mt.leftovers   doubled words and punctuation, spacing damage, foreign words
+    mt-leftover  mtfix.mt.leftovers   doubled words and punctuation
+    mt-spacing   mtfix.mt.leftovers   spacing damage ("ofBeijing"), untranslated words
     mt-pronoun   mtfix.mt.pronouns    he/she/it disagreeing with its antecedent (needs spaCy)
+
+The first three run in rules mode; mt-spacing and mt-pronoun in full mode or when named.
 
 Only the pronoun check needs spaCy; it is imported there, lazily, never from this package.
 Automatic fixes are reserved for sure cases; everything else is a flag or a suggestion.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,6 +25,11 @@ from ..edit import Edit
 from ..text import is_word_char
 
 _BLANK_LINE_RE = re.compile(r"\n[ \t\u00a0]*\n\s*")
+_WORD_AT_RE = re.compile(r"[\w'-]+")
+_WORD_BEFORE_RE = re.compile(r"[\w'-]+$")
+# What mtfix.text.is_word_char accepts: letters and digits, hyphens, underscores.
+_WORD_AT_RE_STRICT = re.compile(r"(?:[^\W]|[-\u2010\u2011])+")
+_WORD_BEFORE_RE_STRICT = re.compile(r"(?:[^\W]|[-\u2010\u2011])+$")
 
 
 @dataclass(frozen=True)
@@ -63,10 +72,10 @@ def mt_edit(
     """An edit of text[start:end], widened to whole words: edits start and end on word
     boundaries (", ," inside "word,,next" becomes "word,,next" -> "word,next")."""
     s, e = start, end
-    while s > 0 and is_word_char(text[s - 1]):
-        s -= 1
-    while e < len(text) and is_word_char(text[e]):
-        e += 1
+    if s > 0 and is_word_char(text[s - 1]):
+        s = _WORD_BEFORE_RE_STRICT.search(text, max(0, s - 80), s).start()
+    if e < len(text) and is_word_char(text[e]):
+        e = _WORD_AT_RE_STRICT.match(text, e).end()
     head, tail = text[s:start], text[end:e]
     if replacement is not None:
         replacement = head + replacement + tail
@@ -97,13 +106,6 @@ _VERBISH_CONTRACTIONS = frozenset(
 )
 
 
-_FUNCTION_WORDS = frozenset(
-    """
-    the a an of to and or for with from at as than but nor if this these those their its his our
-    my your which who whom whose when where why what how are was were be been will would can
-    could should shall may might must they we he she i also not in on by it is that
-    """.split()
-)
 class RulePhrases:
     """Every phrase the active rule tables match or write, inflected and lower-cased, indexed by
     first and last word, to ask whether a rule phrase starts or ends at a given offset.
@@ -123,7 +125,7 @@ class RulePhrases:
                 self.by_last.setdefault(words[-1], set()).add(phrase)
 
     def starts_at(self, folded: str, pos: int) -> bool:
-        word = re.match(r"[\w'-]+", folded[pos : pos + 40])
+        word = _WORD_AT_RE.match(folded, pos)
         for phrase in self.by_first.get(word.group(0), ()) if word else ():
             end = pos + len(phrase)
             if folded.startswith(phrase, pos) and (end >= len(folded) or not is_word_char(folded[end])):
@@ -131,7 +133,7 @@ class RulePhrases:
         return False
 
     def ends_at(self, folded: str, pos: int) -> bool:
-        word = re.search(r"[\w'-]+$", folded[max(0, pos - 40) : pos])
+        word = _WORD_BEFORE_RE.search(folded, max(0, pos - 40), pos)
         for phrase in self.by_last.get(word.group(0), ()) if word else ():
             start = pos - len(phrase)
             if start >= 0 and folded.startswith(phrase, start) and (start == 0 or not is_word_char(folded[start - 1])):
@@ -221,8 +223,13 @@ def _combine(text: str, a: Edit, b: Edit) -> Edit | None:
     start, end = min(a.start, b.start), max(a.end, b.end)
     replacement = text[start:a0] + anew + text[a1:b0] + bnew + text[b1:end]
     return Edit(
-        start=start, end=end, found=text[start:end], replacement=replacement, kind=a.kind,
+        start=start,
+        end=end,
+        found=text[start:end],
+        replacement=replacement,
+        kind=a.kind,
         source=a.source if a.confidence <= b.confidence else b.source,
-        confidence=max(a.confidence, b.confidence), auto=a.auto and b.auto,
+        confidence=max(a.confidence, b.confidence),
+        auto=a.auto and b.auto,
         reason=f"{a.reason}; {b.reason}",
     )

@@ -1,8 +1,8 @@
 """Broken sentence boundaries: a full stop followed by a lower-case continuation.
 
 Machine translation sometimes ends a sentence too early and leaves the rest standing on its
-own ("the conflict that ensues. of the war between Israel and Hamas", "in 2011. backed by
-NATO."). A lower-case word after a full stop is legitimate after abbreviations ("U.S.",
+own ("the unrest that followed. of the strike in the ports", "fell in 1989. backed by
+Moscow."). A lower-case word after a full stop is legitimate after abbreviations ("U.S.",
 "e.g.", "et al."), ellipses, list markers ("1. the first"), brand names ("iPhone") and name
 particles ("de Gaulle"), and common in text written without capitals; those are skipped.
 
@@ -11,6 +11,7 @@ piece of the previous sentence: it opens with a preposition, a conjunction, a re
 participle, and has no finite verb of its own. Other lower-case continuations might instead be
 a sentence missing its capital, so they are suggested (join, or capitalise) and never applied.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,38 +31,37 @@ _WORD_AFTER_RE = re.compile(r"[^\s]+")
 _CONTINUATION_END_RE = re.compile(r"[.!?\u2026](?=[\"'\u201d\u2019)\]]*(?:\s|$))|\n")
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z'\u2019-]*")
 
-ABBREVIATIONS = frozenset(
-    """
+ABBREVIATIONS = frozenset("""
     mr mrs ms dr prof gen col lt sgt capt st sen rep gov jr sr inc ltd co corp vs etc no nos
-    jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun
+    jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thurs fri sat sun
     fig figs approx al cf viz ca vol vols pp ed eds dept govt est mt ft lbs lb oz min max sq mi
     hr hrs yr yrs mo mos wk wks sec esp incl excl ch chap sect art op ibid seq tel ext div assn
-    bros univ ave blvd rd hwy messrs mme mlle rev hon pres supt adm maj cmdr brig pvt cpl fl var
-    subsp sp spp cv pl lit orig trans abbr repr ser misc resp dist approx abt nr ref refs cit
-    """.split()
-)
+    bros univ ave blvd rd hwy messrs mme mlle rev hon supt adm maj cmdr brig pvt cpl fl var
+    subsp sp spp cv pl lit orig trans abbr repr misc resp dist approx abt nr ref refs cit
+    """.split())
+ABBREVIATIONS |= {"thur", "pres", "ser"}  # codespell:ignore thur,pres,ser
 _ROMAN_NUMERAL_RE = re.compile(r"^[ivxlcdm]+$", re.I)
+_LOWER_WORD_RE = re.compile(r"[a-z'\u2019-]+")
+_GLUED_TOKEN_RE = re.compile(r"(?:of|the|and|from)[A-Z][a-z]{2,}")
+_TRAILING_PUNCT_RE = re.compile(r"[,;:.)\"'\u201d\u2019]")
+_CAPITAL_NEXT_RE = re.compile(r"\s+[A-Z]")
 _NAME_PARTICLES = frozenset("de da di del della der den des du la le van von ter ten al el bin ibn dos das".split())
 
 # Continuations that are surely a piece of the previous sentence when they carry no finite verb.
-_JOIN_WITH_SPACE = frozenset(
-    """
+_JOIN_WITH_SPACE = frozenset("""
     of in on at for from with by to into onto between among amongst during without within
     against under over through throughout across toward towards upon via than and or nor
-    """.split()
-)
+    """.split())
 _JOIN_WITH_COMMA = frozenset(
     "which whom whose including according especially particularly notably namely mainly mostly".split()
 )
 _RELATIVES = frozenset("which whom whose".split())
 # Words after which a verb-looking word is a noun or an infinitive, not a finite verb.
-_NOT_FINITE_AFTER = frozenset(
-    """
+_NOT_FINITE_AFTER = frozenset("""
     the a an this that these those his her its their our my your of to for in on at by with from
     into between among during about against over under some any each every no many much several
     all both other another such own more most first last new old same
-    """.split()
-)
+    """.split())
 _FINITE_AUXILIARIES = frozenset(
     "is are was were am has have had will would can could should shall may might must does did do".split()
 )
@@ -91,23 +91,26 @@ def propose(ctx) -> list:
         return []
     phrases = rule_phrases(ctx)
     edits = [_boundary_edit(text, *f) for f in found]
-    edits = [e.with_(auto=False, confidence=SUGGEST_CONFIDENCE) if e.auto and phrases.touches(ctx.doc.folded, e.start, e.end)
-             else e for e in edits]
-    off = getattr(getattr(ctx, "options", None), "disable", ())
-    if edits and "mt-leftover" not in off:
-        # A leftover fix next to the join ("the. of,,") is folded into it: kept apart, the
-        # pipeline would apply one of the two now and the other on a second run.
-        from .leftovers import propose as leftovers
+    edits = [
+        (
+            e.with_(auto=False, confidence=SUGGEST_CONFIDENCE)
+            if e.auto and phrases.touches(ctx.doc.folded, e.start, e.end)
+            else e
+        )
+        for e in edits
+    ]
+    # A leftover fix next to the join ("the. of,,") is folded into it: kept apart, the pipeline
+    # would apply one of the two now and the other on a second run.
+    from .leftovers import fixes_around
 
-        near = [e for e in leftovers(ctx) if e.fixable and e.source not in off
-                and any(e.start < b.end and b.start < e.end for b in edits)]
-        if near:
-            edits = [e for e in merge_overlapping(text, edits + near) if e.source == SOURCE or e not in near]
+    near = [x for b in edits for x in fixes_around(ctx, b.start, b.end)]
+    if near:
+        edits = [e for e in merge_overlapping(text, edits + near) if e.source == SOURCE or e not in near]
     return edits
 
 
 def _boundary_edit(text: str, period: int, next_start: int, token_before: str, next_token: str):
-    first = re.match(r"[a-z'\u2019-]+", next_token).group(0)
+    first = _LOWER_WORD_RE.match(next_token).group(0)
     joiner = _joiner(first)
     end_match = _CONTINUATION_END_RE.search(text, next_start)
     continuation = text[next_start : end_match.start() if end_match else len(text)]
@@ -119,13 +122,27 @@ def _boundary_edit(text: str, period: int, next_start: int, token_before: str, n
     capitalised = text[period:next_start] + text[next_start].upper()
     if sure:
         return mt_edit(
-            text, period, span_end, joined, kind=KIND, source=SOURCE, confidence=AUTO_CONFIDENCE,
-            auto=True, reason=f"full stop before the lower-case continuation '{first} ...': join the pieces",
+            text,
+            period,
+            span_end,
+            joined,
+            kind=KIND,
+            source=SOURCE,
+            confidence=AUTO_CONFIDENCE,
+            auto=True,
+            reason=f"full stop before the lower-case continuation '{first} ...': join the pieces",
             alternatives=(capitalised,),
         )
     return mt_edit(
-        text, period, span_end, joined, kind=KIND, source=SOURCE, confidence=SUGGEST_CONFIDENCE,
-        auto=False, reason=f"lower-case '{first}' after a full stop: a broken sentence, or a missing capital",
+        text,
+        period,
+        span_end,
+        joined,
+        kind=KIND,
+        source=SOURCE,
+        confidence=SUGGEST_CONFIDENCE,
+        auto=False,
+        reason=f"lower-case '{first}' after a full stop: a broken sentence, or a missing capital",
         alternatives=(capitalised,),
     )
 
@@ -137,7 +154,7 @@ def _joiner(first: str) -> str | None:
     if first in _JOIN_WITH_COMMA:
         return ", "
     if first.endswith(("ed", "en", "ing")) and len(first) > 4 and possible_verb(first):
-        return ", "  # "in 2011. backed by NATO." -> "in 2011, backed by NATO."
+        return ", "  # "fell in 1989. backed by Moscow." -> "fell in 1989, backed by Moscow."
     return None
 
 
@@ -182,15 +199,15 @@ def _legitimate_lower_case(token_before: str, next_token: str, text: str, after_
         return True  # "ii. the second"
     if not any(c.isalnum() for c in core):
         return True  # a bullet or a dash
-    word = re.match(r"[a-z'\u2019-]+", next_token)
-    glued = re.match(r"(?:of|the|and|from)[A-Z][a-z]{2,}", next_token)  # "ofBeijing": mt/spacing's
-    bare_token = re.split(r"[,;:.)\"'\u201d\u2019]", next_token, maxsplit=1)[0]
+    word = _LOWER_WORD_RE.match(next_token)
+    glued = _GLUED_TOKEN_RE.match(next_token)  # "ofBeijing": mt/spacing's
+    bare_token = _TRAILING_PUNCT_RE.split(next_token, maxsplit=1)[0]
     if word is None or (word.group(0) != bare_token and not glued):
         return True  # "iPhone", "mRNA", "e.g.", "x2": not a plain lower-case word
     w = word.group(0)
     if len(w) == 1 and w != "a":
         return True  # a variable or a list letter
-    if w in _NAME_PARTICLES and re.match(r"\s+[A-Z]", text[after_next : after_next + 3]):
+    if w in _NAME_PARTICLES and _CAPITAL_NEXT_RE.match(text, after_next):
         return True  # "de Gaulle", "van Gogh"
     return False
 

@@ -1,19 +1,20 @@
 """Verbless fragments standing as sentences.
 
-Machine translation can cut an attribution off its sentence: "..., he said. Claudia Gazzini,
-senior Libya analyst at the International Crisis Group." The second "sentence" has no verb; the
-fix is "..., said Claudia Gazzini, senior Libya analyst ...", applied automatically because the
-pattern (", he said." followed by a name and a comma) has no other reading.
+Machine translation can cut an attribution off its sentence: "..., he said. Maria Lopez, chief
+economist at the Central Bank." The second "sentence" has no verb; the fix is "..., said Maria
+Lopez, chief economist at the Central Bank.", applied automatically because the pattern
+(", he said." followed by a name and a comma) has no other reading.
 
 Other verbless sentences are flagged without a fix: "Name Surname, title." ones at confidence
 0.6, the rest (often written on purpose: captions, "The bigger the city, the more cockroaches.")
 at 0.4, below the default reporting threshold. A sentence counts as verbless only when no word in
-it could be a verb at all (by the lemminflect lexicon), which misses some fragments but never
+it could be a verb at all (mtfix/mt/lexicon.py), which misses some fragments but never
 mistakes a sentence for one. Only sentences that follow another one on the same line are
 checked, so headings, captions and bylines on lines of their own are left alone; so are short
 stylistic fragments ("Far from it."), dated captions, labels with a colon, quotations, and
 sentences cut by an abbreviation ("the U.S. Army Corps of Engineers.").
 """
+
 from __future__ import annotations
 
 import re
@@ -29,7 +30,7 @@ FLAG_CONFIDENCE = 0.6
 QUIET_CONFIDENCE = 0.4  # below the default --min-confidence 0.5
 JOIN_CONFIDENCE = 0.9
 
-# A sentence that follows another on the same line: "... he said. Claudia Gazzini, senior ...
+# A sentence that follows another on the same line: "... he said. Maria Lopez, chief ...
 # Group." A literal first character keeps the scan at C speed (this check runs in rules mode);
 # by default only sentences opening with a name and a comma, after a full stop, are examined.
 _SENTENCE_AFTER_RE = re.compile(
@@ -78,7 +79,13 @@ def propose(ctx) -> list:
         appositive = _NAME_RE.match(text, start, end) is not None
         edits.append(
             mt_edit(
-                text, start, end, None, kind=KIND, source=SOURCE, auto=False,
+                text,
+                start,
+                end,
+                None,
+                kind=KIND,
+                source=SOURCE,
+                auto=False,
                 confidence=FLAG_CONFIDENCE if appositive else QUIET_CONFIDENCE,
                 reason="a sentence without a verb: a fragment cut off a neighbouring sentence?",
             )
@@ -112,21 +119,27 @@ def _verbless(body: str) -> bool:
         return False  # settled without the lexicon (whose first look-up loads it: a second)
     for i, w in enumerate(words):
         if w[0].isupper() and (i > 0 or (len(words) > 1 and words[1][0].isupper())):
-            continue  # a proper noun: "Claudia Gazzini", "International Crisis Group"
+            continue  # a proper noun: "Maria Lopez", "Central Bank"
         if "'" in w or "\u2019" in w or possible_verb(w):
             return False
     return True
 
 
 def _attribution_join(text: str, stop: int, start: int, end: int):
-    """', he said. Claudia Gazzini, senior analyst.' -> ', said Claudia Gazzini, senior analyst.'"""
+    """', he said. Maria Lopez, chief economist.' -> ', said Maria Lopez, chief economist.'"""
     m = _ATTRIBUTION_RE.search(text, max(0, stop - 40), stop)
     name = _NAME_RE.match(text, start, end)
     if m is None or name is None:
         return None
     return mt_edit(
-        text, m.start("who"), name.end("name"), f"{m.group('verb')} {name.group('name')}", kind=KIND,
-        source=SOURCE, confidence=JOIN_CONFIDENCE, auto=True,
+        text,
+        m.start("who"),
+        name.end("name"),
+        f"{m.group('verb')} {name.group('name')}",
+        kind=KIND,
+        source=SOURCE,
+        confidence=JOIN_CONFIDENCE,
+        auto=True,
         reason=f"'{name.group('name')}, ...' has no verb: the attribution '{m.group('who')} "
         f"{m.group('verb')}' belongs to it",
     )

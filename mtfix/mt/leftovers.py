@@ -1,10 +1,12 @@
 """Leftovers of translation: doubled words, doubled punctuation, spacing damage, foreign words.
 
-Rule ids (each can be disabled on its own):
+Two proposers. mt-leftover (rules mode) runs:
     mt/doubled-word   "the the" -> "the"; word loops "prayer prayer prayer" -> "prayer"
-    mt/doubled-punct  ",," -> ","; "end.." -> "end."; ",." -> "."
+    mt/doubled-punct  ",," -> ","; "etc.." -> "etc."; ",." -> "."
+mt-spacing (full mode, or when named) runs:
     mt/spacing        "ofBeijing" -> "of Beijing"; "Sino- U.S." -> "Sino-U.S."; "word ," -> "word,"
     mt/foreign-word   untranslated words in another script or alphabet (flag only)
+Each rule id can be disabled on its own.
 
 Doubles that English uses on purpose ("had had", "that that", "going on on land", "bye bye")
 and capitalised doubles (names like "Walla Walla", tautonyms like "Gorilla gorilla") are never
@@ -13,6 +15,7 @@ changed automatically.
 Every pattern starts with a rare literal or character, so the scans run at C speed: this check
 runs in rules mode and must cost a few per cent of a rules run.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,7 +26,6 @@ from . import _NO_PHRASES, merge_overlapping, mt_edit, rule_phrases
 from .boundaries import ABBREVIATIONS
 
 KIND = "mt-other"
-_NOTE = "mt-leftover"
 
 # Run on the folded (lower-cased) text. ASCII classes: a Unicode letter class is five times slower.
 # On the folded text; possessive "++": three times faster.
@@ -32,40 +34,34 @@ _SPACE_COMMA_SCAN = re.compile(r" ,(?=[ \t][a-z])")
 _NEW_LINE_DOUBLE_RE = re.compile(r"\n([a-z]++) \1(?![\w'\u2019-])")
 _LINE_START_DOUBLE_RE = re.compile(r"([a-z]++) \1(?![\w'\u2019-])")
 # Never doubled in well-formed English: a doubled one is a slip.
-_FUNCTION_WORDS = frozenset(
-    """
+_FUNCTION_WORDS = frozenset("""
     the a an of to and or for with from at as than but nor if this these those their its his our
     my your which who whom whose when where why what how are was were be been will would can
     could should shall may might must they we he she i also not
-    """.split()
-)
+    """.split())
 # Doubled on purpose, at least sometimes: left alone.
-_LEGITIMATE_DOUBLES = frozenset(
-    """
-    had that is do does very so no yes bye ha ho he hee blah bla la da dum ta tut tsk knock chop
+_LEGITIMATE_DOUBLES = frozenset("""
+    had that is do does very so no yes bye ha ho he hee blah bla la da ta tut tsk knock chop
     hush well now there come go many far really more long night boo choo pooh goody yum pom bon
     aye yeah oh ah uh um hmm hey hip hear wait please quick cha tom mahi bora walla pago wagga
     sing mau dik beri ylang tse can yo bang kill never little pretty her you it again round over
     through by
-    """.split()
-)
+    """.split())
+_LEGITIMATE_DOUBLES |= {"dum"}  # codespell:ignore dum
 # Particles of phrasal verbs: "going on on land", "log in in the morning".
 _PARTICLES = frozenset("in on up out off down about around along away back".split())
 _NEXT_COPY_RE = re.compile(r"[ \t\u00a0]+([^\W\d_]+)(?![\w'\u2019-])")
 
-# Literal-prefixed scans are five times faster than one scan for "[,;.][,;.]". The full-stop
-# scan serves "end.." (group 1) and "end.The" alike.
-_COMMA_SCANS = (re.compile(r",[,.]"), re.compile(r";;"))
-_DOT_SCAN = re.compile(r"\.(?:(\.)|(?=[A-Z][a-z]{2,}\b))")
+# Literal-prefixed scans are five times faster than one scan for "[,;.][,;.]".
+_PUNCT_SCANS = (re.compile(r",[,.]"), re.compile(r";;"), re.compile(r"\.\."))
+_MISSING_SPACE_RE = re.compile(r"\.(?=[A-Z][a-z]{2,}\b)")
 # Scans for capitals (rare) and looks behind: one pass for "of", "the", "and" and "from".
-_GLUED_RE = re.compile(r"[A-Z](?<=(?:of|he|nd|om)[A-Z])(?=[a-z]{2})")
+_GLUED_RE = re.compile(r"[A-Z](?<=(?:of|he|nd|om)[A-Z])(?=[a-z]{2})")  # codespell:ignore nd
 _GLUED_WORDS = ("of", "the", "and", "from")
-_PREFIXES = frozenset(
-    """
+_PREFIXES = frozenset("""
     sino anglo franco afro euro indo russo austro greco italo judeo turko irano hispano nippo
     pro anti post pre non ex mid neo pan trans inter intra multi co self semi sub super ultra counter cross
-    """.split()
-)
+    """.split())
 _PREFIX_GAP_RE = re.compile(r"-[ \t]+(?=[A-Z])")
 
 # Letters of another script, or Latin letters almost never found in English loanwords
@@ -77,38 +73,77 @@ _END_OF_LATIN = "\u0250"  # Basic Latin to Latin Extended-B
 
 
 def propose(ctx) -> list:
-    cached = ctx.notes.get(_NOTE) if hasattr(ctx, "notes") else None
-    if cached is not None:
-        return list(cached)  # already computed for mt-boundary, which folds nearby fixes in
-    text = ctx.doc.text
-    folded = ctx.doc.folded  # lower-cased, same length; the rules proposer has built it already
-    edits = []
-    # A fix next to a phrase the rules may rewrite ("safety menace,,", "mention mention") is only
-    # suggested: the rule wins now, and the fix would otherwise apply on a second run.
-    phrases = None
-    for e in _fixes(text, folded):
-        if e.auto:
-            phrases = phrases or rule_phrases(ctx)
-            if phrases is not _NO_PHRASES and phrases.touches(folded, e.start, e.end):
-                e = e.with_(auto=False, confidence=0.6)
-        edits.append(e)
+    """mt-leftover: doubled words and doubled punctuation (rules mode)."""
+    text, folded = ctx.doc.text, ctx.doc.folded  # folded: lower-cased, same length, built by the rules
+    return _finish(ctx, _core_fixes(text, folded))
+
+
+def propose_spacing(ctx) -> list:
+    """mt-spacing: spacing damage and untranslated words (full mode, or when named: it costs as
+    much again as mt-leftover and fires far more rarely)."""
+    text, folded = ctx.doc.text, ctx.doc.folded
+    edits = _spacing_fixes(text, folded)
+    if edits and active(ctx, "mt-leftover"):
+        # A doubled word next to a spacing fix ("the the ,") is folded into it, as mt-boundary does.
+        edits += [x for e in edits for x in _around(ctx, _core_fixes, e.start, e.end)]
+    edits = _finish(ctx, edits)
     if not text.isascii():
         edits.extend(_foreign_words(text))
-    if len(edits) > 1:
-        edits = merge_overlapping(text, edits)
-    if hasattr(ctx, "notes"):
-        ctx.notes[_NOTE] = tuple(edits)
     return edits
 
 
-def _fixes(text: str, folded: str) -> list:
-    """Every doubled word, doubled punctuation and spacing fix. Each scan starts with a literal
-    character and serves several checks: the per-document cost is a handful of C-speed scans."""
+def active(ctx, name: str) -> bool:
+    """Does this run use the proposer `name`?"""
+    options = getattr(ctx, "options", None)
+    if options is None:
+        return False
+    from ..pipeline import MODE_PROPOSERS
+
+    names = options.proposers or MODE_PROPOSERS.get(options.mode, ())
+    return name in names and name not in options.disable
+
+
+def fixes_around(ctx, start: int, end: int) -> list:
+    """The fixes of the active leftover checks that overlap text[start:end] (for mt-boundary,
+    which folds them into its join)."""
+    out = []
+    if active(ctx, "mt-leftover"):
+        out += _around(ctx, _core_fixes, start, end)
+    if active(ctx, "mt-spacing"):
+        out += _around(ctx, _spacing_fixes, start, end)
+    return [e for e in out if e.source not in ctx.options.disable]
+
+
+def _around(ctx, finder, start: int, end: int) -> list:
+    # A small window, not the whole document: only fixes overlapping [start, end) are wanted.
+    text, folded = ctx.doc.text, ctx.doc.folded
+    lo, hi = max(0, start - 60), min(len(text), end + 60)
+    out = []
+    for e in finder(text[lo:hi], folded[lo:hi]):
+        e = e.with_(start=e.start + lo, end=e.end + lo)
+        if e.start < end and start < e.end and e.fixable:
+            out.append(e)
+    return _finish(ctx, out)
+
+
+def _finish(ctx, edits: list) -> list:
+    # A fix next to a phrase the rules may rewrite ("safety menace,,", "mention mention") is only
+    # suggested: the rule wins now, and the fix would otherwise apply on a second run.
+    phrases = None
+    folded = ctx.doc.folded
+    for i, e in enumerate(edits):
+        if e.auto:
+            phrases = phrases or rule_phrases(ctx)
+            if phrases is not _NO_PHRASES and phrases.touches(folded, e.start, e.end):
+                edits[i] = e.with_(auto=False, confidence=0.6)
+    return merge_overlapping(ctx.doc.text, edits) if len(edits) > 1 else edits
+
+
+def _core_fixes(text: str, folded: str) -> list:
+    """Doubled words and punctuation: a few literal-prefixed scans, at C speed."""
     out = []
     doubled = [m.start(1) for m in _SPACE_SCAN.finditer(folded)]
     doubled += [m.start(1) for m in _NEW_LINE_DOUBLE_RE.finditer(folded)]
-    for m in _SPACE_COMMA_SCAN.finditer(folded):
-        out.extend(_comma_space(text, m.start()))
     if _LINE_START_DOUBLE_RE.match(folded):
         doubled.append(0)
     covered = -1
@@ -119,11 +154,18 @@ def _fixes(text: str, folded: str) -> list:
         if edit is not None:
             covered = edit.end
             out.append(edit)
-    for m in _DOT_SCAN.finditer(text):
-        out.extend(_punctuation(text, "..", m.start(), m.end()) if m.group(1) else _missing_space(text, m.start()))
-    for rx in _COMMA_SCANS:
+    for rx in _PUNCT_SCANS:
         for m in rx.finditer(text):
             out.extend(_punctuation(text, m.group(0), m.start(), m.end()))
+    return out
+
+
+def _spacing_fixes(text: str, folded: str) -> list:
+    out = []
+    for m in _SPACE_COMMA_SCAN.finditer(folded):
+        out.extend(_comma_space(text, m.start()))
+    for m in _MISSING_SPACE_RE.finditer(text):
+        out.extend(_missing_space(text, m.start()))
     for m in _GLUED_RE.finditer(text):
         out.extend(_glued(text, m.start()))
     for m in _PREFIX_GAP_RE.finditer(text):
@@ -152,11 +194,27 @@ def _doubled_word_edit(text: str, start: int):
     if word[0].isupper() and copies[0][0].islower() and not at_sentence_start(text, start):
         return None  # "Georg and Are are", "Gorilla gorilla": a name, then a word
     if lw in _PARTICLES and not loop:
-        return mt_edit(text, start, end, word, kind=KIND, source="mt/doubled-word", confidence=0.6, auto=False,
-                       reason=f"doubled '{lw}' (right only after a phrasal verb: 'going on on land')")
+        return mt_edit(
+            text,
+            start,
+            end,
+            word,
+            kind=KIND,
+            source="mt/doubled-word",
+            confidence=0.6,
+            auto=False,
+            reason=f"doubled '{lw}' (right only after a phrasal verb: 'going on on land')",
+        )
     sure = loop or lw in _FUNCTION_WORDS or (len(lw) >= 3 and all(c.islower() for c in copies))
     return mt_edit(
-        text, start, end, word, kind=KIND, source="mt/doubled-word", confidence=0.9 if sure else 0.6, auto=sure,
+        text,
+        start,
+        end,
+        word,
+        kind=KIND,
+        source="mt/doubled-word",
+        confidence=0.9 if sure else 0.6,
+        auto=sure,
         reason=f"word repeated {total} times" if loop else f"doubled word '{lw}'",
     )
 
@@ -168,21 +226,48 @@ def _punctuation(text: str, pair: str, at: int, end: int):
         while end < len(text) and text[end] == pair[0]:
             end += 1
         if before != pair[0]:
-            yield mt_edit(text, at, end, pair[0], kind=KIND, source="mt/doubled-punct", confidence=0.9,
-                          auto=True, reason="doubled punctuation")
+            yield mt_edit(
+                text,
+                at,
+                end,
+                pair[0],
+                kind=KIND,
+                source="mt/doubled-punct",
+                confidence=0.9,
+                auto=True,
+                reason="doubled punctuation",
+            )
     elif pair == ".." and before not in ". \t\n" and after not in "." and not after.isalnum():
         # "etc..", "J..": an abbreviation's stop doubled by the sentence's. A bare "Ah.." is an
         # informal ellipsis that post-editors keep.
         token = re.search(r"(\S+)$", text[max(0, at - 30) : at])
         core = token.group(1).lstrip("([{\"'\u201c\u2018") if token else ""
         if "." in core or core.lower() in ABBREVIATIONS or (len(core) == 1 and core.isalpha()):
-            yield mt_edit(text, at, end, ".", kind=KIND, source="mt/doubled-punct", confidence=0.85,
-                          auto=True, reason="doubled full stop after an abbreviation")
+            yield mt_edit(
+                text,
+                at,
+                end,
+                ".",
+                kind=KIND,
+                source="mt/doubled-punct",
+                confidence=0.85,
+                auto=True,
+                reason="doubled full stop after an abbreviation",
+            )
     elif pair == ",." and after != "." and before not in ",.":
         # "end,.The": the space the missing-space rule would add next time comes now.
         stop = ". " if after.isupper() and before.isalpha() else "."
-        yield mt_edit(text, at, end, stop, kind=KIND, source="mt/doubled-punct", confidence=0.85,
-                      auto=True, reason="comma before a full stop")
+        yield mt_edit(
+            text,
+            at,
+            end,
+            stop,
+            kind=KIND,
+            source="mt/doubled-punct",
+            confidence=0.85,
+            auto=True,
+            reason="comma before a full stop",
+        )
 
 
 def _glued(text: str, at: int):
@@ -191,15 +276,33 @@ def _glued(text: str, at: int):
     if fw is None or (begin and (text[begin - 1].isalnum() or text[begin - 1] in "./@#:_-'\u2019")):
         return  # "proofBeijing", ".ofType", "@theName": not a glued function word
     if re.match(r"[A-Z][a-z]{2,}(?![\w(@/_-])", text[at : at + 40]):
-        yield mt_edit(text, begin, at, fw + " ", kind=KIND, source="mt/spacing", confidence=0.9,
-                      auto=True, reason=f"missing space after '{fw}'")
+        yield mt_edit(
+            text,
+            begin,
+            at,
+            fw + " ",
+            kind=KIND,
+            source="mt/spacing",
+            confidence=0.9,
+            auto=True,
+            reason=f"missing space after '{fw}'",
+        )
 
 
 def _prefix_gap(text: str, start: int, end: int):
     prefix = re.search(r"(?<![\w-])([A-Za-z]+)$", text[max(0, start - 12) : start])
     if prefix and prefix.group(1).lower() in _PREFIXES:
-        yield mt_edit(text, start, end, "-", kind=KIND, source="mt/spacing", confidence=0.85,
-                      auto=True, reason=f"space after the prefix '{prefix.group(1)}-'")
+        yield mt_edit(
+            text,
+            start,
+            end,
+            "-",
+            kind=KIND,
+            source="mt/spacing",
+            confidence=0.85,
+            auto=True,
+            reason=f"space after the prefix '{prefix.group(1)}-'",
+        )
 
 
 def _comma_space(text: str, space: int):
@@ -207,14 +310,32 @@ def _comma_space(text: str, space: int):
     while gap_start and text[gap_start - 1] == " ":
         gap_start -= 1
     if gap_start and text[gap_start - 1].islower():
-        yield mt_edit(text, gap_start, space + 1, "", kind=KIND, source="mt/spacing", confidence=0.85,
-                      auto=True, reason="space before a comma")
+        yield mt_edit(
+            text,
+            gap_start,
+            space + 1,
+            "",
+            kind=KIND,
+            source="mt/spacing",
+            confidence=0.85,
+            auto=True,
+            reason="space before a comma",
+        )
 
 
 def _missing_space(text: str, stop: int):
     if re.search(r"(?<![\w./@:_-])[a-z]{2,}$", text[max(0, stop - 30) : stop]):
-        yield mt_edit(text, stop, stop + 1, ". ", kind=KIND, source="mt/spacing", confidence=0.8,
-                      auto=True, reason="no space after a full stop")
+        yield mt_edit(
+            text,
+            stop,
+            stop + 1,
+            ". ",
+            kind=KIND,
+            source="mt/spacing",
+            confidence=0.8,
+            auto=True,
+            reason="no space after a full stop",
+        )
 
 
 def _foreign_words(text: str):
@@ -244,8 +365,17 @@ def _foreign_words(text: str):
         elif word[0].isupper():
             continue  # "Iysa'īl", "Brașov": a name
         elif word.islower() and word.replace("'", "").replace("\u2019", "").isalpha():
-            yield mt_edit(text, start, end, None, kind=KIND, source="mt/foreign-word", confidence=0.6, auto=False,
-                          reason=f"'{word}' is not an English word: left untranslated?")
+            yield mt_edit(
+                text,
+                start,
+                end,
+                None,
+                kind=KIND,
+                source="mt/foreign-word",
+                confidence=0.6,
+                auto=False,
+                reason=f"'{word}' is not an English word: left untranslated?",
+            )
     yield from _script_flag(text, run)
 
 
@@ -265,8 +395,17 @@ def _script_flag(text: str, run: list):
     if all(w[0].isupper() for w in words):
         return  # "Дм. Быков": a name left in its script (cased scripts only; CJK has no case)
     script = unicodedata.name(next(c for c in text[start:end] if c.isalpha()), "OTHER").split(" ")[0]
-    yield mt_edit(text, start, end, None, kind=KIND, source="mt/foreign-word", confidence=0.6, auto=False,
-                  reason=f"{script.title()} script in English text: left untranslated?")
+    yield mt_edit(
+        text,
+        start,
+        end,
+        None,
+        kind=KIND,
+        source="mt/foreign-word",
+        confidence=0.6,
+        auto=False,
+        reason=f"{script.title()} script in English text: left untranslated?",
+    )
 
 
 def _inside_brackets(text: str, pos: int) -> bool:

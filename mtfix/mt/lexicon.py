@@ -7,6 +7,7 @@ milliseconds. Rebuild it after upgrading lemminflect:
 
     .venv/bin/python -m mtfix.mt.lexicon
 """
+
 from __future__ import annotations
 
 import gzip
@@ -29,7 +30,7 @@ def can_be_verb(word: str) -> bool:
 
 
 def verb_only(word: str) -> bool:
-    """A verb form with no noun or adjective reading: "won", "went", "ensues"."""
+    """A verb form with no noun or adjective reading: "won", "went", "ensued"."""
     return _verbs().get(word.lower()) is False
 
 
@@ -46,7 +47,9 @@ def build(out: Path = PATH) -> int:
             word, upos, _ = line.rstrip("\n").split(",", 2)
             tags[word.lower()].add(upos.lower())
     lines = [
-        w + (AMBIGUOUS_MARK if t & {"noun", "adj", "propn"} else "") for w, t in sorted(tags.items()) if t & {"verb", "aux"}
+        w + (AMBIGUOUS_MARK if t & {"noun", "adj", "propn"} else "")
+        for w, t in sorted(tags.items())
+        if t & {"verb", "aux"}
     ]
     with gzip.GzipFile(out, "wb", mtime=0) as fh:  # mtime=0: the same table gives the same bytes
         fh.write(("\n".join(lines) + "\n").encode("utf-8"))

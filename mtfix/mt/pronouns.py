@@ -1,10 +1,10 @@
 """Pronoun-antecedent mismatches left by machine translation (needs spaCy).
 
 Languages that drop subjects (Spanish, Romanian, Estonian, ...) leave the translator to guess a
-pronoun, and it guesses wrong: "... has allowed Moscow to increase its military assets. He is
-also trying to build a naval base" (Moscow: "It"), and "He is seeking air defense systems ...
-It also wants training for its pilots" (Haftar: "He ... his"). Only sentence-initial subject
-pronouns are checked, against the paragraph before them (parsed, with named entities):
+pronoun, and it guesses wrong: "... has let China widen its trade routes. He also plans a
+railway" (China: "It"), and "She wants new loans ... It also hopes to buy ships for its fleet"
+(the owner: "She ... her"). Only sentence-initial subject pronouns are checked, against the
+paragraph before them (parsed, with named entities):
 
 * He/She -> It: nothing earlier in the paragraph can be a person (no PERSON entity, no name
   tagged PERSON anywhere in the document, no he/she/his/her/who, no person noun), the previous
@@ -15,8 +15,9 @@ pronouns are checked, against the paragraph before them (parsed, with named enti
 * It -> He/She: "It" is the subject of a verb that wants a person ("wants", "seeks", "hopes"),
   the previous sentence's subject is a person of known gender, and that sentence has no singular
   thing "it" could mean. Applied when "also" marks the two sentences as the same actor's
-  ("He is seeking ... It also wants ..."), suggested otherwise; with the sentence's its/itself.
+  ("She wants ... It also hopes ..."), suggested otherwise; with the sentence's its/itself.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,8 +34,7 @@ _SUBJECT_DEPS = ("nsubj", "nsubjpass")
 _ARGUMENT_DEPS = ("nsubj", "nsubjpass", "dobj", "poss", "attr", "dative")
 _THING_LABELS = ("GPE", "ORG")
 _PERSON_PRONOUNS = frozenset("he him his himself she her hers herself who whom".split())
-_PERSON_NOUNS = frozenset(
-    """
+_PERSON_NOUNS = frozenset("""
     president minister leader commander general official spokesman spokeswoman spokesperson man
     woman boy girl king queen prince princess envoy analyst chief director chairman chairwoman
     secretary ambassador senator governor mayor judge player coach author writer actor actress
@@ -45,34 +45,49 @@ _PERSON_NOUNS = frozenset(
     economist banker investor executive ceo boss member citizen resident farmer worker driver
     pilot victim suspect prisoner child baby friend partner colleague rival opponent hero ruler
     monarch sultan sheikh prophet god saint lord lady sir person people
-    """.split()
-)
+    """.split())
 _HONORIFICS = frozenset("mr mrs ms miss mx dr sir dame lord lady prof rev fr mme mlle herr frau".split())
-_HONORIFIC_GENDER = {"mr": "he", "sir": "he", "lord": "he", "herr": "he", "mrs": "she", "ms": "she",
-                     "miss": "she", "dame": "she", "lady": "she", "mme": "she", "mlle": "she", "frau": "she"}
-_PERSON_SUFFIXES = ("er", "or", "ist", "ian", "man", "woman")
+_HONORIFIC_GENDER = {
+    "mr": "he",
+    "sir": "he",
+    "lord": "he",
+    "herr": "he",
+    "mrs": "she",
+    "ms": "she",
+    "miss": "she",
+    "dame": "she",
+    "lady": "she",
+    "mme": "she",
+    "mlle": "she",
+    "frau": "she",
+}
+_PERSON_SUFFIXES = ("er", "or", "ist", "ian", "man", "woman")  # codespell:ignore ist
 # Verbs whose subject is a person (or an organisation speaking as one), not a thing.
-_WANTING_VERBS = frozenset(
-    """
+_WANTING_VERBS = frozenset("""
     want seek hope wish intend plan try refuse demand insist ask request claim believe think
     decide agree promise threaten vow fear prefer
-    """.split()
-)
-# What a country or an organisation does: "Moscow ... He is also trying to build a naval base".
+    """.split())
+# What a country or an organisation does: "China ... He also plans a railway".
 # A thing cannot love, die or study, so "He" with such a verb is left alone whatever came before.
-_INSTITUTIONAL_VERBS = frozenset(
-    """
+_INSTITUTIONAL_VERBS = frozenset("""
     try seek want plan build develop expand increase invest deploy send sign agree support oppose
     control negotiate demand aim intend refuse threaten hope need launch announce establish acquire
     buy sell export import produce supply fund finance provide offer impose lift sanction recognise
     recognize reject accept host occupy invade attack annex withdraw strengthen reinforce
     modernise modernize upgrade secure gain obtain pursue push press court lobby
-    """.split()
-)
+    """.split())
 _SAYING_VERBS = frozenset(
     "say tell add note state explain argue claim believe think write insist warn urge reply recall".split()
 )
-_TO_THING = {"he": "it", "she": "it", "him": "it", "himself": "itself", "herself": "itself", "hers": "its", "his": "its"}
+_TO_THING = {
+    "he": "it",
+    "she": "it",
+    "him": "it",
+    "himself": "itself",
+    "herself": "itself",
+    "hers": "its",
+    "his": "its",
+}
 
 
 def propose(ctx) -> list:
@@ -102,7 +117,7 @@ def propose(ctx) -> list:
 
 
 def _person_names(docs) -> frozenset:
-    """Every capitalised token of a PERSON entity: "Haftar" stays a person where the tagger
+    """Every capitalised token of a PERSON entity: "Okafor" stays a person where the tagger
     calls one mention an organisation."""
     return frozenset(t.text for d in docs for e in d.ents if e.label_ == "PERSON" for t in e if t.text[:1].isupper())
 
@@ -126,23 +141,42 @@ def _person_for_thing(text, offset, sent, prev, earlier, first, names) -> list:
     if any(_mentions_person(t, names) for t in earlier):
         return []
     # Named places and organisations only: "the firm" may stand for its founder two lines up.
-    things = [e for e in prev.ents if e.label_ in _THING_LABELS and e.root.dep_ in _ARGUMENT_DEPS
-              and e.root.tag_ != "NNPS" and not any(_mentions_person(t, names) for t in e)]
+    things = [
+        e
+        for e in prev.ents
+        if e.label_ in _THING_LABELS
+        and e.root.dep_ in _ARGUMENT_DEPS
+        and e.root.tag_ != "NNPS"
+        and not any(_mentions_person(t, names) for t in e)
+    ]
     if not things:
         return []
     verbs = [first.head, *(t for t in first.head.children if t.dep_ in ("xcomp", "conj") and t.pos_ == "VERB")]
     if not any(_lemma(v) in _INSTITUTIONAL_VERBS for v in verbs):
         return []
     saying = _lemma(first.head) in _SAYING_VERBS
-    others = [t for t in sent if t.i > first.i and _mentions_person(t, names) and t.lower_ not in _TO_THING
-              and not (t.lower_ == "her" and first.lower_ == "she")]
+    others = [
+        t
+        for t in sent
+        if t.i > first.i
+        and _mentions_person(t, names)
+        and t.lower_ not in _TO_THING
+        and not (t.lower_ == "her" and first.lower_ == "she")
+    ]
     gender = ("he", "him", "his", "himself") if first.lower_ == "he" else ("she", "her", "hers", "herself")
     targets = [first] + ([] if others else [t for t in sent if t.i > first.i and t.lower_ in gender])
     antecedent = things[0].text
     conf, auto = (SUGGEST_CONFIDENCE, False) if saying else (AUTO_CONFIDENCE, True)
     return [
-        _replace(text, offset, t, _thing_form(t), conf, auto,
-                 f"'{t.text}' refers to a thing (no person in the paragraph; previous sentence: '{antecedent}')")
+        _replace(
+            text,
+            offset,
+            t,
+            _thing_form(t),
+            conf,
+            auto,
+            f"'{t.text}' refers to a thing (no person in the paragraph; previous sentence: '{antecedent}')",
+        )
         for t in targets
     ]
 
@@ -165,12 +199,22 @@ def _it_for_person(text, offset, sent, prev, first, names) -> list:
     also = any(t.lower_ == "also" for t in sent[: first.i - sent.start + 4])
     conf, auto = (AUTO_CONFIDENCE, True) if also else (SUGGEST_CONFIDENCE, False)
     other_subject = next((t.i for t in sent if t.i > first.i and t.dep_ in _SUBJECT_DEPS), sent.end)
-    forms = {"it": gender, "its": "his" if gender == "he" else "her",
-             "itself": "himself" if gender == "he" else "herself"}
+    forms = {
+        "it": gender,
+        "its": "his" if gender == "he" else "her",
+        "itself": "himself" if gender == "he" else "herself",
+    }
     targets = [first] + [t for t in sent if first.i < t.i < other_subject and t.lower_ in ("its", "itself")]
     return [
-        _replace(text, offset, t, forms[t.lower_], conf, auto,
-                 f"'{t.text}' refers to the person in the previous sentence ('{subject.text} ...')")
+        _replace(
+            text,
+            offset,
+            t,
+            forms[t.lower_],
+            conf,
+            auto,
+            f"'{t.text}' refers to the person in the previous sentence ('{subject.text} ...')",
+        )
         for t in targets
     ]
 
@@ -179,8 +223,9 @@ def _replace(text, offset, tok, form, conf, auto, reason):
     start = offset + tok.idx
     word = tok.text
     replacement = form.capitalize() if word[0].isupper() else form
-    return mt_edit(text, start, start + len(word), replacement, kind=KIND, source=SOURCE,
-                   confidence=conf, auto=auto, reason=reason)
+    return mt_edit(
+        text, start, start + len(word), replacement, kind=KIND, source=SOURCE, confidence=conf, auto=auto, reason=reason
+    )
 
 
 def _thing_form(tok) -> str:

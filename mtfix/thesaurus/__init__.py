@@ -32,7 +32,7 @@ class ReverseThesaurus:
     def __init__(self, raw: dict[str, str]):
         self._raw = raw
         self._parsed: dict[str, dict[str, tuple[str, ...]]] = {}
-        self.phrases = frozenset(k for k in raw if " " in k)
+        self.phrases = frozenset(k for k, v in raw.items() if " " in k and "\t" in v)
 
     @classmethod
     def from_text(cls, text: str) -> "ReverseThesaurus":
@@ -46,10 +46,14 @@ class ReverseThesaurus:
         if parsed is None:
             parsed = {}
             for part in self._raw.get(lemma, "").split("\t"):
-                if part:
+                if part and part[0] != "z":
                     parsed[part[0]] = tuple(part[2:].split("|"))
             self._parsed[lemma] = parsed
         return parsed.get(pos, ())
+
+    def zipf(self, phrase: str) -> float:
+        """wordfreq Zipf frequency of a word or phrase's lemma (DEFAULT_ZIPF when unknown)."""
+        return _zipf(self, phrase.lower())
 
     def originals(self, form: str) -> tuple[str, ...]:
         """Likely originals of a lower-case found word or phrase, inflected like it, best first."""
@@ -107,6 +111,22 @@ def _originals(index: ReverseThesaurus, form: str) -> tuple[str, ...]:
         if len(out) >= MAX_ORIGINALS:
             break
     return tuple(out)[:MAX_ORIGINALS]
+
+
+DEFAULT_ZIPF = 2.5
+
+
+@lru_cache(maxsize=200_000)
+def _zipf(index: ReverseThesaurus, phrase: str) -> float:
+    candidates = [phrase]
+    if " " not in phrase:
+        for lemmas in _lemminflect().getAllLemmas(phrase).values():
+            candidates.extend(lemmas)
+    for lemma in candidates:
+        raw = index._raw.get(lemma)
+        if raw is not None and raw.startswith("z:"):
+            return int(raw[2:].split("\t", 1)[0]) / 10
+    return DEFAULT_ZIPF
 
 
 @lru_cache(maxsize=1)
