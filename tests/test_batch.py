@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -390,6 +391,7 @@ def test_a_dying_worker_fails_only_its_shard(tmp_path, monkeypatch, run_cli):
         return real(records, options, suggest_only)
 
     monkeypatch.setattr(local, "repair_records", poisoned)
+    monkeypatch.setattr(local, "_mp_context", lambda: multiprocessing.get_context("fork"))  # carries the patch
     folder = tmp_path / "in"
     folder.mkdir()
     for i in range(6):
@@ -410,6 +412,7 @@ def test_workers_that_cannot_load_the_pipeline_stop_the_job(tmp_path, monkeypatc
         raise ImportError("no model at /models/x")
 
     monkeypatch.setattr(local, "warm_up", broken)
+    monkeypatch.setattr(local, "_mp_context", lambda: multiprocessing.get_context("fork"))
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "a.txt").write_text(SPUN[0])

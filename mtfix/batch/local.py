@@ -9,6 +9,7 @@ import os
 import queue as queue_module
 import signal
 import sys
+import threading
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -118,8 +119,11 @@ def _worker_task(shard: Shard) -> dict:
 
 
 def _mp_context():
-    # fork shares the rule tables the driver already loaded (seconds saved per worker).
-    if sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods():
+    # fork shares the rule tables the driver already loaded, but is only safe while the driver
+    # has a single thread (a lock held by another thread at fork time stays locked in the child).
+    # (Not forkserver: its workers are children of the server, and each worker checks that it
+    # is the driver's child so that it can die with it.)
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
 
