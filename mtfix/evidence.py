@@ -53,7 +53,7 @@ def score_by_document_evidence(ctx, edits: list[Edit]) -> list[Edit]:
             if s >= SPUN_THRESHOLD:
                 conf = round(0.6 + 0.35 * s, 4)
                 out.append(e.with_(confidence=conf, auto=True,
-                                   reason=f"{e.reason}; document spin score {s:.2f} ({sure} sure swaps)"))
+                                   reason=f"{e.reason}; applied because the document's spin score is {s:.2f} ({sure} sure swaps)"))
             else:
                 out.append(e.with_(confidence=round(0.3 + 0.4 * s, 4)))
         else:

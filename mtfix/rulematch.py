@@ -128,15 +128,15 @@ def _choose_form(by_tag, prev_text: str) -> tuple[str, ...]:
 
 
 def _reason(rule: Rule, found: str, replacement: str) -> str:
-    how = {
-        "auto": "a known spinner substitute, almost never right in clean English",
-        "spun": "a common spinner substitute; applied only when the document shows spinning",
-        "suggest": "often legitimate; check the context",
-    }[rule.apply]
+    alt = " (or " + ", ".join(f"'{r}'" for r in rule.replacements[1:]) + ")" if rule.ambiguous else ""
+    target = f"'{replacement}'{alt}"
     if rule.kind == "tortured-phrase":
-        how = "a tortured phrase (Problematic Paper Screener fingerprint)"
-    alt = f" (or: {', '.join(rule.replacements[1:])})" if rule.ambiguous else ""
-    return f"'{found}' for '{replacement}': {how}{alt}"
+        return f"'{found}' is a tortured phrase for {target} (Problematic Paper Screener fingerprint)"
+    if rule.apply == "auto":
+        return f"'{found}' is a known spinner substitute for {target}, almost never right in clean English"
+    if rule.apply == "spun":
+        return f"'{found}' is a common spinner substitute for {target}, also legitimate English"
+    return f"'{found}' may be a spinner substitute for {target}; often legitimate, check the context"
 
 
 def propose_rules(ctx) -> list[Edit]:
