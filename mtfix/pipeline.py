@@ -15,7 +15,7 @@ from . import __version__
 from .edit import Edit, Result
 from .options import Options
 from .ruletable import RuleSet, load_rules
-from .text import Document, import_lemminflect
+from .text import Document
 
 
 @dataclass
@@ -131,15 +131,60 @@ def score(ctx: Context, edits: list[Edit]) -> list[Edit]:
     return list(_resolve_entry(SCORERS, name, "scorer")(ctx, edits))
 
 
-def resolve(edits: Iterable[Edit]) -> list[Edit]:
-    """Drop overlapping edits deterministically: higher confidence wins, then the longer
-    span, then the earlier one (then source name, so ties never depend on input order)."""
+def resolve(edits: Iterable[Edit], text: str | None = None) -> list[Edit]:
+    """Remove overlaps deterministically: higher confidence wins, then the longer span, then
+    the earlier one (then source name, so ties never depend on input order).
+
+    Given the text, two overlapping fixes of the same standing (both automatic or both
+    suggestions) whose changed parts do not collide are merged into one edit instead
+    ("could also be,," -> "may be,"): dropping one would let it apply on a second run, and
+    repair must be idempotent."""
     ranked = sorted(edits, key=lambda e: (-e.confidence, -(e.end - e.start), e.start, e.source, e.replacement or ""))
     kept: list[Edit] = []
     for e in ranked:
-        if not any(e.overlaps(k) for k in kept):
+        clashes = [i for i, k in enumerate(kept) if e.overlaps(k)]
+        if not clashes:
             kept.append(e)
+            continue
+        if text is not None and len(clashes) == 1:
+            merged = combine_edits(text, kept[clashes[0]], e)
+            if merged is not None:
+                kept[clashes[0]] = merged
     return sorted(kept, key=lambda e: (e.start, e.end))
+
+
+def _changed_part(e: Edit) -> tuple[int, int, str]:
+    """(start, end, new text) of the part of an edit that really changes."""
+    found, rep = e.found, e.replacement or ""
+    head = 0
+    while head < min(len(found), len(rep)) and found[head] == rep[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(found), len(rep)) - head and found[-1 - tail] == rep[-1 - tail]:
+        tail += 1
+    return e.start + head, e.end - tail, rep[head : len(rep) - tail]
+
+
+def combine_edits(text: str, a: Edit, b: Edit) -> Edit | None:
+    """One edit doing both `a` and `b`, or None when they cannot both apply."""
+    if not (a.fixable and b.fixable) or a.auto != b.auto:
+        return None
+    (a0, a1, anew), (b0, b1, bnew) = sorted((_changed_part(a), _changed_part(b)))
+    if a1 > b0 or a0 == a1 == b0 == b1:
+        return None  # the changes themselves collide
+    start, end = min(a.start, b.start), max(a.end, b.end)
+    first, second = (a, b) if a.confidence >= b.confidence else (b, a)
+    return Edit(
+        start=start,
+        end=end,
+        found=text[start:end],
+        replacement=text[start:a0] + anew + text[a1:b0] + bnew + text[b1:end],
+        kind=first.kind,
+        source=first.source,
+        confidence=max(a.confidence, b.confidence),
+        auto=a.auto,
+        reason=f"{first.reason}; and {second.source}: {second.reason}",
+    )
 
 
 def select_applied(edits: Iterable[Edit], options: Options) -> list[Edit]:
@@ -179,17 +224,88 @@ def signature(options: Options, ruleset: RuleSet) -> str:
     return "|".join(parts)
 
 
-def run(text: str, options: Options) -> Result:
+# Fixing can create what another check then finds ("safety menace security safety menace"
+# becomes "security threat security security threat", a doubled word); a repair re-checks its
+# own output this many times so that repairing a repaired text changes nothing.
+MAX_PASSES = 3
+
+
+def _one_pass(text: str, options: Options) -> tuple[list[Edit], list[Edit], Context]:
     ctx = segment(text, options)
-    proposed = propose(ctx)
-    scored = score(ctx, proposed)
-    reported = [e for e in resolve(scored) if e.confidence >= options.min_confidence]
-    applied = select_applied(reported, options)
+    scored = score(ctx, propose(ctx))
+    reported = [e for e in resolve(scored, text) if e.confidence >= options.min_confidence]
+    return reported, select_applied(reported, options), ctx
+
+
+def run(text: str, options: Options) -> Result:
+    reported, applied, ctx = _one_pass(text, options)
+    repaired = apply(text, applied)
+    for _ in range(MAX_PASSES - 1):
+        if not applied or repaired == text:
+            break
+        _, more, _ = _one_pass(repaired, options)
+        if not more:
+            break
+        applied = compose(text, applied, repaired, more)
+        suggestions = [e for e in reported if e not in applied and not any(e.overlaps(a) for a in applied)]
+        reported = sorted(applied + suggestions, key=lambda e: (e.start, e.end))
+        repaired = apply(text, applied)
     return Result(
         original=text,
         edits=reported,
-        repaired=apply(text, applied),
+        repaired=repaired,
         applied=applied,
         spin_score=ctx.spin_score,
         signature=signature(options, ctx.ruleset),
     )
+
+
+def compose(original: str, first: list[Edit], repaired: str, second: list[Edit]) -> list[Edit]:
+    """Express edits made to `repaired` (= `first` applied to `original`) as edits of the
+    original: an edit in unchanged text is shifted; one touching a first-pass replacement is
+    merged with it into a single edit from the original wording to the final one."""
+    first = sorted(first, key=lambda e: e.start)
+    # Each first-pass edit's region in the repaired text.
+    regions, shift = [], 0
+    for e in first:
+        start = e.start + shift
+        rep = e.replacement if e.replacement is not None else e.found
+        regions.append((start, start + len(rep), e))
+        shift += len(rep) - (e.end - e.start)
+
+    def to_original(pos: int) -> int:
+        """For a position in unchanged text (or at a region's edge): undo the length
+        changes of every first-pass replacement that ends at or before it."""
+        for rs, re_, e in reversed(regions):
+            if re_ <= pos:
+                return pos + (e.end - re_)
+        return pos
+
+    merged_first: set[int] = set()
+    out: list[Edit] = []
+    for s in sorted(second, key=lambda e: e.start):
+        touching = [i for i, (rs, re_, _) in enumerate(regions) if rs < s.end and s.start < re_ or rs == re_ == s.start]
+        if not touching:
+            o0, o1 = to_original(s.start), to_original(s.end)
+            out.append(s.with_(start=o0, end=o1, found=original[o0:o1]))
+            continue
+        r0 = min(s.start, regions[touching[0]][0])
+        r1 = max(s.end, regions[touching[-1]][1])
+        o0 = min(to_original(s.start) if s.start <= regions[touching[0]][0] else first[touching[0]].start,
+                 first[touching[0]].start)
+        o1 = max(to_original(s.end) if s.end >= regions[touching[-1]][1] else first[touching[-1]].end,
+                 first[touching[-1]].end)
+        final = repaired[r0 : s.start] + (s.replacement or s.found) + repaired[s.end : r1]
+        base = first[touching[0]]
+        out.append(base.with_(start=o0, end=o1, found=original[o0:o1], replacement=final,
+                              reason=f"{base.reason}; then {s.source}: {s.reason}"))
+        merged_first.update(touching)
+    kept = [e for i, e in enumerate(first) if i not in merged_first]
+    result = sorted(kept + out, key=lambda e: (e.start, e.end))
+    # Two second-pass edits merged into the same first-pass edit would overlap: keep the first.
+    final: list[Edit] = []
+    for e in result:
+        if final and e.start < final[-1].end:
+            continue
+        final.append(e)
+    return final

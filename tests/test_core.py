@@ -502,3 +502,34 @@ def test_clean_text_with_core_rules_is_unchanged():
     result = core(text)
     assert result.repaired == text and result.edits == [] and not result.changed
     assert isinstance(result, Result)
+
+
+# --- repairs re-check their own output (fixpoint) ------------------------------------------
+
+def test_a_fix_that_creates_new_damage_is_finished_in_the_same_run():
+    # Fixing both phrases leaves "security security": the doubled-word check must catch it in
+    # the same run, expressed as edits of the ORIGINAL text.
+    text = "Officials warned of a safety menace security safety menace yesterday."
+    result = mtfix.repair(text)
+    assert "security security" not in result.repaired
+    assert "safety menace" not in result.repaired
+    for e in result.applied:
+        assert text[e.start:e.end] == e.found
+    assert mtfix.repair(result.repaired).repaired == result.repaired
+
+
+def test_compose_maps_second_pass_edits_back_to_the_original():
+    from mtfix.edit import Edit
+    from mtfix.pipeline import apply, compose
+
+    original = "aa bb cc bb dd"
+    first = [Edit(3, 5, "bb", "xxxx", "synonym-swap", "t/1", 0.9, True, "r"),
+             Edit(9, 11, "bb", "", "synonym-swap", "t/2", 0.9, True, "r")]
+    repaired = apply(original, first)
+    assert repaired == "aa xxxx cc  dd"
+    second = [Edit(10, 12, "  ", " ", "mt-other", "mt/spacing", 0.9, True, "r"),  # touches the deletion
+              Edit(0, 2, "aa", "AA", "mt-other", "t/3", 0.9, True, "r")]  # in unchanged text
+    composed = compose(original, first, repaired, second)
+    for e in composed:
+        assert original[e.start:e.end] == e.found
+    assert apply(original, composed) == "AA xxxx cc dd"

@@ -12,11 +12,12 @@
    that the best candidate is the original (a spun site whose original is not among the
    candidates must not be "restored" to something else).
 4. Document prior: spinners damage a whole document, clean prose has no swaps at all. The
-   document's spin rate (share of sites that are swaps) is estimated by EM from all its sites,
-   with sure rule hits counted as certain swaps and a Beta prior that keeps it near zero until
-   the evidence is strong. Each site's swap posterior uses that rate as its prior, so "safety"
-   stays in a clean report and becomes "security" in a heavily spun article. An edit is
-   applied when P(swap) x P(right candidate) reaches the calibrated threshold.
+   document's spin rate is the share of its sites with unambiguous evidence (sure rule hits,
+   preferences above `strong_delta` nats), smoothed towards zero; each site's swap odds read
+   it (leaving the site itself out), so "safety" stays in a clean report and becomes
+   "security" in a heavily spun article. An edit is applied when P(swap) x P(right candidate)
+   reaches the calibrated threshold. The document's spin score (0-1) is a calibrated
+   function of its spin rate.
 """
 from __future__ import annotations
 
@@ -31,35 +32,30 @@ from ..evidence import spin_score as rules_spin_score
 from .measure import Site, measure_sites
 
 SCORED_KINDS = frozenset({"synonym-swap", "function-word", "tortured-phrase", "reordering"})
+# A rule fix that rules mode applies is kept unless the model prefers the found text by this much.
+REJECT_NATS = 3.0
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Two logistic models and the document prior; bench/calibrate_lm.py writes them.
+    """Three logistic models; bench/calibrate_lm.py fits them and writes calibration.json.
 
-    - swap model: log-odds that a site is a swap at all (at the dev set's swap share
-      `reference_rate`); its likelihood ratios drive the document's spin-rate estimate;
-    - candidate model: log-odds that the best candidate is the original, given a swap."""
+    - swap: log-odds that a site is a swap, from its own evidence and the document's;
+    - candidate: log-odds that the best candidate is the original, given a swap;
+    - document: log-odds that the whole document is spun, from its spin rate."""
 
     swap: dict  # {"weights": {feature: w}, "bias": b}
     candidate: dict
-    reference_rate: float
-    prior_swaps: float  # Beta prior on a document's spin rate: pseudo-counts of swaps ...
-    prior_sites: float  # ... among this many pseudo-sites
+    document: dict
+    strong_delta: float  # nats of preference that count as unambiguous evidence
+    prior_strong: float  # smoothing of the spin rate: (strong + prior_strong) / (sites + prior_sites)
+    prior_sites: float
     auto_threshold: float  # P(swap and restored) at which an edit is applied automatically
-    spun_rate: float  # spin rate at which a document counts as spun (spin score 0.5)
     source: str = ""
 
     @staticmethod
-    def _linear(model: dict, features: dict[str, float]) -> float:
+    def linear(model: dict, features: dict[str, float]) -> float:
         return model["bias"] + sum(w * features.get(k, 0.0) for k, w in model["weights"].items())
-
-    def swap_log_lr(self, features: dict[str, float]) -> float:
-        """log P(features | swap) / P(features | no swap)."""
-        return self._linear(self.swap, features) - _logit(self.reference_rate)
-
-    def candidate_probability(self, features: dict[str, float]) -> float:
-        return 1.0 / (1.0 + math.exp(-self._linear(self.candidate, features)))
 
 
 @lru_cache(maxsize=1)
@@ -137,6 +133,8 @@ def site_features(found: str, ranked: list[tuple[str, float]], found_logprob: fl
         "rule_spun": 1.0 if rule_apply == "spun" else 0.0,
         "rule_suggest": 1.0 if rule_apply == "suggest" else 0.0,
         "multiword": 1.0 if " " in best or " " in found else 0.0,
+        "delta_sq": min(d, 15.0) ** 2 / 10,
+        "scored": float(len(ranked)),
     }
 
 
@@ -149,45 +147,55 @@ def group_features(group: SiteGroup, zipf) -> dict[str, float] | None:
                          group.site.candidates.index(best), group.rule_apply, zipf)
 
 
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-9), 1 - 1e-9)
-    return math.log(p / (1 - p))
-
-
-def estimate_spin_rate(log_lr: list[float], sure: int, cal: Calibration, iterations: int = 50) -> float:
-    """MAP estimate of the share of sites that are swaps, by EM over the sites' likelihood
-    ratios, with `sure` certain swaps and the calibrated Beta prior."""
-    n = len(log_lr) + sure
-    rate = (cal.prior_swaps + sure) / (cal.prior_sites + n) if n else 0.0
-    for _ in range(iterations):
-        expected = sure + sum(_posterior(x, rate) for x in log_lr)
-        new = (cal.prior_swaps + expected) / (cal.prior_sites + n)
-        if abs(new - rate) < 1e-6:
-            return new
-        rate = new
-    return rate
-
-
-def _posterior(log_lr: float, rate: float) -> float:
-    z = log_lr + _logit(rate)
+def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
 
 
+def spin_rate(strong: int, sites: int, cal: Calibration) -> float:
+    """The document's share of sites with unambiguous evidence (sure rule hits, very large
+    model preferences), smoothed towards zero: the prior for its ambiguous sites."""
+    return (strong + cal.prior_strong) / (sites + cal.prior_sites)
+
+
 def document_spin_score(rate: float, cal: Calibration) -> float:
-    """0-1: how spun the document looks; 0.5 at the calibrated `spun_rate`."""
-    if rate <= 0:
-        return 0.0
-    return 1.0 / (1.0 + (cal.spun_rate / rate) ** 2)
+    """0-1: the calibrated probability that the document is spun, from its spin rate."""
+    return _sigmoid(Calibration.linear(cal.document, {"log_rate": math.log(rate)}))
 
 
 def decide(features: list[dict | None], sure: int, cal: Calibration) -> tuple[float, list[float | None]]:
-    """(document spin rate, P(swap and best candidate restores it) per site)."""
-    log_lrs = [cal.swap_log_lr(f) if f else None for f in features]
-    rate = estimate_spin_rate([x for x in log_lrs if x is not None], sure, cal)
-    probs = [
-        None if f is None else _posterior(x, rate) * cal.candidate_probability(f) for f, x in zip(features, log_lrs)
-    ]
-    return rate, probs
+    """(document spin rate, P(swap and best candidate restores it) per site).
+
+    Each site's swap odds read the document's evidence *without that site* (leave one out),
+    so a single large preference cannot vouch for itself."""
+    strong_flags = [1 if f is not None and f["delta"] > cal.strong_delta else 0 for f in features]
+    strong = sum(strong_flags) + sure
+    n = sum(1 for f in features if f is not None) + sure
+    probs: list[float | None] = []
+    for f, own in zip(features, strong_flags):
+        if f is None:
+            probs.append(None)
+            continue
+        f = dict(f, doc_strong=math.log(spin_rate(strong - own, n - 1, cal)))
+        p_swap = _sigmoid(Calibration.linear(cal.swap, f))
+        probs.append(p_swap * _sigmoid(Calibration.linear(cal.candidate, f)))
+    return spin_rate(strong, n, cal), probs
+
+
+def _rules_mode_decisions(ctx, edits: list[Edit]) -> tuple[float, dict[tuple[int, int, str], Edit]]:
+    """What rules mode would apply (spun rules in documents with sure evidence), by span and
+    replacement, and the rules-mode spin score. Full mode never applies less than that unless
+    the model rejects the replacement."""
+    from ..evidence import score_by_document_evidence
+
+    rule_edits = [e for e in edits if ctx.ruleset.get(e.source) is not None]
+    decided = score_by_document_evidence(ctx, rule_edits)
+    applied = {(e.start, e.end, e.replacement): e for e in decided if e.auto and e.fixable}
+    return ctx.spin_score, applied
+
+
+def _reason(origin: Edit, best: str, found: str, delta: float, rate: float) -> str:
+    reason = f"the language model prefers '{best}' to '{found}' here by {delta:.1f} nats; document spin rate {rate:.2f}"
+    return f"{origin.reason}; {reason}" if origin.source != "thesaurus" else reason
 
 
 def score_with_language_model(ctx, edits: list[Edit]) -> list[Edit]:
@@ -196,36 +204,38 @@ def score_with_language_model(ctx, edits: list[Edit]) -> list[Edit]:
 
     lm = load_language_model(ctx.options.model, ctx.options.device)
     cal = load_calibration()
+    rules_spin, rules_applied = _rules_mode_decisions(ctx, edits)
     groups, passthrough, sure = collect_sites(ctx, edits)
     measure_sites(lm, ctx.doc, [g.site for g in groups.values()])
     zipf = load_index().zipf
     keys = list(groups)
     features = [group_features(groups[k], zipf) for k in keys]
     rate, probs = decide(features, sure, cal)
-    ctx.spin_score = max(document_spin_score(rate, cal), rules_spin_score(sure, ctx.doc.word_count))
+    ctx.spin_score = max(document_spin_score(rate, cal), rules_spin)
     ctx.notes.update(spin_rate=rate, sure_hits=sure, sites=len(groups))
     out = list(passthrough)
     for key, feats, p in zip(keys, features, probs):
+        g = groups[key]
+        ruled = next((rules_applied[(*key, c)] for c in g.candidates if (*key, c) in rules_applied), None)
+        if ruled is not None:
+            delta = g.site.deltas.get(ruled.replacement)
+            if delta is None or delta >= -REJECT_NATS:
+                note = "" if delta is None else f"; the language model agrees ({delta:+.1f} nats)"
+                out.append(ruled.with_(confidence=round(max(ruled.confidence, p or 0.0), 4), reason=ruled.reason + note))
+                continue
         if feats is None:
             continue  # not scored (prefilter, or no context): the model saw no reason to change it
-        g = groups[key]
         ranked = sorted(g.site.deltas.items(), key=lambda kv: -kv[1])
         best = ranked[0][0]
         origins = g.candidates[best].origins
         origin = next((o for o in origins if o.source != "thesaurus"), origins[0])
-        reason = (
-            f"the language model prefers '{best}' to '{g.site.found}' here by {feats['delta']:.1f} nats; "
-            f"document spin rate {rate:.2f}"
-        )
-        if origin.source != "thesaurus":
-            reason = f"{origin.reason}; {reason}"
         out.append(
             origin.with_(
                 replacement=best,
                 alternatives=tuple(c for c, _ in ranked[1:4]),
                 confidence=round(p, 4),
                 auto=p >= cal.auto_threshold,
-                reason=reason,
+                reason=_reason(origin, best, g.site.found, feats["delta"], rate),
             )
         )
     return out

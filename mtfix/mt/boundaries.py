@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from . import bare, merge_overlapping, mt_edit, possible_verb, rule_phrases
+from . import bare, merge_overlapping, mt_edit, possible_verb
 
 SOURCE = "mt/boundary"
 KIND = "mt-boundary"
@@ -89,16 +89,8 @@ def propose(ctx) -> list:
         found.append((period, next_start, token_before, next_token))
     if not found or (len(found) >= 3 and _written_without_capitals(text, len(found))):
         return []
-    phrases = rule_phrases(ctx)
+    # A join overlapping a rule's phrase is merged with the rule's fix by the pipeline's resolver.
     edits = [_boundary_edit(text, *f) for f in found]
-    edits = [
-        (
-            e.with_(auto=False, confidence=SUGGEST_CONFIDENCE)
-            if e.auto and phrases.touches(ctx.doc.folded, e.start, e.end)
-            else e
-        )
-        for e in edits
-    ]
     # A leftover fix next to the join ("the. of,,") is folded into it: kept apart, the pipeline
     # would apply one of the two now and the other on a second run.
     from .leftovers import fixes_around

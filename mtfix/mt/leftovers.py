@@ -22,7 +22,7 @@ import re
 import unicodedata
 
 from ..text import at_sentence_start
-from . import _NO_PHRASES, merge_overlapping, mt_edit, rule_phrases
+from . import merge_overlapping, mt_edit
 from .boundaries import ABBREVIATIONS
 
 KIND = "mt-other"
@@ -127,15 +127,8 @@ def _around(ctx, finder, start: int, end: int) -> list:
 
 
 def _finish(ctx, edits: list) -> list:
-    # A fix next to a phrase the rules may rewrite ("safety menace,,", "mention mention") is only
-    # suggested: the rule wins now, and the fix would otherwise apply on a second run.
-    phrases = None
-    folded = ctx.doc.folded
-    for i, e in enumerate(edits):
-        if e.auto:
-            phrases = phrases or rule_phrases(ctx)
-            if phrases is not _NO_PHRASES and phrases.touches(folded, e.start, e.end):
-                edits[i] = e.with_(auto=False, confidence=0.6)
+    # A fix overlapping a rule's phrase ("safety menace,,") is merged with it by the pipeline's
+    # resolver, so both apply in one run and a second run finds nothing.
     return merge_overlapping(ctx.doc.text, edits) if len(edits) > 1 else edits
 
 
