@@ -6,6 +6,7 @@ when a run asks for them (`mtfix --help` and rules-only runs never import them).
 """
 from __future__ import annotations
 
+import bisect
 import importlib
 import os
 from dataclasses import dataclass, field
@@ -140,16 +141,30 @@ def resolve(edits: Iterable[Edit], text: str | None = None) -> list[Edit]:
     ("could also be,," -> "may be,"): dropping one would let it apply on a second run, and
     repair must be idempotent."""
     ranked = sorted(edits, key=lambda e: (-e.confidence, -(e.end - e.start), e.start, e.source, e.replacement or ""))
+    # Kept edits never overlap each other, so sorted by start they are sorted by end too and
+    # the ones a new edit can clash with sit next to its insertion point (no quadratic scan).
     kept: list[Edit] = []
+    starts: list[int] = []
     for e in ranked:
-        clashes = [i for i, k in enumerate(kept) if e.overlaps(k)]
+        i = bisect.bisect_left(starts, e.start)
+        lo = i - 1 if i > 0 else 0
+        clashes = []
+        j = lo
+        while j < len(kept) and kept[j].start <= e.end:
+            if e.overlaps(kept[j]):
+                clashes.append(j)
+            j += 1
         if not clashes:
-            kept.append(e)
+            kept.insert(i, e)
+            starts.insert(i, e.start)
             continue
         if text is not None and len(clashes) == 1:
             merged = combine_edits(text, kept[clashes[0]], e)
             if merged is not None:
-                kept[clashes[0]] = merged
+                del kept[clashes[0]], starts[clashes[0]]
+                k = bisect.bisect_left(starts, merged.start)
+                kept.insert(k, merged)
+                starts.insert(k, merged.start)
     return sorted(kept, key=lambda e: (e.start, e.end))
 
 

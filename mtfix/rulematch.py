@@ -2,6 +2,7 @@
 case-insensitive, carrying case, inflection and a/an agreement into the replacement."""
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -166,12 +167,16 @@ def propose_rules(ctx) -> list[Edit]:
             break
     # Longest match first, then leftmost: "safety menace" beats "safety" and "menace".
     candidates.sort(key=lambda c: (-(c[1] - c[0]), c[0]))
-    taken: list[tuple[int, int]] = []
+    taken_starts: list[int] = []
+    taken_ends: list[int] = []
     edits: list[Edit] = []
     for start, end, rule, forms in candidates:
-        if any(start < e and s < end for s, e in taken):
+        # Taken spans never overlap, so only the neighbours of the insertion point can clash.
+        i = bisect.bisect_left(taken_starts, start)
+        if (i > 0 and taken_ends[i - 1] > start) or (i < len(taken_starts) and taken_starts[i] < end):
             continue
-        taken.append((start, end))
+        taken_starts.insert(i, start)
+        taken_ends.insert(i, end)
         edits.append(_make_edit(text, start, end, rule, forms))
     return edits
 

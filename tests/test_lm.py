@@ -230,15 +230,17 @@ def test_sure_rules_and_other_kinds_pass_through_and_the_best_candidate_wins(fak
     assert "prefers 'said' to 'mentioned' here by 9.0 nats" in best.reason
 
 
-def test_spin_rate_estimate_is_near_zero_without_evidence_and_grows_with_it():
-    from mtfix.lm.scorer import estimate_spin_rate, load_calibration
+def test_spin_rate_and_score_grow_with_unambiguous_evidence():
+    from mtfix.lm.scorer import decide, document_spin_score, load_calibration
 
     cal = load_calibration()
-    quiet = estimate_spin_rate([-5.0] * 200, 0, cal)
-    loud = estimate_spin_rate([-5.0] * 150 + [8.0] * 50, 0, cal)
-    assert quiet < 0.02 < loud
-    assert estimate_spin_rate([-5.0] * 200, 10, cal) > quiet
-    assert 0.0 <= quiet <= 1.0 and 0.0 <= loud <= 1.0
+    weak = {"delta": -4.0, "surprisal": 5.0, "zipf_found": 4.0}
+    strong = dict(weak, delta=12.0)
+    quiet, _ = decide([weak] * 200, 0, cal)
+    loud, _ = decide([weak] * 150 + [strong] * 50, 0, cal)
+    assert quiet < loud
+    assert decide([weak] * 200, 10, cal)[0] > quiet  # sure rule hits count as strong evidence
+    assert 0.0 <= document_spin_score(quiet, cal) < 0.5 < document_spin_score(loud, cal) <= 1.0
 
 
 # ---- loading errors ---------------------------------------------------------------------------
