@@ -258,7 +258,7 @@ def run(text: str, options: Options) -> Result:
     for _ in range(MAX_PASSES - 1):
         if not applied or repaired == text:
             break
-        _, more, _ = _one_pass(repaired, options)
+        more = _recheck_around_fixes(text, applied, repaired, options)
         if not more:
             break
         applied = compose(text, applied, repaired, more)
@@ -273,6 +273,48 @@ def run(text: str, options: Options) -> Result:
         spin_score=ctx.spin_score,
         signature=signature(options, ctx.ruleset),
     )
+
+
+def _recheck_around_fixes(original: str, applied: list[Edit], repaired: str, options: Options) -> list[Edit]:
+    """Fixes that the repaired text needs near the previous fixes, in repaired-text offsets.
+
+    New damage can only appear next to a change, so only windows around the changes are
+    checked again: a second pass over a whole 10 MB file would double its cost."""
+    windows: list[list[int]] = []
+    changed: list[tuple[int, int]] = []
+    shift = 0
+    for e in sorted(applied, key=lambda e: e.start):
+        rep = e.replacement if e.replacement is not None else e.found
+        lo, hi = e.start + shift, e.start + shift + len(rep)
+        changed.append((lo, hi))
+        shift += len(rep) - (e.end - e.start)
+        lo = _window_edge(repaired, max(0, lo - _RECHECK_MARGIN), -1)
+        hi = _window_edge(repaired, min(len(repaired), hi + _RECHECK_MARGIN), +1)
+        if windows and lo <= windows[-1][1]:
+            windows[-1][1] = max(windows[-1][1], hi)
+        else:
+            windows.append([lo, hi])
+    more: list[Edit] = []
+    for lo, hi in windows:
+        for e in _one_pass(repaired[lo:hi], options)[1]:
+            e = e.with_(start=e.start + lo, end=e.end + lo)
+            # Only what touches a change is new damage; anything else in the window was judged
+            # by the first pass with the whole document's evidence, which a window lacks.
+            if any(e.start <= c1 and c0 <= e.end for c0, c1 in changed):
+                more.append(e)
+    return more
+
+
+_RECHECK_MARGIN = 400
+
+
+def _window_edge(text: str, pos: int, direction: int) -> int:
+    """Move `pos` outwards to a paragraph or line break (or the text's edge)."""
+    if direction < 0:
+        cut = text.rfind("\n", 0, pos)
+        return 0 if cut < 0 else cut + 1
+    cut = text.find("\n", pos)
+    return len(text) if cut < 0 else cut
 
 
 def compose(original: str, first: list[Edit], repaired: str, second: list[Edit]) -> list[Edit]:

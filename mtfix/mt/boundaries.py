@@ -206,7 +206,10 @@ def _legitimate_lower_case(token_before: str, next_token: str, text: str, after_
 
 def inside_quotation(text: str, pos: int) -> bool:
     """True when an opening quote earlier in the paragraph is not closed before `pos`."""
-    para_start = max(text.rfind("\n\n", 0, pos), text.rfind("\r\n\r\n", 0, pos), 0)
+    # Look back a bounded window: searching to the start of a long text for every period
+    # made this check quadratic in the document length.
+    lo = max(0, pos - 4000)
+    para_start = max(text.rfind("\n\n", lo, pos), text.rfind("\r\n\r\n", lo, pos), lo)
     segment = text[para_start:pos]
     if segment.count('"') % 2 == 1:
         return True
