@@ -38,18 +38,31 @@ DEFAULT_OUT = ROOT / "mtfix" / "thesaurus" / "index.data"
 
 # How strongly a relation suggests "a spinner swapped o for w", used only for ranking.
 RELATION_WEIGHT = {"synonym": 1.0, "similar": 0.6, "broader": 0.5, "narrower": 0.2}
-MIN_CANDIDATE_ZIPF = 3.0  # originals are common words: spinners spin everyday news prose
-MIN_FOUND_ZIPF = 1.0  # keep the index small: a spinner's output word is a real, attested word
+MIN_CANDIDATE_ZIPF = (
+    3.0  # originals are common words: spinners spin everyday news prose
+)
+MIN_FOUND_ZIPF = (
+    1.0  # keep the index small: a spinner's output word is a real, attested word
+)
 MAX_WORDS = 4
 _WORD_OK = re.compile(r"^[a-z][a-z' -]*[a-z]$")
-_REVERSE = {"synonym": "synonym", "similar": "similar", "broader": "narrower", "narrower": "broader"}
+_REVERSE = {
+    "synonym": "synonym",
+    "similar": "similar",
+    "broader": "narrower",
+    "narrower": "broader",
+}
 _WN_POS = {"n": "n", "v": "v", "a": "a", "s": "a", "r": "r"}
 _MYTHES_POS = {"(noun)": "n", "(verb)": "v", "(adj)": "a", "(adv)": "r"}
 
 
 def _clean(lemma: str) -> str | None:
     lemma = re.sub(r"\((?:a|p|ip)\)$", "", lemma).replace("_", " ").strip()
-    if lemma != lemma.lower() or not _WORD_OK.match(lemma) or len(lemma.split()) > MAX_WORDS:
+    if (
+        lemma != lemma.lower()
+        or not _WORD_OK.match(lemma)
+        or len(lemma.split()) > MAX_WORDS
+    ):
         return None
     return lemma
 
@@ -58,7 +71,9 @@ def read_sense_order(wordnet_dir: Path) -> dict[tuple[str, str], list[str]]:
     """(lemma, pos) -> synset offsets, most frequent sense first (WordNet index files)."""
     order: dict[tuple[str, str], list[str]] = {}
     for name, pos in (("noun", "n"), ("verb", "v"), ("adj", "a"), ("adv", "r")):
-        for line in (wordnet_dir / f"index.{name}").read_text(encoding="latin-1").splitlines():
+        for line in (
+            (wordnet_dir / f"index.{name}").read_text(encoding="latin-1").splitlines()
+        ):
             if line.startswith(" "):
                 continue
             fields = line.split()
@@ -78,9 +93,13 @@ def _sense_weight(order, lemma: str, pos: str, offset: str | None) -> float:
 def read_wordnet(wordnet_dir: Path, add) -> None:
     """Synonyms within a synset, similar-to adjectives, direct hypernyms/hyponyms."""
     order = read_sense_order(wordnet_dir)
-    synsets: dict[tuple[str, str], tuple[str, list[str], list[tuple[str, str, str]]]] = {}
+    synsets: dict[
+        tuple[str, str], tuple[str, list[str], list[tuple[str, str, str]]]
+    ] = {}
     for name in ("noun", "verb", "adj", "adv"):
-        for line in (wordnet_dir / f"data.{name}").read_text(encoding="latin-1").splitlines():
+        for line in (
+            (wordnet_dir / f"data.{name}").read_text(encoding="latin-1").splitlines()
+        ):
             if line.startswith(" "):
                 continue
             fields = line.split(" | ")[0].split()
@@ -96,7 +115,14 @@ def read_wordnet(wordnet_dir: Path, add) -> None:
     for (offset, pos), (_, words, ptrs) in synsets.items():
         for w in words:
             for o in words:
-                add(w, pos, o, "synonym", _sense_weight(order, w, pos, offset) + _sense_weight(order, o, pos, offset))
+                add(
+                    w,
+                    pos,
+                    o,
+                    "synonym",
+                    _sense_weight(order, w, pos, offset)
+                    + _sense_weight(order, o, pos, offset),
+                )
         for sym, target, tpos in ptrs:
             other = synsets.get((target, tpos))
             if other is None or tpos != pos:
@@ -106,7 +132,9 @@ def read_wordnet(wordnet_dir: Path, add) -> None:
                 continue
             for w in words:
                 for o in other[1]:
-                    sense = _sense_weight(order, w, pos, offset) + _sense_weight(order, o, pos, target)
+                    sense = _sense_weight(order, w, pos, offset) + _sense_weight(
+                        order, o, pos, target
+                    )
                     add(w, pos, o, relation, sense)
 
 
@@ -130,7 +158,11 @@ def read_mythes(path: Path, add) -> None:
                     item, kind = m.groups()
                     if kind == "antonym":
                         continue
-                    relation = {"generic": "broader", "similar": "similar", "related": "narrower"}[kind]
+                    relation = {
+                        "generic": "broader",
+                        "similar": "similar",
+                        "related": "narrower",
+                    }[kind]
                 o = _clean(item)
                 if o:
                     add(w, pos, o, relation, 1.0 / (1 + rank) + 0.3)
@@ -139,7 +171,9 @@ def read_mythes(path: Path, add) -> None:
         i += int(count)
 
 
-def build(wordnet_dir: Path, mythes_path: Path, top: int) -> dict[tuple[str, str], list[str]]:
+def build(
+    wordnet_dir: Path, mythes_path: Path, top: int
+) -> dict[tuple[str, str], list[str]]:
     relations: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
 
     def add(w: str, pos: str, o: str, relation: str, sense: float) -> None:
@@ -165,7 +199,11 @@ def build(wordnet_dir: Path, mythes_path: Path, top: int) -> dict[tuple[str, str
         if zipf(w) < MIN_FOUND_ZIPF:
             continue
         ranked = sorted(
-            ((zipf(o) + 1.5 * weight, o) for o, weight in cands.items() if zipf(o) >= MIN_CANDIDATE_ZIPF),
+            (
+                (zipf(o) + 1.5 * weight, o)
+                for o, weight in cands.items()
+                if zipf(o) >= MIN_CANDIDATE_ZIPF
+            ),
             key=lambda t: (-t[0], t[1]),
         )
         if ranked:
@@ -185,13 +223,23 @@ HEADER = """\
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--wordnet", type=Path, default=Path("/usr/share/wordnet"))
-    ap.add_argument("--mythes", type=Path, default=Path("/usr/share/mythes/th_en_US_v2.dat"))
+    ap.add_argument(
+        "--mythes", type=Path, default=Path("/usr/share/mythes/th_en_US_v2.dat")
+    )
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    ap.add_argument("--top", type=int, default=24, help="candidates kept per lemma and part of speech")
+    ap.add_argument(
+        "--top",
+        type=int,
+        default=24,
+        help="candidates kept per lemma and part of speech",
+    )
     args = ap.parse_args(argv)
     for p in (args.wordnet / "data.noun", args.mythes):
         if not p.exists():
-            print(f"build_thesaurus: {p} missing: apt-get install wordnet-base mythes-en-us", file=sys.stderr)
+            print(
+                f"build_thesaurus: {p} missing: apt-get install wordnet-base mythes-en-us",
+                file=sys.stderr,
+            )
             return 2
     index = build(args.wordnet, args.mythes, args.top)
     by_lemma: dict[str, list[str]] = defaultdict(list)
@@ -207,9 +255,14 @@ def main(argv=None) -> int:
         for w, parts in sorted(by_lemma.items())
     )
     # mtime=0: the same inputs give byte-identical output.
-    with open(args.out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=9) as gz:
+    with (
+        open(args.out, "wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=9) as gz,
+    ):
         gz.write((HEADER + body).encode("utf-8"))
-    print(f"{len(index)} entries -> {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
+    print(
+        f"{len(index)} entries -> {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)"
+    )
     return 0
 
 

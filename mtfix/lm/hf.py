@@ -3,6 +3,7 @@ Hugging Face causal LM, through transformers, with the same interface as `LlamaL
 
 It has no per-row prefix cache: `extend` re-runs each row's prefix with its suffix, which
 costs more but gives the same numbers (windows are short)."""
+
 from __future__ import annotations
 
 import os
@@ -30,12 +31,17 @@ class TransformersLM:
         for a in range(0, len(items), max_rows):
             chunk = items[a : a + max_rows]
             width = max(plen + len(tok) for _, plen, tok in chunk)
-            full = torch.zeros((len(chunk), width), dtype=torch.long, device=cache.device)
+            full = torch.zeros(
+                (len(chunk), width), dtype=torch.long, device=cache.device
+            )
             for n, (row, plen, tok) in enumerate(chunk):
                 full[n, :plen] = cache[row, :plen]
                 full[n, plen : plen + len(tok)] = torch.tensor(tok, device=cache.device)
             hidden = self._hidden(full)
-            out.extend(hidden[n, plen : plen + len(tok)] for n, (_, plen, tok) in enumerate(chunk))
+            out.extend(
+                hidden[n, plen : plen + len(tok)]
+                for n, (_, plen, tok) in enumerate(chunk)
+            )
         return out
 
     @property
@@ -48,7 +54,9 @@ class TransformersLM:
     def token_logits(self, hidden, token_ids):
         import torch
 
-        return torch.einsum("nd,nkd->nk", hidden.float(), self.output_weight[token_ids].float())
+        return torch.einsum(
+            "rd,rkd->rk", hidden.float(), self.output_weight[token_ids].float()
+        )
 
 
 def load_transformers_model(folder: Path, device: str) -> LanguageModel:
@@ -62,12 +70,26 @@ def load_transformers_model(folder: Path, device: str) -> LanguageModel:
 
     try:
         model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
-        fast = AutoTokenizer.from_pretrained(folder, local_files_only=True, use_fast=True)
+        fast = AutoTokenizer.from_pretrained(
+            folder, local_files_only=True, use_fast=True
+        )
     except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelUnavailable(f"--model {folder}: cannot load it as a causal LM: {first}") from None
+        first = (
+            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        )
+        raise ModelUnavailable(
+            f"--model {folder}: cannot load it as a causal LM: {first}"
+        ) from None
     tokenizer = getattr(fast, "backend_tokenizer", None)
     if not isinstance(tokenizer, Tokenizer):
-        raise ModelUnavailable(f"--model {folder}: needs a fast tokenizer (tokenizer.json)")
+        raise ModelUnavailable(
+            f"--model {folder}: needs a fast tokenizer (tokenizer.json)"
+        )
     model.to(device).eval()
-    return LanguageModel(folder.name, tokenizer, TransformersLM(model), _start_token(tokenizer, folder), device)
+    return LanguageModel(
+        folder.name,
+        tokenizer,
+        TransformersLM(model),
+        _start_token(tokenizer, folder),
+        device,
+    )

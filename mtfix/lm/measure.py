@@ -17,21 +17,35 @@ cores):
 3. Survivors are scored exactly: each continues its sentence's cached prefix with its own
    tokens plus the right context, all survivors of all sentences in one batched `extend`.
 """
+
 from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
 
 # Tuned on the synthetic dev set (bench/calibrate_lm.py); see models/README.md.
-PREFILTER_MARGIN = -0.5  # a candidate survives if its upper bound beats the found phrase by 0.5 nats
-MAX_SCORED = 3  # candidates per site scored exactly
+PREFILTER_MARGIN = (
+    -0.5
+)  # a candidate survives if its upper bound beats the found phrase by 0.5 nats
+MAX_SCORED = 2  # candidates per site scored exactly
 RIGHT_TOKENS = 2  # right context scored after the variant
-MAX_FOUND_LOGPROB = -3.5  # sites whose found phrase is at least this probable are not scored
-MAX_SEGMENT_CHARS = 600  # text per model row: whole sentences packed together (about 130 tokens)
+MAX_FOUND_LOGPROB = (
+    -5.0
+)  # sites whose found phrase is at least this probable are not scored
+MAX_SEGMENT_CHARS = (
+    600  # text per model row: whole sentences packed together (about 130 tokens)
+)
 TOKEN_BUDGET = 4096  # tokens per batched pass (rows x longest row)
 MAX_ROWS = 64
-LOGIT_BLOCK = 512  # positions per vocabulary projection (bounds memory: 512 x vocab floats)
-STATS = {"segment_tokens": 0, "candidate_tokens": 0, "sites": 0, "candidates": 0}  # for bench/
+LOGIT_BLOCK = (
+    256  # positions per vocabulary projection (bounds memory: 256 x vocab floats)
+)
+STATS = {
+    "segment_tokens": 0,
+    "candidate_tokens": 0,
+    "sites": 0,
+    "candidates": 0,
+}  # for bench/
 
 
 @dataclass
@@ -42,11 +56,15 @@ class Site:
     end: int
     found: str
     candidates: list[str]
-    forced: frozenset[str] = frozenset()  # candidates scored exactly whatever the prefilter says
+    forced: frozenset[str] = (
+        frozenset()
+    )  # candidates scored exactly whatever the prefilter says
     # Filled in by `measure_sites`:
     deltas: dict[str, float] = field(default_factory=dict)
     bounds: dict[str, float] = field(default_factory=dict)
-    found_logprob: float | None = None  # log P(found phrase + right context | left context)
+    found_logprob: float | None = (
+        None  # log P(found phrase + right context | left context)
+    )
     found_word_logprob: float | None = None  # log P(found phrase | left context)
     scored: bool = False
 
@@ -112,14 +130,18 @@ class _TokenCache:
         return [self.cache[t] for t in texts]
 
 
-def _place(seg_text: str, seg_start: int, ids: list[int], offsets, site: Site, shift: int):
+def _place(
+    seg_text: str, seg_start: int, ids: list[int], offsets, site: Site, shift: int
+):
     """Token positions of a site inside its encoded segment, or None if it straddles tokens."""
     rel_s, rel_e = site.start - seg_start, site.end - seg_start
     b = rel_s - 1 if rel_s > 0 and seg_text[rel_s - 1] == " " else rel_s
     i = next((j for j, (s, e) in enumerate(offsets) if e > b), None)
     if i is None or offsets[i][0] < b:
         return None
-    k = next((j for j in range(i, len(offsets)) if offsets[j][0] >= rel_e), len(offsets))
+    k = next(
+        (j for j in range(i, len(offsets)) if offsets[j][0] >= rel_e), len(offsets)
+    )
     if k == i or (k > 0 and offsets[k - 1][1] > rel_e):
         return None
     if i + shift == 0:
@@ -127,13 +149,27 @@ def _place(seg_text: str, seg_start: int, ids: list[int], offsets, site: Site, s
     return i + shift, seg_text[b:rel_s], ids[i:k], ids[k : k + RIGHT_TOKENS]
 
 
-def _log_softmax_rows(net, hidden_rows):
+def _gather_logprobs(net, hidden_rows, targets: list[list[int]]) -> list[list[float]]:
+    """log P(token) for chosen tokens at each row: hidden (N, D), targets[i] a list of token
+    ids for row i. Works in blocks and keeps only what is asked for, so memory stays at one
+    block x vocabulary whatever the number of rows."""
     import torch
 
-    outs = []
+    out: list[list[float]] = []
     for a in range(0, hidden_rows.shape[0], LOGIT_BLOCK):
-        outs.append(torch.log_softmax(net.logits(hidden_rows[a : a + LOGIT_BLOCK]).float(), dim=-1))
-    return torch.cat(outs) if outs else hidden_rows.new_zeros((0, 1))
+        logits = net.logits(hidden_rows[a : a + LOGIT_BLOCK]).float()
+        norm = torch.logsumexp(logits, dim=-1)
+        block = targets[a : a + LOGIT_BLOCK]
+        width = max((len(t) for t in block), default=0)
+        if not width:
+            out.extend([] for _ in block)
+            continue
+        index = torch.tensor(
+            [t + [0] * (width - len(t)) for t in block], device=logits.device
+        )
+        got = (logits.gather(1, index) - norm[:, None]).cpu().tolist()
+        out.extend(g[: len(t)] for g, t in zip(got, block))
+    return out
 
 
 def measure_sites(lm, doc, sites: list[Site]) -> list[Site]:
@@ -154,15 +190,30 @@ def measure_sites(lm, doc, sites: list[Site]) -> list[Site]:
     with torch.inference_mode():
         for j in order:
             n = len(encoded[j][0]) + shift
-            if batch and (max(width, n) * (len(batch) + 1) > TOKEN_BUDGET or len(batch) >= MAX_ROWS):
-                _run_batch(lm, [segments[b] for b in batch], [texts[b] for b in batch],
-                           [encoded[b] for b in batch], prefix, tokens)
+            if batch and (
+                max(width, n) * (len(batch) + 1) > TOKEN_BUDGET
+                or len(batch) >= MAX_ROWS
+            ):
+                _run_batch(
+                    lm,
+                    [segments[b] for b in batch],
+                    [texts[b] for b in batch],
+                    [encoded[b] for b in batch],
+                    prefix,
+                    tokens,
+                )
                 batch, width = [], 0
             batch.append(j)
             width = max(width, n)
         if batch:
-            _run_batch(lm, [segments[b] for b in batch], [texts[b] for b in batch],
-                       [encoded[b] for b in batch], prefix, tokens)
+            _run_batch(
+                lm,
+                [segments[b] for b in batch],
+                [texts[b] for b in batch],
+                [encoded[b] for b in batch],
+                prefix,
+                tokens,
+            )
     return sites
 
 
@@ -193,44 +244,67 @@ def _run_batch(lm, segments, texts, encoded, prefix, tokens: _TokenCache) -> Non
     # 1. Prefilter: log P(first token of c) bounds log P(c) from above; compare it with the
     #    found phrase's log-probability (all read from the pass just made).
     cand_ids = [tokens.ids([p.gap + c for c in p.site.candidates]) for p in placed]
-    before_lp = _log_softmax_rows(net, hidden[[p.row for p in placed], [p.pos - 1 for p in placed]]).cpu()
-    tail_at = [(n, p.row, p.pos + t - 1, tok) for n, p in enumerate(placed) for t, tok in enumerate(p.found_ids) if t]
+    firsts = [
+        [p.found_ids[0]] + [c[0] for c in cids if c]
+        for p, cids in zip(placed, cand_ids)
+    ]
+    before = _gather_logprobs(
+        net, hidden[[p.row for p in placed], [p.pos - 1 for p in placed]], firsts
+    )
+    tail_at = [
+        (n, p.row, p.pos + t - 1, tok)
+        for n, p in enumerate(placed)
+        for t, tok in enumerate(p.found_ids)
+        if t
+    ]
     tail = [0.0] * len(placed)
     if tail_at:
-        lps = _log_softmax_rows(net, hidden[[a[1] for a in tail_at], [a[2] for a in tail_at]])
-        got = lps[torch.arange(len(tail_at)), torch.tensor([a[3] for a in tail_at], device=lps.device)].cpu()
-        for (n, *_), v in zip(tail_at, got.tolist()):
+        got = _gather_logprobs(
+            net,
+            hidden[[a[1] for a in tail_at], [a[2] for a in tail_at]],
+            [[a[3]] for a in tail_at],
+        )
+        for (n, *_), (v,) in zip(tail_at, got):
             tail[n] += v
     survivors: list[tuple[int, str, list[int]]] = []
-    first_lp = {}
+    first_lp: dict[tuple[int, str], float] = {}
     for n, (p, cids) in enumerate(zip(placed, cand_ids)):
-        row_lp = before_lp[n]
-        found_lp = float(row_lp[p.found_ids[0]]) + tail[n]
+        found_lp = before[n][0] + tail[n]
         p.site.found_word_logprob = found_lp
-        bounds = {c: float(row_lp[t[0]]) - found_lp for c, t in zip(p.site.candidates, cids) if t}
+        scored_cands = [(c, t) for c, t in zip(p.site.candidates, cids) if t]
+        bounds = {}
+        for (c, _), lp in zip(scored_cands, before[n][1:]):
+            bounds[c] = lp - found_lp
+            first_lp[(n, c)] = lp
         p.site.bounds = bounds
         STATS["candidates"] += len(bounds)
         chosen = [c for c in p.site.candidates if c in p.site.forced and c in bounds]
-        if found_lp <= MAX_FOUND_LOGPROB:  # else the model finds the text natural: no swap to seek
-            ranked = sorted(((b, c) for c, b in bounds.items() if b >= -PREFILTER_MARGIN), reverse=True)
+        if (
+            found_lp <= MAX_FOUND_LOGPROB
+        ):  # else the model finds the text natural: no swap to seek
+            ranked = sorted(
+                ((b, c) for c, b in bounds.items() if b >= -PREFILTER_MARGIN),
+                reverse=True,
+            )
             chosen += [c for _, c in ranked if c not in chosen][:MAX_SCORED]
-        if chosen:
-            first_lp[n] = row_lp
         for c in chosen:
             survivors.append((n, c, tokens.ids([p.gap + c])[0]))
 
     # 2. Exact scores: log P(found + right | prefix) from the pass already made ...
     live = sorted({n for n, _, _ in survivors})
-    orig_at = []
-    for n in live:
-        p = placed[n]
-        for t, tok in enumerate(p.found_ids + p.right_ids):
-            orig_at.append((n, p.row, p.pos + t - 1, tok))
     orig = {n: 0.0 for n in live}
+    orig_at = [
+        (n, placed[n].row, placed[n].pos + t - 1, tok)
+        for n in live
+        for t, tok in enumerate(placed[n].found_ids + placed[n].right_ids)
+    ]
     if orig_at:
-        lps = _log_softmax_rows(net, hidden[[a[1] for a in orig_at], [a[2] for a in orig_at]])
-        got = lps[torch.arange(len(orig_at)), torch.tensor([a[3] for a in orig_at], device=lps.device)].cpu()
-        for (n, *_), v in zip(orig_at, got.tolist()):
+        got = _gather_logprobs(
+            net,
+            hidden[[a[1] for a in orig_at], [a[2] for a in orig_at]],
+            [[a[3]] for a in orig_at],
+        )
+        for (n, *_), (v,) in zip(orig_at, got):
             orig[n] += v
     for n in live:
         placed[n].site.found_logprob = orig[n]
@@ -239,25 +313,24 @@ def _run_batch(lm, segments, texts, encoded, prefix, tokens: _TokenCache) -> Non
     if not survivors:
         return
     suffixes = [c_ids + placed[n].right_ids for n, _, c_ids in survivors]
-    items = [(placed[n].row, placed[n].pos, s) for (n, _, _), s in zip(survivors, suffixes)]
     STATS["candidate_tokens"] += sum(len(s) for s in suffixes)
     # Token t of a continuation is predicted by its hidden state t - 1; the first one by the
-    # hidden state before the site (already normalised above).
-    ext = net.extend_many(cache, [(row, pos, s[:-1]) for row, pos, s in items if len(s) > 1])
-    ext_iter = iter(ext)
-    hidden_rows, targets, owner = [], [], []
-    score = []
-    for r, ((n, _, _), s) in enumerate(zip(survivors, suffixes)):
-        score.append(float(first_lp[n][s[0]]))
-        if len(s) > 1:
-            h = next(ext_iter)
-            hidden_rows.append(h)
-            targets.extend(s[1:])
-            owner.extend([r] * (len(s) - 1))
-    if hidden_rows:
-        lps = _log_softmax_rows(net, torch.cat(hidden_rows))
-        got = lps[torch.arange(len(targets)), torch.tensor(targets, device=lps.device)].cpu().tolist()
-        for r, v in zip(owner, got):
-            score[r] += v
+    # hidden state before the site (already scored above).
+    longer = [i for i, s in enumerate(suffixes) if len(s) > 1]
+    ext = net.extend_many(
+        cache,
+        [
+            (placed[survivors[i][0]].row, placed[survivors[i][0]].pos, suffixes[i][:-1])
+            for i in longer
+        ],
+    )
+    score = [first_lp[(n, c)] for n, c, _ in survivors]
+    if longer:
+        got = _gather_logprobs(
+            net, torch.cat(ext), [[t] for i in longer for t in suffixes[i][1:]]
+        )
+        flat = iter(v for (v,) in got)
+        for i in longer:
+            score[i] += sum(next(flat) for _ in suffixes[i][1:])
     for (n, c, _), sc in zip(survivors, score):
         placed[n].site.deltas[c] = sc - orig[n]

@@ -19,6 +19,7 @@
    reaches the calibrated threshold. The document's spin score (0-1) is a calibrated
    function of its spin rate.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,9 @@ from ..edit import Edit
 from ..evidence import spin_score as rules_spin_score
 from .measure import Site, measure_sites
 
-SCORED_KINDS = frozenset({"synonym-swap", "function-word", "tortured-phrase", "reordering"})
+SCORED_KINDS = frozenset(
+    {"synonym-swap", "function-word", "tortured-phrase", "reordering"}
+)
 # A rule fix that rules mode applies is kept unless the model prefers the found text by this much.
 REJECT_NATS = 3.0
 
@@ -50,18 +53,28 @@ class Calibration:
     strong_delta: float  # nats of preference that count as unambiguous evidence
     prior_strong: float  # smoothing of the spin rate: (strong + prior_strong) / (sites + prior_sites)
     prior_sites: float
-    auto_threshold: float  # P(swap and restored) at which an edit is applied automatically
+    auto_threshold: (
+        float  # P(swap and restored) at which an edit is applied automatically
+    )
     source: str = ""
 
     @staticmethod
     def linear(model: dict, features: dict[str, float]) -> float:
-        return model["bias"] + sum(w * features.get(k, 0.0) for k, w in model["weights"].items())
+        return model["bias"] + sum(
+            w * features.get(k, 0.0) for k, w in model["weights"].items()
+        )
 
 
 @lru_cache(maxsize=1)
 def load_calibration() -> Calibration:
-    data = json.loads(resources.files("mtfix.lm").joinpath("calibration.json").read_text(encoding="utf-8"))
-    return Calibration(**{k: v for k, v in data.items() if k in Calibration.__dataclass_fields__})
+    data = json.loads(
+        resources.files("mtfix.lm")
+        .joinpath("calibration.json")
+        .read_text(encoding="utf-8")
+    )
+    return Calibration(
+        **{k: v for k, v in data.items() if k in Calibration.__dataclass_fields__}
+    )
 
 
 @dataclass
@@ -84,7 +97,9 @@ def _rule_apply(ctx, edit: Edit) -> str | None:
     return "suggest" if rule.ambiguous else rule.apply
 
 
-def collect_sites(ctx, edits: list[Edit]) -> tuple[dict[tuple[int, int], SiteGroup], list[Edit], int]:
+def collect_sites(
+    ctx, edits: list[Edit]
+) -> tuple[dict[tuple[int, int], SiteGroup], list[Edit], int]:
     """(sites by span, edits passed through unchanged, number of sure rule hits)."""
     groups: dict[tuple[int, int], SiteGroup] = {}
     passthrough: list[Edit] = []
@@ -100,7 +115,9 @@ def collect_sites(ctx, edits: list[Edit]) -> tuple[dict[tuple[int, int], SiteGro
             continue
         g = groups.get((e.start, e.end))
         if g is None:
-            g = groups[(e.start, e.end)] = SiteGroup(Site(e.start, e.end, e.found, []), {})
+            g = groups[(e.start, e.end)] = SiteGroup(
+                Site(e.start, e.end, e.found, []), {}
+            )
         if apply is not None and g.rule_apply != "spun":
             g.rule_apply = apply
         for text in (e.replacement, *e.alternatives):
@@ -110,14 +127,25 @@ def collect_sites(ctx, edits: list[Edit]) -> tuple[dict[tuple[int, int], SiteGro
         g.site.candidates = list(g.candidates)
         # Curated rule replacements are always scored exactly; the prefilter only thins out
         # the thesaurus's long candidate lists.
-        g.site.forced = frozenset(c.text for c in g.candidates.values() if any(o.source != "thesaurus" for o in c.origins))
+        g.site.forced = frozenset(
+            c.text
+            for c in g.candidates.values()
+            if any(o.source != "thesaurus" for o in c.origins)
+        )
     return groups, passthrough, sure
 
 
-def site_features(found: str, ranked: list[tuple[str, float]], found_logprob: float, rank: int,
-                  rule_apply: str | None, zipf) -> dict[str, float]:
+def site_features(
+    found: str,
+    ranked: list[tuple[str, float]],
+    found_logprob: float,
+    rank: int,
+    rule_apply: str | None,
+    zipf,
+) -> dict[str, float]:
     """What the calibrated models read for a site. `ranked`: (candidate, delta) best first;
-    `rank`: the best candidate's position in its proposer's list; `zipf`: word -> frequency."""
+    `rank`: the best candidate's position in its proposer's list; `zipf`: word -> frequency.
+    """
     best, d = ranked[0]
     second = ranked[1][1] if len(ranked) > 1 else d - 5.0
     z_found, z_best = zipf(found), zipf(best)
@@ -143,8 +171,14 @@ def group_features(group: SiteGroup, zipf) -> dict[str, float] | None:
         return None
     ranked = sorted(group.site.deltas.items(), key=lambda kv: -kv[1])
     best = ranked[0][0]
-    return site_features(group.site.found, ranked, group.site.found_word_logprob or 0.0,
-                         group.site.candidates.index(best), group.rule_apply, zipf)
+    return site_features(
+        group.site.found,
+        ranked,
+        group.site.found_word_logprob or 0.0,
+        group.site.candidates.index(best),
+        group.rule_apply,
+        zipf,
+    )
 
 
 def _sigmoid(z: float) -> float:
@@ -162,12 +196,16 @@ def document_spin_score(rate: float, cal: Calibration) -> float:
     return _sigmoid(Calibration.linear(cal.document, {"log_rate": math.log(rate)}))
 
 
-def decide(features: list[dict | None], sure: int, cal: Calibration) -> tuple[float, list[float | None]]:
+def decide(
+    features: list[dict | None], sure: int, cal: Calibration
+) -> tuple[float, list[float | None]]:
     """(document spin rate, P(swap and best candidate restores it) per site).
 
     Each site's swap odds read the document's evidence *without that site* (leave one out),
     so a single large preference cannot vouch for itself."""
-    strong_flags = [1 if f is not None and f["delta"] > cal.strong_delta else 0 for f in features]
+    strong_flags = [
+        1 if f is not None and f["delta"] > cal.strong_delta else 0 for f in features
+    ]
     strong = sum(strong_flags) + sure
     n = sum(1 for f in features if f is not None) + sure
     probs: list[float | None] = []
@@ -181,7 +219,9 @@ def decide(features: list[dict | None], sure: int, cal: Calibration) -> tuple[fl
     return spin_rate(strong, n, cal), probs
 
 
-def _rules_mode_decisions(ctx, edits: list[Edit]) -> tuple[float, dict[tuple[int, int, str], Edit]]:
+def _rules_mode_decisions(
+    ctx, edits: list[Edit]
+) -> tuple[float, dict[tuple[int, int, str], Edit]]:
     """What rules mode would apply (spun rules in documents with sure evidence), by span and
     replacement, and the rules-mode spin score. Full mode never applies less than that unless
     the model rejects the replacement."""
@@ -189,7 +229,9 @@ def _rules_mode_decisions(ctx, edits: list[Edit]) -> tuple[float, dict[tuple[int
 
     rule_edits = [e for e in edits if ctx.ruleset.get(e.source) is not None]
     decided = score_by_document_evidence(ctx, rule_edits)
-    applied = {(e.start, e.end, e.replacement): e for e in decided if e.auto and e.fixable}
+    applied = {
+        (e.start, e.end, e.replacement): e for e in decided if e.auto and e.fixable
+    }
     return ctx.spin_score, applied
 
 
@@ -216,12 +258,28 @@ def score_with_language_model(ctx, edits: list[Edit]) -> list[Edit]:
     out = list(passthrough)
     for key, feats, p in zip(keys, features, probs):
         g = groups[key]
-        ruled = next((rules_applied[(*key, c)] for c in g.candidates if (*key, c) in rules_applied), None)
+        ruled = next(
+            (
+                rules_applied[(*key, c)]
+                for c in g.candidates
+                if (*key, c) in rules_applied
+            ),
+            None,
+        )
         if ruled is not None:
             delta = g.site.deltas.get(ruled.replacement)
             if delta is None or delta >= -REJECT_NATS:
-                note = "" if delta is None else f"; the language model agrees ({delta:+.1f} nats)"
-                out.append(ruled.with_(confidence=round(max(ruled.confidence, p or 0.0), 4), reason=ruled.reason + note))
+                note = (
+                    ""
+                    if delta is None
+                    else f"; the language model agrees ({delta:+.1f} nats)"
+                )
+                out.append(
+                    ruled.with_(
+                        confidence=round(max(ruled.confidence, p or 0.0), 4),
+                        reason=ruled.reason + note,
+                    )
+                )
                 continue
         if feats is None:
             continue  # not scored (prefilter, or no context): the model saw no reason to change it

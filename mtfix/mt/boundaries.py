@@ -40,6 +40,8 @@ ABBREVIATIONS = frozenset("""
     subsp sp spp cv pl lit orig trans abbr repr misc resp dist approx abt nr ref refs cit
     """.split())
 ABBREVIATIONS |= {"thur", "pres", "ser"}  # codespell:ignore thur,pres,ser
+# Titles in the plural and "Miss." as old texts write it ("Drs. and Mrs.", "Miss. and Mrs.").
+ABBREVIATIONS |= {"miss", "drs", "profs", "gens", "sens", "reps", "mmes", "jrs", "sts", "cos"}
 _ROMAN_NUMERAL_RE = re.compile(r"^[ivxlcdm]+$", re.I)
 _LOWER_WORD_RE = re.compile(r"[a-z'\u2019-]+")
 _GLUED_TOKEN_RE = re.compile(r"(?:of|the|and|from)[A-Z][a-z]{2,}")

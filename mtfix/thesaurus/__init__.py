@@ -7,6 +7,7 @@ with lemminflect, looks up every reading, and inflects the candidate originals b
 found form's tag: "consultants" -> "advisers", "mentioned" -> "said", "noticed" -> "saw"/"seen".
 Needs no Debian package and no torch at run time.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -36,7 +37,13 @@ class ReverseThesaurus:
 
     @classmethod
     def from_text(cls, text: str) -> "ReverseThesaurus":
-        return cls(dict(line.split("\t", 1) for line in text.split("\n") if line and line[0] != "#"))
+        return cls(
+            dict(
+                line.split("\t", 1)
+                for line in text.split("\n")
+                if line and line[0] != "#"
+            )
+        )
 
     def __contains__(self, lemma: str) -> bool:
         return lemma in self._raw
@@ -72,7 +79,9 @@ def _inflect_phrase(phrase: str, tag: str, upos: str) -> str | None:
     head = 0 if upos == "VERB" else len(words) - 1
     if tag == _BASE_TAG[upos]:
         return phrase
-    forms = lemminflect.getInflection(words[head], tag, inflect_oov=upos in ("NOUN", "VERB"))
+    forms = lemminflect.getInflection(
+        words[head], tag, inflect_oov=upos in ("NOUN", "VERB")
+    )
     if not forms:
         return None
     words[head] = forms[0]
@@ -97,7 +106,11 @@ def _originals(index: ReverseThesaurus, form: str) -> tuple[str, ...]:
                 for tag in _TAGS[upos]:
                     if tag == _BASE_TAG[upos] and lemma == form:
                         readings.append((lemma, upos, tag))
-                    elif tag != _BASE_TAG[upos] and lemma != form and form in (lemminflect.getInflection(lemma, tag) or ()):
+                    elif (
+                        tag != _BASE_TAG[upos]
+                        and lemma != form
+                        and form in (lemminflect.getInflection(lemma, tag) or ())
+                    ):
                         # lemma != form: lemminflect lists mass nouns ("safety") as their own plural
                         readings.append((lemma, upos, tag))
     out: dict[str, None] = {}
