@@ -147,6 +147,32 @@ def run_repair(text: str, options):
         raise fail(f"{exc}", ExitCode.USAGE) from None
 
 
+class _Outcome:
+    """Repairs several files for `check`/`diff`: an unreadable one is reported and skipped,
+    and the exit code says whether any was unreadable (3) or had edits (1)."""
+
+    def __init__(self) -> None:
+        self.found_any = False
+        self.input_error = False
+
+    def repair_each(self, files, encoding: str, max_bytes: int, options):
+        for path in files:
+            try:
+                src = read_input(path, encoding, max_bytes)
+            except InputError as exc:
+                click.echo(f"mtfix: error: {exc}", err=True)
+                self.input_error = True
+                continue
+            result = run_repair(src.text, options)
+            self.found_any = self.found_any or bool(result.edits)
+            yield path, src, result
+
+    def exit(self):
+        if self.input_error:
+            raise click.exceptions.Exit(int(ExitCode.INPUT))
+        raise click.exceptions.Exit(int(ExitCode.FOUND if self.found_any else ExitCode.OK))
+
+
 def _display_name(path: str) -> str:
     return "<stdin>" if path == "-" else path
 
@@ -175,17 +201,9 @@ def check(files, fmt, **kw):
 
     encoding, max_bytes = _pop_io(kw)
     options = build_options(kw)
-    found_any, input_error = False, False
+    outcome = _Outcome()
     results = []
-    for path in files:
-        try:
-            src = read_input(path, encoding, max_bytes)
-        except InputError as exc:
-            click.echo(f"mtfix: error: {exc}", err=True)
-            input_error = True
-            continue
-        result = run_repair(src.text, options)
-        found_any = found_any or bool(result.edits)
+    for path, src, result in outcome.repair_each(files, encoding, max_bytes, options):
         name = _display_name(path)
         if fmt == "text":
             for line in report_lines(name, result):
@@ -197,9 +215,7 @@ def check(files, fmt, **kw):
             results.append((name, result))
     if fmt == "json":
         click.echo(json_report(results))
-    if input_error:
-        raise click.exceptions.Exit(int(ExitCode.INPUT))
-    raise click.exceptions.Exit(int(ExitCode.FOUND if found_any else ExitCode.OK))
+    outcome.exit()
 
 
 @cli.command()
@@ -287,16 +303,8 @@ def diff(files, style, color, context_lines, **kw):
         from rich.console import Console
 
         console = Console(force_terminal=color, no_color=not color, highlight=False, soft_wrap=style == "inline")
-    found_any, input_error = False, False
-    for path in files:
-        try:
-            src = read_input(path, encoding, max_bytes)
-        except InputError as exc:
-            click.echo(f"mtfix: error: {exc}", err=True)
-            input_error = True
-            continue
-        result = run_repair(src.text, options)
-        found_any = found_any or bool(result.edits)
+    outcome = _Outcome()
+    for path, src, result in outcome.repair_each(files, encoding, max_bytes, options):
         name = _display_name(path)
         if style == "unified":
             patch_name = "stdin" if path == "-" else path
@@ -312,9 +320,7 @@ def diff(files, style, color, context_lines, **kw):
             else:
                 sys.stdout.write(rendered)
     sys.stdout.flush()
-    if input_error:
-        raise click.exceptions.Exit(int(ExitCode.INPUT))
-    raise click.exceptions.Exit(int(ExitCode.FOUND if found_any else ExitCode.OK))
+    outcome.exit()
 
 
 def main(argv=None) -> int:

@@ -168,7 +168,7 @@ def resolve(edits: Iterable[Edit], text: str | None = None) -> list[Edit]:
     return sorted(kept, key=lambda e: (e.start, e.end))
 
 
-def _changed_part(e: Edit) -> tuple[int, int, str]:
+def changed_part(e: Edit) -> tuple[int, int, str]:
     """(start, end, new text) of the part of an edit that really changes."""
     found, rep = e.found, e.replacement or ""
     head = 0
@@ -180,20 +180,31 @@ def _changed_part(e: Edit) -> tuple[int, int, str]:
     return e.start + head, e.end - tail, rep[head : len(rep) - tail]
 
 
+def merged_span(text: str, a: Edit, b: Edit) -> tuple[int, int, str] | None:
+    """(start, end, replacement) of one edit doing `a` then `b` (a's change first), or None
+    when the changes themselves collide."""
+    (a0, a1, anew), (b0, b1, bnew) = changed_part(a), changed_part(b)
+    if a1 > b0 or a0 == a1 == b0 == b1:
+        return None
+    start, end = min(a.start, b.start), max(a.end, b.end)
+    return start, end, text[start:a0] + anew + text[a1:b0] + bnew + text[b1:end]
+
+
 def combine_edits(text: str, a: Edit, b: Edit) -> Edit | None:
     """One edit doing both `a` and `b`, or None when they cannot both apply."""
     if not (a.fixable and b.fixable) or a.auto != b.auto:
         return None
-    (a0, a1, anew), (b0, b1, bnew) = sorted((_changed_part(a), _changed_part(b)))
-    if a1 > b0 or a0 == a1 == b0 == b1:
-        return None  # the changes themselves collide
-    start, end = min(a.start, b.start), max(a.end, b.end)
+    first_change, second_change = sorted((a, b), key=changed_part)
+    span = merged_span(text, first_change, second_change)
+    if span is None:
+        return None
+    start, end, replacement = span
     first, second = (a, b) if a.confidence >= b.confidence else (b, a)
     return Edit(
         start=start,
         end=end,
         found=text[start:end],
-        replacement=text[start:a0] + anew + text[a1:b0] + bnew + text[b1:end],
+        replacement=replacement,
         kind=first.kind,
         source=first.source,
         confidence=max(a.confidence, b.confidence),

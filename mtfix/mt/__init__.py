@@ -130,26 +130,15 @@ def merge_overlapping(text: str, edits: list[Edit]) -> list[Edit]:
     return merged + others
 
 
-def _core(e: Edit) -> tuple[int, int, str]:
-    """The part of an edit that changes: (start, end, new text)."""
-    found, rep = e.found, e.replacement
-    head = 0
-    while head < min(len(found), len(rep)) and found[head] == rep[head]:
-        head += 1
-    tail = 0
-    while tail < min(len(found), len(rep)) - head and found[-1 - tail] == rep[-1 - tail]:
-        tail += 1
-    return e.start + head, e.end - tail, rep[head : len(rep) - tail]
-
-
 def _combine(text: str, a: Edit, b: Edit) -> Edit | None:
     if a.auto != b.auto:
         return a if a.auto else b  # a suggestion never holds back a sure fix
-    (a0, a1, anew), (b0, b1, bnew) = _core(a), _core(b)
-    if a1 > b0 or (a0 == a1 == b0 == b1):
+    from ..pipeline import merged_span
+
+    span = merged_span(text, a, b)
+    if span is None:
         return None
-    start, end = min(a.start, b.start), max(a.end, b.end)
-    replacement = text[start:a0] + anew + text[a1:b0] + bnew + text[b1:end]
+    start, end, replacement = span
     return Edit(
         start=start,
         end=end,
