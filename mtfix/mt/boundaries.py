@@ -115,18 +115,9 @@ def _boundary_edit(text: str, period: int, next_start: int, token_before: str, n
     joined = (joiner or " ") + text[next_start]
     capitalised = text[period:next_start] + text[next_start].upper()
     if sure:
-        return mt_edit(
-            text,
-            period,
-            span_end,
-            joined,
-            kind=KIND,
-            source=SOURCE,
-            confidence=AUTO_CONFIDENCE,
-            auto=True,
-            reason=f"full stop before the lower-case continuation '{first} ...': join the pieces",
-            alternatives=(capitalised,),
-        )
+        reason = f"full stop before the lower-case continuation '{first} ...': join the pieces"
+    else:
+        reason = f"lower-case '{first}' after a full stop: a broken sentence, or a missing capital"
     return mt_edit(
         text,
         period,
@@ -134,9 +125,9 @@ def _boundary_edit(text: str, period: int, next_start: int, token_before: str, n
         joined,
         kind=KIND,
         source=SOURCE,
-        confidence=SUGGEST_CONFIDENCE,
-        auto=False,
-        reason=f"lower-case '{first}' after a full stop: a broken sentence, or a missing capital",
+        confidence=AUTO_CONFIDENCE if sure else SUGGEST_CONFIDENCE,
+        auto=sure,
+        reason=reason,
         alternatives=(capitalised,),
     )
 
