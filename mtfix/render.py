@@ -142,7 +142,6 @@ def inline_diff(path: str, result: Result, color: bool, context: int = 0, width:
     """A rich renderable (or plain string when color is off): changed lines with removed
     words struck through in red, inserted in green, suggestions underlined in yellow, then
     a numbered list of edits and reasons."""
-    from rich.console import Group
     from rich.text import Text
 
     applied = set(result.applied)

@@ -29,7 +29,6 @@ from functools import lru_cache
 from importlib import resources
 
 from ..edit import Edit
-from ..evidence import spin_score as rules_spin_score
 from .measure import Site, measure_sites
 
 SCORED_KINDS = frozenset(

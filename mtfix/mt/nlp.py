@@ -21,7 +21,7 @@ _unavailable: str | None = None
 
 def load():
     """The shared spaCy Language, or None (after one warning) when spaCy or the model is missing."""
-    global _nlp, _unavailable
+    global _nlp
     if _nlp is not None or _unavailable is not None:
         return _nlp
     try:
