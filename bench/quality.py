@@ -33,6 +33,7 @@ from common import (  # noqa: E402
     read_jsonl,
 )
 
+from mtfix.evaluate.metrics import REPORT_COLUMNS  # noqa: E402
 from mtfix.options import Options  # noqa: E402
 from mtfix.pipeline import run  # noqa: E402
 from mtfix.text import fold_for_search  # noqa: E402
@@ -260,20 +261,7 @@ def to_markdown(r: dict) -> str:
         ]
     for split, s in r.get("synthetic", {}).items():
         out += [f"### Synthetic {split} ({s['pairs']} documents, {s['sentences']} sentences, {s['words']} words)", ""]
-        cols = [
-            "wer_before",
-            "wer_after",
-            "ter_before",
-            "ter_after",
-            "chrf_before",
-            "chrf_after",
-            "edits",
-            "edit_precision",
-            "edit_recall",
-            "harmful_edits",
-            "sentences_improved",
-            "sentences_worsened",
-        ]
+        cols = list(REPORT_COLUMNS)
         rows = [["all"] + [s.get(c) for c in cols]] + [[k] + [v.get(c) for c in cols] for k, v in s["by_kind"].items()]
         out += [md_table(["kind"] + cols, rows), ""]
         ov = s["rule_overlap"]

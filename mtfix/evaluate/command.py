@@ -10,6 +10,7 @@ import click
 from ..cli import build_options, fail, repair_options, run_repair
 from ..io import ExitCode, InputError, read_input
 from .metrics import (
+    REPORT_COLUMNS,
     TOKENISATION,
     PairScore,
     _ratio,
@@ -81,24 +82,8 @@ def render_text(report: dict) -> str:
     if "pairs" in report:
         lines.append(f"pairs {report['pairs']}, sentences {report['sentences']}, words {report['words']}")
         lines.append(f"tokenisation for WER: {TOKENISATION}")
-        head = [
-            "kind",
-            "wer_before",
-            "wer_after",
-            "ter_before",
-            "ter_after",
-            "chrf_before",
-            "chrf_after",
-            "edits",
-            "edit_precision",
-            "edit_recall",
-            "harmful_edits",
-            "wrong_edits",
-            "partial_edits",
-            "neutral_edits",
-            "sentences_improved",
-            "sentences_worsened",
-        ]
+        verdicts = ["wrong_edits", "partial_edits", "neutral_edits"]
+        head = ["kind", *REPORT_COLUMNS[:10], *verdicts, *REPORT_COLUMNS[10:]]
         rows = [["all"] + [_fmt(report.get(k)) for k in head[1:]]]
         rows += [[k] + [_fmt(v.get(k2)) for k2 in head[1:]] for k, v in report["by_kind"].items()]
         widths = [max(len(r[c]) for r in rows + [head]) for c in range(len(head))]

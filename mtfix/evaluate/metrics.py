@@ -35,6 +35,23 @@ TOKENISATION = "lower-case; ’‘ʼ→' “”→\"; words [letters/digits join
 _TOKEN_RE = re.compile(r"[^\W_]+(?:['\-][^\W_]+)*|[^\w\s]|_", re.UNICODE)
 
 
+# The per-kind metrics every report shows, in order; `mtfix eval` adds its verdict counts.
+REPORT_COLUMNS = (
+    "wer_before",
+    "wer_after",
+    "ter_before",
+    "ter_after",
+    "chrf_before",
+    "chrf_after",
+    "edits",
+    "edit_precision",
+    "edit_recall",
+    "harmful_edits",
+    "sentences_improved",
+    "sentences_worsened",
+)
+
+
 def tokenize(text: str) -> tuple[list[str], list[tuple[int, int]]]:
     """Metric tokens of `text` and their character spans in `text` (see the module doc)."""
     folded = fold_for_search(text)  # same length as text, so spans are valid in both
