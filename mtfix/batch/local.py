@@ -175,12 +175,17 @@ def run_local(shards: list[Shard], job: Job, workers: int, events: Events) -> No
             if not inflight:
                 isolating = bool(suspects)
             source = suspects if isolating else todo
+            broken = False
             while source and len(inflight) < (1 if isolating else 2 * workers):
                 shard = source.popleft()
-                inflight[pool.submit(_worker_task, shard)] = shard
+                try:
+                    inflight[pool.submit(_worker_task, shard)] = shard
+                except BrokenProcessPool:  # a worker died since the last wait: this shard never left
+                    source.appendleft(shard)
+                    broken = True
+                    break
             finished, _ = wait(list(inflight), timeout=0.25, return_when=FIRST_COMPLETED)
             _drain(progress_queue, events)
-            broken = False
             for fut in finished:
                 shard = inflight.pop(fut)
                 try:
