@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import tarfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
+
+from mtfix.restorer.data import detokenize  # noqa: F401  (one definition for bench and training data)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -38,22 +39,6 @@ def mlqe_lines(split: str, pair: str, side: str) -> tuple[str, ...]:
         member = next(m for m in tar.getmembers() if m.isfile() and m.name.endswith(f".{side}"))
         data = tar.extractfile(member).read().decode("utf-8")
     return tuple(data.splitlines())
-
-
-@lru_cache(maxsize=1)
-def _detokenizer():
-    from sacremoses import MosesDetokenizer
-
-    return MosesDetokenizer(lang="en")
-
-
-_CONTRACTION = re.compile(r"(\w) (n't|'(?:s|t|re|ve|ll|d|m))\b", re.IGNORECASE)
-
-
-def detokenize(line: str) -> str:
-    """Moses-tokenised English back to natural text ("hadn 't" -> "hadn't", "( a )" -> "(a)")."""
-    text = _detokenizer().detokenize(line.split())
-    return _CONTRACTION.sub(r"\1\2", text).replace("n 't", "n't")
 
 
 def mlqe_detok(split: str, pair: str, side: str) -> list[str]:

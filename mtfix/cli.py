@@ -79,6 +79,8 @@ def repair_options(f):
                      help="Extra TSV rule file; its entries override built-in ones. Repeatable."),
         click.option("--disable", multiple=True, metavar="RULE",
                      help="Turn off a rule id (news/mention), a table (tortured), a kind or a proposer. Repeatable."),
+        click.option("--enable", multiple=True, metavar="PROPOSER",
+                     help="Also run this proposer (e.g. restorer, mt-pronoun). Repeatable."),
         click.option("--model", default=None, help="Local Hugging Face causal-LM directory (full mode)."),
         click.option("--device", default=None, help="auto, cpu or cuda (full mode)."),
         click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the input files."),
@@ -121,8 +123,9 @@ def build_options(kw: dict):
         cli = {k: v for k, v in kw.items() if v not in (None, ()) or k == "tables" and v is not None}
         if "rules" in cli:
             cli["rules"] = tuple(base.rules) + tuple(cli["rules"])
-        if "disable" in cli:
-            cli["disable"] = tuple(base.disable) + tuple(cli["disable"])
+        for key in ("disable", "enable"):
+            if key in cli:
+                cli[key] = tuple(getattr(base, key)) + tuple(cli[key])
         return Options.from_kwargs(base, **cli)
     except ConfigError as exc:
         raise fail(str(exc), ExitCode.USAGE) from None

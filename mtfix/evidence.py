@@ -41,6 +41,8 @@ def score_by_document_evidence(ctx, edits: list[Edit]) -> list[Edit]:
     # style repeated ten times is weaker evidence than ten different swaps.
     effective = len(sure_phrases) + 0.25 * (sure - len(sure_phrases))
     s = spin_score(math.floor(effective), ctx.doc.word_count)
+    if ctx.document:  # a re-check of a window: the whole document's evidence counts
+        s = max(s, ctx.document.get("spin_score", 0.0))
     ctx.spin_score = s
     ctx.notes["sure_hits"] = sure
     out = []

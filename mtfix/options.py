@@ -27,6 +27,8 @@ class Options:
     apply_all: bool = False
     rules: tuple[str, ...] = ()
     disable: tuple[str, ...] = ()
+    # Proposers run on top of the mode's own (opt-in ones such as "restorer").
+    enable: tuple[str, ...] = ()
     proposers: tuple[str, ...] | None = None
     scorer: str | None = None
     model: str | None = None
@@ -50,7 +52,7 @@ class Options:
         for k, v in kwargs.items():
             if v is None and k not in ("proposers", "scorer", "model"):
                 continue
-            if k in ("rules", "disable", "proposers", "tables") and v is not None:
+            if k in ("rules", "disable", "enable", "proposers", "tables") and v is not None:
                 v = (v,) if isinstance(v, str) else tuple(str(x) for x in v)
             clean[k] = v
         return replace(base, **clean)
@@ -66,6 +68,7 @@ _CONFIG_KEYS = {
     "all": bool,
     "rules": list,
     "disable": list,
+    "enable": list,
     "proposers": list,
     "model": str,
     "device": str,

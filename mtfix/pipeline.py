@@ -16,7 +16,7 @@ from . import __version__
 from .edit import Edit, Result
 from .options import Options
 from .ruletable import RuleSet, load_rules
-from .text import Document
+from .text import Document, shared_ends
 
 
 @dataclass
@@ -28,6 +28,14 @@ class Context:
     ruleset: RuleSet
     spin_score: float = 0.0
     notes: dict = field(default_factory=dict)
+    # Set on a re-check of the text around earlier fixes: the spans that changed (only edits
+    # touching them are wanted, so proposers may skip the rest) and the first pass's notes
+    # (the whole document's evidence, which a window of it lacks).
+    focus: tuple[tuple[int, int], ...] | None = None
+    document: dict | None = None
+
+    def in_focus(self, start: int, end: int) -> bool:
+        return self.focus is None or any(start <= c1 and c0 <= end for c0, c1 in self.focus)
 
 
 class Proposer(Protocol):
@@ -48,6 +56,8 @@ PROPOSERS: dict[str, Callable | str] = {
     "mt-pronoun": "mtfix.mt.pronouns:propose",
     # Reverse-thesaurus candidates for the language-model scorer (mtfix/lm/); no torch.
     "thesaurus": "mtfix.lm.propose:propose_thesaurus",
+    # The seq2seq restorer (mtfix/restorer/): opt-in, in no mode until a trained adapter ships.
+    "restorer": "mtfix.restorer.propose:propose_restorer",
 }
 SCORERS: dict[str, Callable | str] = {
     "evidence": "mtfix.evidence:score_by_document_evidence",
@@ -117,14 +127,18 @@ def segment(text: str, options: Options) -> Context:
 
 
 def propose(ctx: Context) -> list[Edit]:
-    names = ctx.options.proposers or MODE_PROPOSERS[ctx.options.mode]
+    names = dict.fromkeys((*(ctx.options.proposers or MODE_PROPOSERS[ctx.options.mode]), *ctx.options.enable))
     edits: list[Edit] = []
     for name in names:
         if name in ctx.options.disable:
             continue  # not even called: a disabled check must not load its back-end
         fn = _resolve_entry(PROPOSERS, name, "proposer")
         edits.extend(fn(ctx))
-    return [e for e in edits if e.source not in ctx.options.disable and e.kind not in ctx.options.disable]
+    return [
+        e
+        for e in edits
+        if e.source not in ctx.options.disable and e.kind not in ctx.options.disable and ctx.in_focus(e.start, e.end)
+    ]
 
 
 def score(ctx: Context, edits: list[Edit]) -> list[Edit]:
@@ -171,12 +185,7 @@ def resolve(edits: Iterable[Edit], text: str | None = None) -> list[Edit]:
 def changed_part(e: Edit) -> tuple[int, int, str]:
     """(start, end, new text) of the part of an edit that really changes."""
     found, rep = e.found, e.replacement or ""
-    head = 0
-    while head < min(len(found), len(rep)) and found[head] == rep[head]:
-        head += 1
-    tail = 0
-    while tail < min(len(found), len(rep)) - head and found[-1 - tail] == rep[-1 - tail]:
-        tail += 1
+    head, tail = shared_ends(found, rep)
     return e.start + head, e.end - tail, rep[head : len(rep) - tail]
 
 
@@ -247,6 +256,8 @@ def signature(options: Options, ruleset: RuleSet) -> str:
         parts.append(f"model:{options.model or 'default'}")
     if options.disable:
         parts.append("disable:" + ",".join(sorted(options.disable)))
+    if options.enable:
+        parts.append("enable:" + ",".join(sorted(options.enable)))
     return "|".join(parts)
 
 
@@ -256,8 +267,11 @@ def signature(options: Options, ruleset: RuleSet) -> str:
 MAX_PASSES = 3
 
 
-def _one_pass(text: str, options: Options) -> tuple[list[Edit], list[Edit], Context]:
+def _one_pass(
+    text: str, options: Options, focus: tuple[tuple[int, int], ...] | None = None, document: dict | None = None
+) -> tuple[list[Edit], list[Edit], Context]:
     ctx = segment(text, options)
+    ctx.focus, ctx.document = focus, document
     scored = score(ctx, propose(ctx))
     reported = [e for e in resolve(scored, text) if e.confidence >= options.min_confidence]
     return reported, select_applied(reported, options), ctx
@@ -269,7 +283,7 @@ def run(text: str, options: Options) -> Result:
     for _ in range(MAX_PASSES - 1):
         if not applied or repaired == text:
             break
-        more = _recheck_around_fixes(text, applied, repaired, options)
+        more = _recheck_around_fixes(text, applied, repaired, options, dict(ctx.notes, spin_score=ctx.spin_score))
         if not more:
             break
         applied = compose(text, applied, repaired, more)
@@ -286,11 +300,15 @@ def run(text: str, options: Options) -> Result:
     )
 
 
-def _recheck_around_fixes(original: str, applied: list[Edit], repaired: str, options: Options) -> list[Edit]:
+def _recheck_around_fixes(
+    original: str, applied: list[Edit], repaired: str, options: Options, document: dict
+) -> list[Edit]:
     """Fixes that the repaired text needs near the previous fixes, in repaired-text offsets.
 
     New damage can only appear next to a change, so only windows around the changes are
-    checked again: a second pass over a whole 10 MB file would double its cost."""
+    checked again (a second pass over a whole 10 MB file would double its cost), and only
+    edits touching a change are scored (in full mode the model would otherwise re-weigh
+    every site of every window)."""
     windows: list[list[int]] = []
     changed: list[tuple[int, int]] = []
     shift = 0
@@ -307,12 +325,11 @@ def _recheck_around_fixes(original: str, applied: list[Edit], repaired: str, opt
             windows.append([lo, hi])
     more: list[Edit] = []
     for lo, hi in windows:
-        for e in _one_pass(repaired[lo:hi], options)[1]:
-            e = e.with_(start=e.start + lo, end=e.end + lo)
-            # Only what touches a change is new damage; anything else in the window was judged
-            # by the first pass with the whole document's evidence, which a window lacks.
-            if any(e.start <= c1 and c0 <= e.end for c0, c1 in changed):
-                more.append(e)
+        # Only what touches a change is new damage; anything else in the window was judged
+        # by the first pass with the whole document's evidence, which a window lacks.
+        focus = tuple((c0 - lo, c1 - lo) for c0, c1 in changed if lo <= c0 and c1 <= hi)
+        for e in _one_pass(repaired[lo:hi], options, focus, document)[1]:
+            more.append(e.with_(start=e.start + lo, end=e.end + lo))
     return more
 
 

@@ -122,6 +122,17 @@ def split_sentences(text: str) -> list[Span]:
     return spans
 
 
+def shared_ends(a, b) -> tuple[int, int]:
+    """(length of the common prefix, of the common suffix after it) of two sequences."""
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    return head, tail
+
+
 def at_sentence_start(text: str, offset: int) -> bool:
     """True when only opening punctuation separates `offset` from a sentence boundary."""
     i = offset - 1

@@ -64,6 +64,7 @@ def test_exit_codes_clean_and_found(run_cli, command, spun_file, clean_file):
         ["check", "--config", "{bad_config}", "{spun}"],
         ["check", "--config", "{missing}", "{spun}"],
         ["check", "--tables", "nope", "{spun}"],
+        ["check", "--enable", "nosuch", "{spun}"],
         ["fix", "--in-place", "-"],
         ["fix", "--backup", ".orig", "{spun}"],
         ["fix", "--in-place", "-o", "out.txt", "{spun}"],
@@ -210,6 +211,19 @@ def test_config_file_in_working_directory_and_no_config(run_cli, tmp_path, monke
     args = ["check", "--tables", "", "--rules", CORE_RULES, spun_file]
     assert run_cli(args).code == ExitCode.OK
     assert run_cli(["check", "--no-config", *args[1:]]).code == ExitCode.FOUND
+
+
+def test_enable_adds_a_proposer_to_the_mode_from_flags_and_config(run_cli, tmp_path, monkeypatch):
+    glued = tmp_path / "glued.txt"
+    glued.write_text("The envoy ofBeijing arrived on time.\n")
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(["check", "--no-config", glued]).code == ExitCode.OK  # rules mode skips mt-spacing
+    run = run_cli(["check", "--no-config", "--enable", "mt-spacing", "--format", "json", glued])
+    assert run.code == ExitCode.FOUND
+    assert "enable:mt-spacing" in run.out and '"of Beijing"' in run.out
+    (tmp_path / ".mtfix.toml").write_text('enable = ["mt-spacing"]\n')
+    assert run_cli(["check", glued]).code == ExitCode.FOUND
+    assert run_cli(["check", "--disable", "mt-spacing", glued]).code == ExitCode.OK
 
 
 # ---- fix ------------------------------------------------------------------------------------

@@ -533,3 +533,28 @@ def test_compose_maps_second_pass_edits_back_to_the_original():
     for e in composed:
         assert original[e.start:e.end] == e.found
     assert apply(original, composed) == "AA xxxx cc dd"
+
+
+def test_the_recheck_scores_only_edits_at_the_fixes_with_the_documents_evidence(monkeypatch):
+    # The re-check of a window must not re-weigh the window's other sites (in full mode that
+    # is the language model's whole cost again), and must see the first pass's spin score.
+    from mtfix import pipeline
+
+    calls = []
+    real = pipeline._resolve_entry(pipeline.SCORERS, "evidence", "scorer")
+
+    def recording(ctx, edits):
+        calls.append((ctx.focus, ctx.document, list(edits)))
+        return real(ctx, edits)
+
+    monkeypatch.setitem(pipeline.SCORERS, "recording", recording)
+    # "amongst" is a suggestion: proposed again in the window, never applied, so only the
+    # focus keeps it from being scored a second time.
+    text = "Amongst others, officials warned of a safety menace security safety menace yesterday. " * 3
+    result = pipeline.run(text, Options(scorer="recording"))
+    assert "security security" not in result.repaired
+    first, rechecks = calls[0], calls[1:]
+    assert first[0] is None and first[1] is None and rechecks
+    for focus, document, edits in rechecks:
+        assert focus and document["spin_score"] == result.spin_score
+        assert all(any(e.start <= c1 and c0 <= e.end for c0, c1 in focus) for e in edits)

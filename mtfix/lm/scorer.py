@@ -195,18 +195,29 @@ def document_spin_score(rate: float, cal: Calibration) -> float:
     return _sigmoid(Calibration.linear(cal.document, {"log_rate": math.log(rate)}))
 
 
-def decide(
+def evidence_counts(
     features: list[dict | None], sure: int, cal: Calibration
+) -> tuple[int, int]:
+    """(sites with unambiguous evidence, sites weighed): what the spin rate is made of."""
+    strong = sum(1 for f in features if f is not None and f["delta"] > cal.strong_delta)
+    return strong + sure, sum(1 for f in features if f is not None) + sure
+
+
+def decide(
+    features: list[dict | None],
+    sure: int,
+    cal: Calibration,
+    counts: tuple[int, int] | None = None,
 ) -> tuple[float, list[float | None]]:
     """(document spin rate, P(swap and best candidate restores it) per site).
 
     Each site's swap odds read the document's evidence *without that site* (leave one out),
-    so a single large preference cannot vouch for itself."""
+    so a single large preference cannot vouch for itself. `counts` replaces the evidence
+    counted from `features` (a re-check of part of a document uses the whole document's)."""
     strong_flags = [
         1 if f is not None and f["delta"] > cal.strong_delta else 0 for f in features
     ]
-    strong = sum(strong_flags) + sure
-    n = sum(1 for f in features if f is not None) + sure
+    strong, n = counts or evidence_counts(features, sure, cal)
     probs: list[float | None] = []
     for f, own in zip(features, strong_flags):
         if f is None:
@@ -251,9 +262,14 @@ def score_with_language_model(ctx, edits: list[Edit]) -> list[Edit]:
     zipf = load_index().zipf
     keys = list(groups)
     features = [group_features(groups[k], zipf) for k in keys]
-    rate, probs = decide(features, sure, cal)
+    counts = evidence_counts(features, sure, cal)
+    if ctx.document and "evidence_counts" in ctx.document:
+        counts = tuple(ctx.document["evidence_counts"])
+    rate, probs = decide(features, sure, cal, counts)
     ctx.spin_score = max(document_spin_score(rate, cal), rules_spin)
-    ctx.notes.update(spin_rate=rate, sure_hits=sure, sites=len(groups))
+    ctx.notes.update(
+        spin_rate=rate, sure_hits=sure, sites=len(groups), evidence_counts=counts
+    )
     out = list(passthrough)
     for key, feats, p in zip(keys, features, probs):
         g = groups[key]

@@ -101,12 +101,19 @@ def propose(ctx) -> list:
     nlp = load()
     if nlp is None:
         return []
+    # Parsing is the cost: only paragraphs that open a sentence with a pronoun, and the one
+    # before each (its last sentence may hold the pronoun's antecedent), are parsed.
+    parse = [want or (i + 1 < len(wanted) and wanted[i + 1]) for i, want in enumerate(wanted)]
     # A byte-order mark glued to the first word hides it from the tagger; a space keeps offsets.
-    docs = list(nlp.pipe(text[b.start : b.end].replace("\ufeff", " ") for b in blocks))
-    names = _person_names(docs)
+    parsed = iter(nlp.pipe(text[b.start : b.end].replace("\ufeff", " ") for b, p in zip(blocks, parse) if p))
+    docs = [next(parsed) if p else None for p in parse]
+    names = _person_names(d for d in docs if d is not None)
     edits = []
     previous = None  # the last sentence of the paragraph before, and its paragraph's offset
     for block, doc, want in zip(blocks, docs, wanted):
+        if doc is None:
+            previous = None
+            continue
         sents = list(doc.sents)
         if want:
             for j in range(len(sents)):

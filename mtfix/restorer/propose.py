@@ -1,0 +1,125 @@
+"""The "restorer" proposer: the seq2seq restorer rewrites suspicious sentences, and each
+difference from the input becomes a candidate edit for the scorer, like the thesaurus's.
+
+Opt-in (`mtfix fix --enable restorer`, `enable = ["restorer"]` in the config, or
+`Options(enable=("restorer",))`) until a trained
+adapter meets the targets of issue 7; no mode runs it by default.
+
+- Gate: `suspicious_sentences(ctx)`. A proposer cannot see the other proposers' edits, and
+  matching the rule table again here would cost as much as the rules stage, so for now every
+  sentence of `MIN_WORDS` to `MAX_WORDS` words is suspicious, except sentences wholly inside a
+  quotation (nothing in them may change); on a re-check of the text around earlier fixes,
+  only the sentences touching them (`Context.in_focus`). This is the place to plug in a
+  cheaper signal (surprisal from the scorer's model, rule or thesaurus hits nearby).
+- Generation: greedy and deterministic (`model.Restorer`); the generator is injectable
+  (`propose_restorer(ctx, generator=fake)`; a generator maps [(context, sentence)] to
+  [restored sentence or None]).
+- Edits: `align.align_edits`, minimal word-level edits with offsets into the original text;
+  names, numbers and quotations are never touched. Kinds: "function-word" when every changed
+  word is a function word, "synonym-swap" when a content word changes (both are weighed by
+  the language-model scorer, `mtfix.lm.scorer.SCORED_KINDS`), "mt-other" for punctuation- or
+  case-only changes (passed through unscored, so below the default confidence threshold).
+  Confidence `PROPOSED_CONFIDENCE`, never automatic: only the scorer can make them count.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Callable, Sequence
+
+from ..edit import Edit
+from ..text import WORD_RE, at_sentence_start
+from .align import align_edits, quotation_spans
+from .prompt import CONTEXT_CHARS, context_window
+
+SOURCE = "restorer"
+PROPOSED_CONFIDENCE = 0.1
+MIN_WORDS = 3
+MAX_WORDS = 80
+
+Generator = Callable[[Sequence[tuple[str, str]]], Sequence["str | None"]]
+
+
+def _function_words() -> frozenset[str]:
+    from ..lm.propose import STOPWORDS
+
+    return STOPWORDS
+
+
+def suspicious_sentences(ctx) -> list[tuple[int, int]]:
+    """(start, end) of the sentences worth a generation; see the module docstring."""
+    text = ctx.doc.text
+    quotes = quotation_spans(text)
+    in_focus = getattr(ctx, "in_focus", None)  # a re-check wants only sentences near its fixes
+    out = []
+    for s in ctx.doc.sentences:
+        if in_focus is not None and not in_focus(s.start, s.end):
+            continue
+        n = len(WORD_RE.findall(text, s.start, s.end))
+        if not MIN_WORDS <= n <= MAX_WORDS:
+            continue
+        if any(q0 <= s.start and s.end <= q1 for q0, q1 in quotes):
+            continue
+        out.append((s.start, s.end))
+    return out
+
+
+def known_names(ctx) -> frozenset[str]:
+    """Capitalised words the document uses inside sentences: names, even where one starts a
+    sentence ("Smith said ... Smith added")."""
+    text, stop = ctx.doc.text, _function_words()
+    names = set()
+    for m in WORD_RE.finditer(text):
+        w = m.group()
+        if w[:1].isupper() and w.lower() not in stop and not at_sentence_start(text, m.start()):
+            names.add(w)
+    return frozenset(names)
+
+
+def edit_kind(found: str, replacement: str) -> str:
+    a = Counter(w.lower() for w in WORD_RE.findall(found))
+    b = Counter(w.lower() for w in WORD_RE.findall(replacement))
+    changed = set((a - b) + (b - a))
+    if not changed:
+        return "mt-other"
+    return "function-word" if changed <= _function_words() else "synonym-swap"
+
+
+def _default_generator(ctx) -> Generator:
+    from .model import load_restorer
+
+    return load_restorer(device=ctx.options.device).restore
+
+
+def propose_restorer(ctx, generator: Generator | None = None) -> list[Edit]:
+    text = ctx.doc.text
+    spans = suspicious_sentences(ctx)
+    ctx.notes["restorer_sentences"] = len(spans)
+    if not spans:
+        return []
+    items = [(context_window(text[max(0, a - 4 * CONTEXT_CHARS) : a]), text[a:b]) for a, b in spans]
+    restored = list((generator or _default_generator(ctx))(items))
+    if len(restored) != len(items):
+        raise ValueError(f"the restorer returned {len(restored)} outputs for {len(items)} sentences")
+    quotes = quotation_spans(text)
+    names = known_names(ctx)
+    edits = []
+    for (a, b), out in zip(spans, restored):
+        if out is None:
+            continue
+        local_quotes = [(max(q0, a) - a, min(q1, b) - a) for q0, q1 in quotes if q0 < b and a < q1]
+        for w in align_edits(text[a:b], out, offset=a, protected=local_quotes, names=names):
+            edits.append(
+                Edit(
+                    start=w.start,
+                    end=w.end,
+                    found=w.found,
+                    replacement=w.replacement,
+                    kind=edit_kind(w.found, w.replacement),
+                    source=SOURCE,
+                    confidence=PROPOSED_CONFIDENCE,
+                    auto=False,
+                    reason=f"the restorer rewrites '{w.found}' as '{w.replacement}'",
+                )
+            )
+    return sorted(edits, key=lambda e: (e.start, e.end))
