@@ -44,7 +44,8 @@ _PERSON_NOUNS = frozenset("""
     journalist reporter editor composer artist painter poet novelist scientist researcher
     economist banker investor executive ceo boss member citizen resident farmer worker driver
     pilot victim suspect prisoner child baby friend partner colleague rival opponent hero ruler
-    monarch sultan sheikh prophet god saint lord lady sir person people
+    monarch sultan sheikh prophet god saint lord lady sir person people scholar critic monk nun
+    guru chef athlete champion witness spouse cousin nephew niece guest host hostage refugee
     """.split())
 _HONORIFICS = frozenset("mr mrs ms miss mx dr sir dame lord lady prof rev fr mme mlle herr frau".split())
 _HONORIFIC_GENDER = {
@@ -250,7 +251,11 @@ def _mentions_person(tok, names) -> bool:
         if tok.text in names or not tok.ent_type_:
             return True
         return any(_honorific(c) or (c.dep_ == "appos" and (c.like_num or _person_noun(c))) for c in tok.children)
-    return tok.pos_ == "NOUN" and _person_noun(tok)
+    # "another scholar, Ganguly, ...": a noun in apposition with a name is that person.
+    return tok.pos_ == "NOUN" and (
+        _person_noun(tok)
+        or any(c.dep_ == "appos" and c.pos_ == "PROPN" and c.ent_type_ in ("PERSON", "") for c in tok.children)
+    )
 
 
 def _honorific(tok) -> bool:
