@@ -81,6 +81,10 @@ def repair_options(f):
                      help="Turn off a rule id (news/mention), a table (tortured), a kind or a proposer. Repeatable."),
         click.option("--enable", multiple=True, metavar="PROPOSER",
                      help="Also run this proposer (e.g. restorer, mt-pronoun). Repeatable."),
+        click.option("--ignore", multiple=True, metavar="PHRASE",
+                     help="Never change this word or phrase (any case). Repeatable."),
+        click.option("--ignore-file", type=click.Path(dir_okay=False), default=None,
+                     help="Words and phrases never to change, one per line ('#' comments)."),
         click.option("--model", default=None, help="Local Hugging Face causal-LM directory (full mode)."),
         click.option("--device", default=None, help="auto, cpu or cuda (full mode)."),
         click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the input files."),
@@ -100,7 +104,7 @@ def repair_options(f):
 
 def build_options(kw: dict):
     """Merge config-file defaults with command-line flags (flags win)."""
-    from .options import ConfigError, Options, find_config, load_config
+    from .options import ConfigError, Options, find_config, load_config, read_ignore_file
 
     from .ruletable import BUILTIN_TABLES
 
@@ -123,7 +127,10 @@ def build_options(kw: dict):
         cli = {k: v for k, v in kw.items() if v not in (None, ()) or k == "tables" and v is not None}
         if "rules" in cli:
             cli["rules"] = tuple(base.rules) + tuple(cli["rules"])
-        for key in ("disable", "enable"):
+        ignore_file = cli.pop("ignore_file", None)
+        if ignore_file is not None:
+            cli["ignore"] = tuple(cli.get("ignore", ())) + tuple(read_ignore_file(Path(ignore_file)))
+        for key in ("disable", "enable", "ignore"):
             if key in cli:
                 cli[key] = tuple(getattr(base, key)) + tuple(cli[key])
         return Options.from_kwargs(base, **cli)

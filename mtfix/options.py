@@ -29,6 +29,8 @@ class Options:
     disable: tuple[str, ...] = ()
     # Proposers run on top of the mode's own (opt-in ones such as "restorer").
     enable: tuple[str, ...] = ()
+    # Words and phrases never to touch (names, house terms): no edit may overlap them.
+    ignore: tuple[str, ...] = ()
     proposers: tuple[str, ...] | None = None
     scorer: str | None = None
     model: str | None = None
@@ -52,7 +54,7 @@ class Options:
         for k, v in kwargs.items():
             if v is None and k not in ("proposers", "scorer", "model"):
                 continue
-            if k in ("rules", "disable", "enable", "proposers", "tables") and v is not None:
+            if k in ("rules", "disable", "enable", "ignore", "proposers", "tables") and v is not None:
                 v = (v,) if isinstance(v, str) else tuple(str(x) for x in v)
             clean[k] = v
         return replace(base, **clean)
@@ -69,6 +71,8 @@ _CONFIG_KEYS = {
     "rules": list,
     "disable": list,
     "enable": list,
+    "ignore": list,
+    "ignore_file": str,
     "proposers": list,
     "model": str,
     "device": str,
@@ -93,6 +97,15 @@ def find_config(start: Path | None = None) -> Path | None:
     return None
 
 
+def read_ignore_file(path: Path) -> list[str]:
+    """One word or phrase per line; blank lines and '#' comments are skipped."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the ignore file ({exc.__class__.__name__})") from None
+    return [s for s in (line.split("#", 1)[0].strip() for line in lines) if s]
+
+
 def load_config(path: Path) -> Options:
     """Options from a config file; relative rule paths are relative to the file."""
     try:
@@ -112,6 +125,10 @@ def load_config(path: Path) -> Options:
         name = {"all": "apply_all", "min-confidence": "min_confidence"}.get(key, key)
         if name == "rules":
             value = [str((path.parent / v).resolve()) for v in value]
+        if name == "ignore_file":
+            name, value = "ignore", [*kwargs.get("ignore", ()), *read_ignore_file(path.parent / value)]
+        elif name == "ignore":
+            value = [*kwargs.get("ignore", ()), *value]
         kwargs[name] = value
     try:
         return Options.from_kwargs(**kwargs)

@@ -7,8 +7,10 @@ when a run asks for them (`mtfix --help` and rules-only runs never import them).
 from __future__ import annotations
 
 import bisect
+import hashlib
 import importlib
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
@@ -134,11 +136,24 @@ def propose(ctx: Context) -> list[Edit]:
             continue  # not even called: a disabled check must not load its back-end
         fn = _resolve_entry(PROPOSERS, name, "proposer")
         edits.extend(fn(ctx))
+    ignored = ignored_spans(ctx.doc.text, ctx.options.ignore)
     return [
         e
         for e in edits
-        if e.source not in ctx.options.disable and e.kind not in ctx.options.disable and ctx.in_focus(e.start, e.end)
+        if e.source not in ctx.options.disable
+        and e.kind not in ctx.options.disable
+        and ctx.in_focus(e.start, e.end)
+        and not any(a < e.end and e.start < b for a, b in ignored)
     ]
+
+
+def ignored_spans(text: str, phrases: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Where the user's ignored words and phrases occur: whole words, any case, any spacing."""
+    if not phrases:
+        return []
+    words = (r"\s+".join(re.escape(w) for w in p.split()) for p in phrases if p.split())
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(sorted(words, key=len, reverse=True)) + r")(?!\w)", re.IGNORECASE)
+    return [m.span() for m in pattern.finditer(text)]
 
 
 def score(ctx: Context, edits: list[Edit]) -> list[Edit]:
@@ -258,6 +273,9 @@ def signature(options: Options, ruleset: RuleSet) -> str:
         parts.append("disable:" + ",".join(sorted(options.disable)))
     if options.enable:
         parts.append("enable:" + ",".join(sorted(options.enable)))
+    if options.ignore:
+        digest = hashlib.sha256("\n".join(sorted(options.ignore)).encode()).hexdigest()[:8]
+        parts.append(f"ignore:{len(options.ignore)}.{digest}")
     return "|".join(parts)
 
 

@@ -76,9 +76,13 @@ class Document:
         return starts
 
     def line_col(self, offset: int) -> tuple[int, int]:
-        """1-based line and column of a character offset."""
+        """1-based line and column of a character offset, as editors count them: a byte-order
+        mark at the start of the text is not a column."""
         line = bisect.bisect_right(self._line_starts, offset) - 1
-        return line + 1, offset - self._line_starts[line] + 1
+        col = offset - self._line_starts[line] + 1
+        if line == 0 and offset > 0 and self.text.startswith("\ufeff"):
+            col -= 1
+        return line + 1, col
 
     @cached_property
     def sentences(self) -> list[Span]:

@@ -65,6 +65,7 @@ def test_exit_codes_clean_and_found(run_cli, command, spun_file, clean_file):
         ["check", "--config", "{missing}", "{spun}"],
         ["check", "--tables", "nope", "{spun}"],
         ["check", "--enable", "nosuch", "{spun}"],
+        ["check", "--ignore-file", "{missing}", "{spun}"],
         ["fix", "--in-place", "-"],
         ["fix", "--backup", ".orig", "{spun}"],
         ["fix", "--in-place", "-o", "out.txt", "{spun}"],
@@ -224,6 +225,22 @@ def test_enable_adds_a_proposer_to_the_mode_from_flags_and_config(run_cli, tmp_p
     (tmp_path / ".mtfix.toml").write_text('enable = ["mt-spacing"]\n')
     assert run_cli(["check", glued]).code == ExitCode.FOUND
     assert run_cli(["check", "--disable", "mt-spacing", glued]).code == ExitCode.OK
+
+
+def test_ignored_phrases_are_never_changed_from_flags_files_and_config(run_cli, tmp_path, monkeypatch):
+    text = tmp_path / "a.txt"
+    text.write_text("Officials warned of a safety menace. It was quiet till not too long ago.\n")
+    monkeypatch.chdir(tmp_path)
+    assert "safety menace" in run_cli(["check", "--no-config", text]).out
+    run = run_cli(["check", "--no-config", "--ignore", "Safety   MENACE", "--format", "json", text])
+    assert "safety menace" not in run.out.lower() and "ignore:1." in run.out
+    words = tmp_path / "words.txt"
+    words.write_text("# house terms\n\nsafety menace  # a product name here\n")
+    assert "safety menace" not in run_cli(["check", "--no-config", "--ignore-file", words, text]).out
+    (tmp_path / ".mtfix.toml").write_text('ignore_file = "words.txt"\n')
+    assert "safety menace" not in run_cli(["check", text]).out
+    fixed = run_cli(["fix", "--no-config", "--ignore", "safety", text]).out
+    assert "safety menace" in fixed and "until recently" in fixed  # only edits touching "safety" are dropped
 
 
 # ---- fix ------------------------------------------------------------------------------------

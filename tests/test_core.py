@@ -143,6 +143,13 @@ def test_line_col_counts_crlf_cr_and_lf_as_one_break():
     assert doc.line_col(text.index("four")) == (4, 1)
 
 
+def test_line_col_does_not_count_a_byte_order_mark():
+    text = "\ufeffa safety menace\nsafety menace"
+    doc = Document(text)
+    assert doc.line_col(text.index("safety")) == (1, 3)  # where an editor puts the cursor
+    assert doc.line_col(text.rindex("safety")) == (2, 1)
+
+
 def test_report_position_survives_crlf_and_curly_quotes():
     text = "Line one.\r\n\u201cQuote\u201d then a safety menace here.\r\n"
     (e,) = core(text).edits
@@ -558,3 +565,30 @@ def test_the_recheck_scores_only_edits_at_the_fixes_with_the_documents_evidence(
     for focus, document, edits in rechecks:
         assert focus and document["spin_score"] == result.spin_score
         assert all(any(e.start <= c1 and c0 <= e.end for c0, c1 in focus) for e in edits)
+
+
+def test_the_cache_keeps_a_bounded_number_of_entries_per_family(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from mtfix import cache
+
+    monkeypatch.setenv("MTFIX_CACHE", str(tmp_path))
+    for i in range(cache.KEEP_PER_FAMILY + 3):
+        cache.save_pickle(f"ruleset-{i:02d}.pickle", i)
+        os.utime(tmp_path / f"ruleset-{i:02d}.pickle", (time.time() - 100 + i, time.time() - 100 + i))
+    cache.save_pickle("table-news.pickle", "other family")
+    assert cache.load_pickle("ruleset-03.pickle") == 3  # a read marks it as recently used
+    cache.save_pickle("ruleset-99.pickle", 99)
+    kept = sorted(p.name for p in tmp_path.glob("ruleset-*.pickle"))
+    assert len(kept) == cache.KEEP_PER_FAMILY
+    assert "ruleset-99.pickle" in kept and "ruleset-03.pickle" in kept and "ruleset-00.pickle" not in kept
+    assert cache.load_pickle("table-news.pickle") == "other family"
+
+
+def test_ignored_phrases_block_every_edit_that_touches_them():
+    text = "Safety menace grows. Officials saw a safety\nmenace till not too long ago."
+    assert len(mtfix.check(text)) == 3
+    # any case, any spacing (the line break too), and an edit inside the phrase is blocked
+    assert [e.found for e in mtfix.check(text, ignore=["safety menace"])] == ["till not too long ago"]
+    assert mtfix.repair(text, ignore=("menace",)).repaired.count("menace") == 2

@@ -33,12 +33,9 @@ class ModelUnavailable(ImportError):
 
 
 def cache_root() -> Path:
-    env = os.environ.get("MTFIX_CACHE")
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_cache_dir
+    from ..cache import cache_dir
 
-    return Path(user_cache_dir("mtfix"))
+    return cache_dir()
 
 
 def default_gguf() -> Path:
