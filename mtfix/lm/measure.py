@@ -172,6 +172,19 @@ def _gather_logprobs(net, hidden_rows, targets: list[list[int]]) -> list[list[fl
     return out
 
 
+def _summed_logprobs(net, hidden, at: list[tuple[int, int, int, int]]):
+    """For entries (key, row, position, token): the sum per key of log P(token) read from the
+    hidden state at (row, position)."""
+    from collections import defaultdict
+
+    sums: defaultdict[int, float] = defaultdict(float)
+    if at:
+        got = _gather_logprobs(net, hidden[[a[1] for a in at], [a[2] for a in at]], [[a[3]] for a in at])
+        for (key, *_), (v,) in zip(at, got):
+            sums[key] += v
+    return sums
+
+
 def measure_sites(lm, doc, sites: list[Site]) -> list[Site]:
     """Fill in `deltas`, `bounds` and `found_logprob` of every site that can be scored."""
     import torch
@@ -251,21 +264,11 @@ def _run_batch(lm, segments, texts, encoded, prefix, tokens: _TokenCache) -> Non
     before = _gather_logprobs(
         net, hidden[[p.row for p in placed], [p.pos - 1 for p in placed]], firsts
     )
-    tail_at = [
-        (n, p.row, p.pos + t - 1, tok)
-        for n, p in enumerate(placed)
-        for t, tok in enumerate(p.found_ids)
-        if t
-    ]
-    tail = [0.0] * len(placed)
-    if tail_at:
-        got = _gather_logprobs(
-            net,
-            hidden[[a[1] for a in tail_at], [a[2] for a in tail_at]],
-            [[a[3]] for a in tail_at],
-        )
-        for (n, *_), (v,) in zip(tail_at, got):
-            tail[n] += v
+    tail = _summed_logprobs(
+        net,
+        hidden,
+        [(n, p.row, p.pos + t - 1, tok) for n, p in enumerate(placed) for t, tok in enumerate(p.found_ids) if t],
+    )
     survivors: list[tuple[int, str, list[int]]] = []
     first_lp: dict[tuple[int, str], float] = {}
     for n, (p, cids) in enumerate(zip(placed, cand_ids)):
@@ -292,20 +295,17 @@ def _run_batch(lm, segments, texts, encoded, prefix, tokens: _TokenCache) -> Non
 
     # 2. Exact scores: log P(found + right | prefix) from the pass already made ...
     live = sorted({n for n, _, _ in survivors})
-    orig = {n: 0.0 for n in live}
-    orig_at = [
-        (n, placed[n].row, placed[n].pos + t - 1, tok)
-        for n in live
-        for t, tok in enumerate(placed[n].found_ids + placed[n].right_ids)
-    ]
-    if orig_at:
-        got = _gather_logprobs(
-            net,
-            hidden[[a[1] for a in orig_at], [a[2] for a in orig_at]],
-            [[a[3]] for a in orig_at],
-        )
-        for (n, *_), (v,) in zip(orig_at, got):
-            orig[n] += v
+    # The found phrase's own tokens were scored for the prefilter; only the right context is new.
+    right = _summed_logprobs(
+        net,
+        hidden,
+        [
+            (n, placed[n].row, placed[n].pos + len(placed[n].found_ids) + t - 1, tok)
+            for n in live
+            for t, tok in enumerate(placed[n].right_ids)
+        ],
+    )
+    orig = {n: placed[n].site.found_word_logprob + right[n] for n in live}
     for n in live:
         placed[n].site.found_logprob = orig[n]
         placed[n].site.scored = True

@@ -219,48 +219,24 @@ def _punctuation(text: str, pair: str, at: int, end: int):
         while end < len(text) and text[end] == pair[0]:
             end += 1
         if before != pair[0]:
-            yield mt_edit(
-                text,
-                at,
-                end,
-                pair[0],
-                kind=KIND,
-                source="mt/doubled-punct",
-                confidence=0.9,
-                auto=True,
-                reason="doubled punctuation",
-            )
+            yield _sure_fix("mt/doubled-punct", text, at, end, pair[0], 0.9, "doubled punctuation")
     elif pair == ".." and before not in ". \t\n" and after not in "." and not after.isalnum():
         # "etc..", "J..": an abbreviation's stop doubled by the sentence's. A bare "Ah.." is an
         # informal ellipsis that post-editors keep.
         token = re.search(r"(\S+)$", text[max(0, at - 30) : at])
         core = token.group(1).lstrip("([{\"'\u201c\u2018") if token else ""
         if "." in core or core.lower() in ABBREVIATIONS or (len(core) == 1 and core.isalpha()):
-            yield mt_edit(
-                text,
-                at,
-                end,
-                ".",
-                kind=KIND,
-                source="mt/doubled-punct",
-                confidence=0.85,
-                auto=True,
-                reason="doubled full stop after an abbreviation",
-            )
+            yield _sure_fix("mt/doubled-punct", text, at, end, ".", 0.85, "doubled full stop after an abbreviation")
     elif pair == ",." and after != "." and before not in ",.":
         # "end,.The": the space the missing-space rule would add next time comes now.
         stop = ". " if after.isupper() and before.isalpha() else "."
-        yield mt_edit(
-            text,
-            at,
-            end,
-            stop,
-            kind=KIND,
-            source="mt/doubled-punct",
-            confidence=0.85,
-            auto=True,
-            reason="comma before a full stop",
-        )
+        yield _sure_fix("mt/doubled-punct", text, at, end, stop, 0.85, "comma before a full stop")
+
+
+def _sure_fix(source: str, text: str, start: int, end: int, replacement: str, confidence: float, reason: str):
+    return mt_edit(
+        text, start, end, replacement, kind=KIND, source=source, confidence=confidence, auto=True, reason=reason
+    )
 
 
 def _glued(text: str, at: int):
@@ -269,33 +245,13 @@ def _glued(text: str, at: int):
     if fw is None or (begin and (text[begin - 1].isalnum() or text[begin - 1] in "./@#:_-'\u2019")):
         return  # "proofBeijing", ".ofType", "@theName": not a glued function word
     if re.match(r"[A-Z][a-z]{2,}(?![\w(@/_-])", text[at : at + 40]):
-        yield mt_edit(
-            text,
-            begin,
-            at,
-            fw + " ",
-            kind=KIND,
-            source="mt/spacing",
-            confidence=0.9,
-            auto=True,
-            reason=f"missing space after '{fw}'",
-        )
+        yield _sure_fix("mt/spacing", text, begin, at, fw + " ", 0.9, f"missing space after '{fw}'")
 
 
 def _prefix_gap(text: str, start: int, end: int):
     prefix = re.search(r"(?<![\w-])([A-Za-z]+)$", text[max(0, start - 12) : start])
     if prefix and prefix.group(1).lower() in _PREFIXES:
-        yield mt_edit(
-            text,
-            start,
-            end,
-            "-",
-            kind=KIND,
-            source="mt/spacing",
-            confidence=0.85,
-            auto=True,
-            reason=f"space after the prefix '{prefix.group(1)}-'",
-        )
+        yield _sure_fix("mt/spacing", text, start, end, "-", 0.85, f"space after the prefix '{prefix.group(1)}-'")
 
 
 def _comma_space(text: str, space: int):
@@ -303,32 +259,12 @@ def _comma_space(text: str, space: int):
     while gap_start and text[gap_start - 1] == " ":
         gap_start -= 1
     if gap_start and text[gap_start - 1].islower():
-        yield mt_edit(
-            text,
-            gap_start,
-            space + 1,
-            "",
-            kind=KIND,
-            source="mt/spacing",
-            confidence=0.85,
-            auto=True,
-            reason="space before a comma",
-        )
+        yield _sure_fix("mt/spacing", text, gap_start, space + 1, "", 0.85, "space before a comma")
 
 
 def _missing_space(text: str, stop: int):
     if re.search(r"(?<![\w./@:_-])[a-z]{2,}$", text[max(0, stop - 30) : stop]):
-        yield mt_edit(
-            text,
-            stop,
-            stop + 1,
-            ". ",
-            kind=KIND,
-            source="mt/spacing",
-            confidence=0.8,
-            auto=True,
-            reason="no space after a full stop",
-        )
+        yield _sure_fix("mt/spacing", text, stop, stop + 1, ". ", 0.8, "no space after a full stop")
 
 
 def _foreign_words(text: str):
@@ -358,18 +294,13 @@ def _foreign_words(text: str):
         elif word[0].isupper():
             continue  # "Iysa'īl", "Brașov": a name
         elif word.islower() and word.replace("'", "").replace("\u2019", "").isalpha():
-            yield mt_edit(
-                text,
-                start,
-                end,
-                None,
-                kind=KIND,
-                source="mt/foreign-word",
-                confidence=0.6,
-                auto=False,
-                reason=f"'{word}' is not an English word: left untranslated?",
-            )
+            yield _foreign_flag(text, start, end, f"'{word}' is not an English word: left untranslated?")
     yield from _script_flag(text, run)
+
+
+def _foreign_flag(text: str, start: int, end: int, reason: str):
+    """Flagged, never fixed: only a reader knows what the foreign words meant."""
+    return mt_edit(text, start, end, None, kind=KIND, source="mt/foreign-word", confidence=0.6, auto=False, reason=reason)
 
 
 def _token_around(text: str, pos: int) -> tuple[int, int] | None:
@@ -388,17 +319,7 @@ def _script_flag(text: str, run: list):
     if all(w[0].isupper() for w in words):
         return  # "Дм. Быков": a name left in its script (cased scripts only; CJK has no case)
     script = unicodedata.name(next(c for c in text[start:end] if c.isalpha()), "OTHER").split(" ")[0]
-    yield mt_edit(
-        text,
-        start,
-        end,
-        None,
-        kind=KIND,
-        source="mt/foreign-word",
-        confidence=0.6,
-        auto=False,
-        reason=f"{script.title()} script in English text: left untranslated?",
-    )
+    yield _foreign_flag(text, start, end, f"{script.title()} script in English text: left untranslated?")
 
 
 def _inside_brackets(text: str, pos: int) -> bool:
