@@ -235,8 +235,10 @@ def check(files, fmt, **kw):
 @click.option("--backup", metavar="SUFFIX", default=None, help="With --in-place, keep the original as FILE+SUFFIX.")
 @click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 if the file would change.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+@click.option("--interactive", is_flag=True,
+              help="Ask about each fix (y/n/edit/ignore/all/quit) on stderr; Enter keeps the default.")
 @repair_options
-def fix(file, output, in_place, backup, check_only, quiet, **kw):
+def fix(file, output, in_place, backup, check_only, quiet, interactive, **kw):
     """Repair FILE ('-' for stdin). Applies automatic fixes; --all applies suggestions too."""
     encoding, max_bytes = _pop_io(kw)
     if in_place and file == "-":
@@ -245,12 +247,19 @@ def fix(file, output, in_place, backup, check_only, quiet, **kw):
         raise fail("use either --in-place or --output, not both", ExitCode.USAGE)
     if backup and not in_place:
         raise fail("--backup only makes sense with --in-place", ExitCode.USAGE)
+    if interactive and (file == "-" or check_only):
+        raise fail("--interactive reads answers from stdin: give a file, and drop --check", ExitCode.USAGE)
+    ignore_file = kw.get("ignore_file")
     options = build_options(kw)
     try:
         src = read_input(file, encoding, max_bytes)
     except InputError as exc:
         raise fail(str(exc), ExitCode.INPUT) from None
     result = run_repair(src.text, options)
+    if interactive:
+        from .interactive import choose_edits, with_choices
+
+        result = with_choices(result, choose_edits(_display_name(file), result, ignore_file))
     out_encoding = output_encoding(encoding)
     target = file if in_place else output or "<stdout>"
     try:

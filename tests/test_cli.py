@@ -302,6 +302,41 @@ def test_fix_in_place_is_atomic_when_the_write_fails(run_cli, tmp_path, spun_fil
     assert [p.name for p in tmp_path.iterdir()] == ["spun.txt"]
 
 
+INTERACTIVE_TEXT = "Officials warned of a safety menace. It was quiet till not too long ago. Consultants said so.\n"
+
+
+@pytest.mark.parametrize(
+    "answers, expected",
+    [
+        ("\n\n\n", "Officials warned of a security threat. It was quiet until recently. Experts said so.\n"),
+        ("n\ne\nuntil lately\nn\n", "Officials warned of a safety menace. It was quiet until lately. Consultants said so.\n"),
+        ("n\na\n", "Officials warned of a safety menace. It was quiet until recently. Experts said so.\n"),
+        ("y\nq\n", "Officials warned of a security threat. It was quiet till not too long ago. Consultants said so.\n"),
+        ("maybe\nn\n", INTERACTIVE_TEXT),  # a bad answer is asked again; the end of input is q
+    ],
+)
+def test_fix_interactive_applies_what_the_user_chooses(run_cli, tmp_path, answers, expected):
+    src = tmp_path / "a.txt"
+    src.write_text(INTERACTIVE_TEXT)
+    run = run_cli(["fix", "--no-config", "--interactive", src], stdin=answers)
+    assert run.code == ExitCode.OK and run.out == expected
+    assert "apply? [y]es [n]o" in run.err and "a.txt:1:23: fix" in run.err
+    assert src.read_text() == INTERACTIVE_TEXT
+
+
+def test_fix_interactive_ignore_saves_the_phrase_and_stdin_input_is_refused(run_cli, tmp_path):
+    src, words = tmp_path / "a.txt", tmp_path / "words.txt"
+    src.write_text("A safety menace. Another safety menace. Quiet till not too long ago.\n")
+    words.write_text("")
+    run = run_cli(["fix", "--no-config", "--interactive", "--ignore-file", words, src], stdin="i\ny\n")
+    assert run.out == "A safety menace. Another safety menace. Quiet until recently.\n"
+    assert words.read_text() == "safety menace\n"
+    assert run_cli(["check", "--no-config", "--ignore-file", words, src]).out.count("safety menace") == 0
+    refused = run_cli(["fix", "--interactive", "-"], stdin="text")
+    assert refused.code == ExitCode.USAGE
+    assert_one_error_line(refused)
+
+
 def test_fix_check_writes_nothing(run_cli, spun_file, clean_file):
     run = run_cli(["fix", "--check", *RULES, spun_file])
     assert run.code == ExitCode.FOUND and run.out == ""
