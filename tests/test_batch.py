@@ -541,3 +541,18 @@ def test_jsonl_shards_cover_the_file_exactly(tmp_path_factory, lines, trailing_n
         if nxt is not None:
             assert (nxt[0], nxt[2]) == (s1, a1) and s1 - s0 == shard_rows
     assert shards[-1][1] == data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+
+
+def test_workers_share_the_cores_for_torch_unless_the_user_chose(monkeypatch):
+    from mtfix.batch.local import share_cores
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.delenv("MTFIX_THREADS", raising=False)
+    share_cores(2)
+    assert os.environ["MTFIX_THREADS"] == "4"
+    monkeypatch.delenv("MTFIX_THREADS")
+    share_cores(16)
+    assert os.environ["MTFIX_THREADS"] == "1"
+    monkeypatch.setenv("MTFIX_THREADS", "3")
+    share_cores(2)
+    assert os.environ["MTFIX_THREADS"] == "3"

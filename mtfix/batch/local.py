@@ -85,7 +85,16 @@ def _on_sigterm(signum, frame):
     os._exit(128 + signum)  # idle: nothing to clean, and no exit handlers to wait on
 
 
-def _init_worker(job: Job, progress_queue, parent_pid: int) -> None:
+def share_cores(workers: int) -> None:
+    """Give each of `workers` processes its share of the cores for torch (full mode), unless
+    the user set MTFIX_THREADS: every worker running as many threads as there are cores makes
+    them spin-wait on each other (see mtfix.lm.backend)."""
+    if "MTFIX_THREADS" not in os.environ:
+        os.environ["MTFIX_THREADS"] = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
+
+
+def _init_worker(job: Job, progress_queue, parent_pid: int, workers: int = 1) -> None:
+    share_cores(workers)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     signal.signal(signal.SIGTERM, _on_sigterm)
     _die_with_parent(parent_pid)
@@ -169,7 +178,7 @@ def run_local(shards: list[Shard], job: Job, workers: int, events: Events) -> No
         while todo or suspects or inflight:
             if pool is None:
                 pool = ProcessPoolExecutor(
-                    workers, mp_context=ctx, initializer=_init_worker, initargs=(job, progress_queue, os.getpid())
+                    workers, mp_context=ctx, initializer=_init_worker, initargs=(job, progress_queue, os.getpid(), workers)
                 )
             # After a worker died, the shards that were with it run one at a time to find the culprit.
             if not inflight:

@@ -6,7 +6,7 @@ sentence into the sentence before spinning or machine translation damaged it (is
 - `train`: `mtfix train`, LoRA fine-tuning with `peft` (seeded, resumable);
 - `model`: the base model plus the merged adapter, greedy decoding;
 - `align`: a restored sentence as minimal word-level edits of the input;
-- `propose`: the "restorer" proposer (opt-in: `--proposers ...,restorer`).
+- `propose`: the "restorer" proposer (opt-in: `--enable restorer`).
 
 Importing this package loads neither torch nor the model.
 """
