@@ -18,7 +18,7 @@ from . import __version__
 from .edit import Edit, Result
 from .options import Options
 from .ruletable import RuleSet, load_rules
-from .text import Document, shared_ends
+from .text import Document, not_prose_spans, shared_ends
 
 
 @dataclass
@@ -136,15 +136,33 @@ def propose(ctx: Context) -> list[Edit]:
             continue  # not even called: a disabled check must not load its back-end
         fn = _resolve_entry(PROPOSERS, name, "proposer")
         edits.extend(fn(ctx))
-    ignored = ignored_spans(ctx.doc.text, ctx.options.ignore)
+    untouchable = _SpanSet(ignored_spans(ctx.doc.text, ctx.options.ignore) + not_prose_spans(ctx.doc.text))
     return [
         e
         for e in edits
         if e.source not in ctx.options.disable
         and e.kind not in ctx.options.disable
         and ctx.in_focus(e.start, e.end)
-        and not any(a < e.end and e.start < b for a, b in ignored)
+        and not untouchable.overlaps(e.start, e.end)
     ]
+
+
+class _SpanSet:
+    """Spans no edit may touch (merged), with a logarithmic overlap test."""
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        merged: list[list[int]] = []
+        for a, b in sorted(spans):
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        self.starts = [a for a, _ in merged]
+        self.ends = [b for _, b in merged]
+
+    def overlaps(self, start: int, end: int) -> bool:
+        i = bisect.bisect_left(self.ends, start + 1)  # the first span ending after `start`
+        return i < len(self.starts) and self.starts[i] < max(end, start + 1)
 
 
 def ignored_spans(text: str, phrases: tuple[str, ...]) -> list[tuple[int, int]]:

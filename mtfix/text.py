@@ -126,6 +126,26 @@ def split_sentences(text: str) -> list[Span]:
     return spans
 
 
+# Text that is not prose and must never be edited: Markdown code (fenced blocks, inline spans),
+# URLs and e-mail addresses. Users clean README files and scraped pages, where "safety menace"
+# inside a code sample or a link is somebody's identifier, not a spinner's swap.
+_NOT_PROSE_RE = re.compile(
+    r"^[ \t]*(```|~~~)[^\n]*\n.*?(?:^[ \t]*\1[ \t]*$|\Z)"  # fenced code block
+    r"|`[^`\n]+`"  # inline code
+    r"|\b(?:https?|ftp)://[^\s<>\"'\]\[)]*[^\s<>\"'\]\[).,;:!?]"  # URL
+    r"|\bwww\.[^\s<>\"'\]\[)]*[^\s<>\"'\]\[).,;:!?]"
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+",  # e-mail address
+    re.MULTILINE | re.DOTALL,
+)
+
+
+def not_prose_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of code, URLs and e-mail addresses in `text`, in order."""
+    if "`" not in text and "~~~" not in text and "://" not in text and "www." not in text and "@" not in text:
+        return []  # the common case, at no cost
+    return [m.span() for m in _NOT_PROSE_RE.finditer(text)]
+
+
 def shared_ends(a, b) -> tuple[int, int]:
     """(length of the common prefix, of the common suffix after it) of two sequences."""
     head = 0

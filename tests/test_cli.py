@@ -437,3 +437,18 @@ def test_help_and_rules_runs_do_not_import_heavy_libraries(tmp_path, args):
     lines = proc.stdout.splitlines()
     assert lines[-1] in ("CODE:0", "CODE:1"), proc.stdout + proc.stderr
     assert lines[-2] == "HEAVY:", proc.stdout + proc.stderr
+
+
+def test_the_pre_commit_hook_runs_a_real_check_command(run_cli, tmp_path):
+    import shlex
+
+    hook = (Path(__file__).resolve().parents[1] / ".pre-commit-hooks.yaml").read_text(encoding="utf-8")
+    entry = next(line.split(":", 1)[1].strip() for line in hook.splitlines() if line.strip().startswith("entry:"))
+    command = shlex.split(entry)
+    assert command[0] == "mtfix"
+    spun, clean = tmp_path / "spun.md", tmp_path / "clean.md"
+    spun.write_text("Officials warned of a safety menace.\n")
+    clean.write_text("Officials warned of a security threat.\n")
+    # pre-commit appends the staged file names and fails the commit on a non-zero exit
+    assert run_cli([*command[1:], "--no-config", clean]).code == ExitCode.OK
+    assert run_cli([*command[1:], "--no-config", clean, spun]).code == ExitCode.FOUND

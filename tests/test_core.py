@@ -592,3 +592,16 @@ def test_ignored_phrases_block_every_edit_that_touches_them():
     # any case, any spacing (the line break too), and an edit inside the phrase is blocked
     assert [e.found for e in mtfix.check(text, ignore=["safety menace"])] == ["till not too long ago"]
     assert mtfix.repair(text, ignore=("menace",)).repaired.count("menace") == 2
+
+
+def test_code_links_and_addresses_are_never_edited():
+    text = (
+        "See https://example.com/a-safety-menace, www.safety-menace.org and safety.menace@example.org.\n\n"
+        "```text\nsafety menace\n```\n\n~~~\nA safety menace.\n~~~\n"
+        "Use `safety menace` in code, but a safety menace in prose is fixed."
+    )
+    edits = mtfix.check(text)
+    assert [(e.found, e.replacement) for e in edits] == [("safety menace", "security threat")]
+    assert edits[0].start == text.rindex("safety menace")
+    # an unclosed fence protects to the end, as Markdown renders it
+    assert mtfix.check("Text.\n```\nsafety menace") == []

@@ -90,6 +90,13 @@ SEPARATORS = [
     ".. ",
     "       ",
     "\t\t\t\t\t\t\t",
+    # not prose: code, links and addresses, which no edit may touch
+    " `",
+    "` ",
+    "\n```\n",
+    " https://example.org/",
+    " www.",
+    "@",
 ]
 
 
@@ -161,6 +168,16 @@ def test_edits_are_valid_and_never_overlap(text, apply_all):
         assert not a.overlaps(b), (a, b)
         assert a.end <= b.start
     assert all(e in edits for e in result.applied)
+
+
+@PROPERTY_SETTINGS
+@given(text=damaged_texts(), apply_all=st.booleans())
+def test_no_edit_touches_code_links_or_addresses(text, apply_all):
+    from mtfix.text import not_prose_spans
+
+    spans = not_prose_spans(text)
+    for e in _repair(text, apply_all).edits:
+        assert not any(a < max(e.end, e.start + 1) and e.start < b for a, b in spans), (e, spans)
 
 
 @PROPERTY_SETTINGS
