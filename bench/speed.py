@@ -106,6 +106,9 @@ def worker(args) -> dict:
         edits = sum(_repair(d) for d in docs)
         seconds = time.perf_counter() - t
     else:
+        from mtfix.batch.local import share_cores
+
+        share_cores(args.jobs)  # as `mtfix batch` does: torch threads split between the workers
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(args.jobs, initializer=_init, initargs=(args.mode,)) as pool:
             pool.map(_repair, ["warm-up"] * args.jobs, chunksize=1)

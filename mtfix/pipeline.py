@@ -11,7 +11,7 @@ import hashlib
 import importlib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Protocol
 
 from . import __version__
@@ -319,7 +319,9 @@ def run(text: str, options: Options) -> Result:
     for _ in range(MAX_PASSES - 1):
         if not applied or repaired == text:
             break
-        more = _recheck_around_fixes(text, applied, repaired, options, dict(ctx.notes, spin_score=ctx.spin_score))
+        more = _recheck_around_fixes(
+            text, applied, repaired, recheck_options(options), dict(ctx.notes, spin_score=ctx.spin_score)
+        )
         if not more:
             break
         applied = compose(text, applied, repaired, more)
@@ -333,6 +335,22 @@ def run(text: str, options: Options) -> Result:
         applied=applied,
         spin_score=ctx.spin_score,
         signature=signature(options, ctx.ruleset),
+    )
+
+
+# What a fix can break is mechanical (a doubled word, an article, a rule phrase formed across
+# the seam), so re-checks run the cheap proposers and the rules-mode scorer: the language
+# model and the parser would cost a second pass over most of a spun document for nothing.
+RECHECK_SKIPS = frozenset({"thesaurus", "restorer", "mt-pronoun"})
+
+
+def recheck_options(options: Options) -> Options:
+    names = (*(options.proposers or MODE_PROPOSERS[options.mode]), *options.enable)
+    return replace(
+        options,
+        proposers=tuple(n for n in dict.fromkeys(names) if n not in RECHECK_SKIPS),
+        enable=(),
+        scorer="evidence" if (options.scorer or MODE_SCORER[options.mode]) == "lm" else options.scorer,
     )
 
 

@@ -605,3 +605,14 @@ def test_code_links_and_addresses_are_never_edited():
     assert edits[0].start == text.rindex("safety menace")
     # an unclosed fence protects to the end, as Markdown renders it
     assert mtfix.check("Text.\n```\nsafety menace") == []
+
+
+def test_rechecks_in_full_mode_skip_the_model_the_parser_and_the_restorer():
+    from mtfix.pipeline import MODE_PROPOSERS, recheck_options
+
+    full = recheck_options(Options(mode="full", enable=("restorer", "mt-spacing")))
+    assert full.scorer == "evidence" and full.enable == ()
+    assert "thesaurus" not in full.proposers and "mt-pronoun" not in full.proposers
+    assert "restorer" not in full.proposers and "mt-spacing" in full.proposers and "rules" in full.proposers
+    rules = recheck_options(Options())
+    assert rules.proposers == MODE_PROPOSERS["rules"] and rules.scorer is None
