@@ -7,6 +7,7 @@ when a run asks for them (`mtfix --help` and rules-only runs never import them).
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import importlib
 import os
@@ -31,8 +32,8 @@ class Context:
     spin_score: float = 0.0
     notes: dict = field(default_factory=dict)
     # Set on a re-check of the text around earlier fixes: the spans that changed (only edits
-    # touching them are wanted, so proposers may skip the rest) and the first pass's notes
-    # (the whole document's evidence, which a window of it lacks).
+    # touching them are wanted, so proposers may skip the rest) and the first pass's spin
+    # score (the whole document's evidence, which a window of it lacks).
     focus: tuple[tuple[int, int], ...] | None = None
     document: dict | None = None
 
@@ -128,10 +129,14 @@ def segment(text: str, options: Options) -> Context:
     return Context(doc=Document(text), options=options, ruleset=ruleset_for(options))
 
 
+def proposer_names(options: Options) -> tuple[str, ...]:
+    """The proposers a run calls: the named ones or the mode's, then the enabled extras."""
+    return tuple(dict.fromkeys((*(options.proposers or MODE_PROPOSERS[options.mode]), *options.enable)))
+
+
 def propose(ctx: Context) -> list[Edit]:
-    names = dict.fromkeys((*(ctx.options.proposers or MODE_PROPOSERS[ctx.options.mode]), *ctx.options.enable))
     edits: list[Edit] = []
-    for name in names:
+    for name in proposer_names(ctx.options):
         if name in ctx.options.disable:
             continue  # not even called: a disabled check must not load its back-end
         fn = _resolve_entry(PROPOSERS, name, "proposer")
@@ -167,11 +172,17 @@ class _SpanSet:
 
 def ignored_spans(text: str, phrases: tuple[str, ...]) -> list[tuple[int, int]]:
     """Where the user's ignored words and phrases occur: whole words, any case, any spacing."""
-    if not phrases:
-        return []
-    words = (r"\s+".join(re.escape(w) for w in p.split()) for p in phrases if p.split())
-    pattern = re.compile(r"(?<!\w)(?:" + "|".join(sorted(words, key=len, reverse=True)) + r")(?!\w)", re.IGNORECASE)
-    return [m.span() for m in pattern.finditer(text)]
+    pattern = _ignore_pattern(phrases)
+    return [m.span() for m in pattern.finditer(text)] if pattern else []
+
+
+@functools.lru_cache(maxsize=8)
+def _ignore_pattern(phrases: tuple[str, ...]) -> "re.Pattern | None":
+    # Built once per ignore list, not per document (a batch job repairs millions).
+    words = [r"\s+".join(re.escape(w) for w in p.split()) for p in phrases if p.split()]
+    if not words:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(sorted(words, key=len, reverse=True)) + r")(?!\w)", re.IGNORECASE)
 
 
 def score(ctx: Context, edits: list[Edit]) -> list[Edit]:
@@ -320,7 +331,7 @@ def run(text: str, options: Options) -> Result:
         if not applied or repaired == text:
             break
         more = _recheck_around_fixes(
-            text, applied, repaired, recheck_options(options), dict(ctx.notes, spin_score=ctx.spin_score)
+            text, applied, repaired, recheck_options(options), {"spin_score": ctx.spin_score}
         )
         if not more:
             break
@@ -345,10 +356,9 @@ RECHECK_SKIPS = frozenset({"thesaurus", "restorer", "mt-pronoun"})
 
 
 def recheck_options(options: Options) -> Options:
-    names = (*(options.proposers or MODE_PROPOSERS[options.mode]), *options.enable)
     return replace(
         options,
-        proposers=tuple(n for n in dict.fromkeys(names) if n not in RECHECK_SKIPS),
+        proposers=tuple(n for n in proposer_names(options) if n not in RECHECK_SKIPS),
         enable=(),
         scorer="evidence" if (options.scorer or MODE_SCORER[options.mode]) == "lm" else options.scorer,
     )

@@ -32,10 +32,6 @@ class ModelUnavailable(ImportError):
     """No usable model: the message is one line saying what to install or fix."""
 
 
-def cache_root() -> Path:
-    from ..cache import cache_dir
-
-    return cache_dir()
 
 
 def default_gguf() -> Path:
@@ -60,12 +56,23 @@ def default_gguf() -> Path:
     )
 
 
-def _require(*modules: str) -> None:
+def require_modules(*modules: str, purpose: str = "full mode", error: type = None) -> None:
+    """One line naming what is missing and how to install it (`error`: a ModelUnavailable
+    subclass; the default is ModelUnavailable)."""
     import importlib.util
 
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
-        raise ModelUnavailable(f"full mode needs {', '.join(missing)}: {INSTALL_HINT}")
+        raise (error or ModelUnavailable)(f"{purpose} needs {', '.join(missing)}: {INSTALL_HINT}")
+
+
+def default_model_dir() -> Path:
+    """The cached float32 copy of the default GGUF model, dequantised on first use."""
+    gguf = default_gguf()
+    folder = cached_default_dir(gguf)
+    if not (folder / "model.safetensors").is_file():
+        dequantise_gguf(gguf, folder)
+    return folder
 
 
 def _fingerprint(path: Path) -> str:
@@ -77,7 +84,9 @@ def _fingerprint(path: Path) -> str:
 
 def cached_default_dir(gguf: Path) -> Path:
     """Where the dequantised copy of `gguf` lives (one folder per file version)."""
-    return cache_root() / "models" / f"{DEFAULT_NAME}-{_fingerprint(gguf)}"
+    from ..cache import cache_dir
+
+    return cache_dir() / "models" / f"{DEFAULT_NAME}-{_fingerprint(gguf)}"
 
 
 def dequantise_gguf(gguf: Path, out_dir: Path) -> Path:
@@ -85,7 +94,7 @@ def dequantise_gguf(gguf: Path, out_dir: Path) -> Path:
 
     Written to a temporary sibling folder and renamed into place, so a crash or a concurrent
     process never leaves a half-written cache behind."""
-    _require("transformers", "gguf", "safetensors")
+    require_modules("transformers", "gguf", "safetensors")
     import torch
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -243,7 +252,7 @@ def load_language_model(
     model: str | None = None, device: str | None = "auto"
 ) -> LanguageModel:
     """The model for `--model` (a local HF directory) or the default one; kept per process."""
-    _require("torch", "safetensors", "tokenizers")
+    require_modules("torch", "safetensors", "tokenizers")
     _set_threads()
     device = resolve_device(device)
     key = (model or "", device)
@@ -267,10 +276,7 @@ def _load(model: str | None, device: str) -> LanguageModel:
         from .hf import load_transformers_model
 
         return load_transformers_model(folder, device)
-    gguf = default_gguf()
-    folder = cached_default_dir(gguf)
-    if not (folder / "model.safetensors").is_file():
-        dequantise_gguf(gguf, folder)
+    folder = default_model_dir()
     loaded = _load_llama_dir(folder, device, DEFAULT_NAME)
     if loaded is None:  # pragma: no cover - the cache is written in this format
         raise ModelUnavailable(

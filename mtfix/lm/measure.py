@@ -21,6 +21,7 @@ cores):
 from __future__ import annotations
 
 import bisect
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 # Tuned on the synthetic dev set (bench/calibrate_lm.py); see models/README.md.
@@ -175,8 +176,6 @@ def _gather_logprobs(net, hidden_rows, targets: list[list[int]]) -> list[list[fl
 def _summed_logprobs(net, hidden, at: list[tuple[int, int, int, int]]):
     """For entries (key, row, position, token): the sum per key of log P(token) read from the
     hidden state at (row, position)."""
-    from collections import defaultdict
-
     sums: defaultdict[int, float] = defaultdict(float)
     if at:
         got = _gather_logprobs(net, hidden[[a[1] for a in at], [a[2] for a in at]], [[a[3]] for a in at])
@@ -197,28 +196,19 @@ def measure_sites(lm, doc, sites: list[Site]) -> list[Site]:
     prefix = [lm.start_id] if lm.start_id is not None else []
     shift = len(prefix)
     tokens = _TokenCache(lm)
-    order = sorted(range(len(segments)), key=lambda j: len(encoded[j][0]))
-    batch: list[int] = []
+    # Segments of similar length share a batch: rows x longest row stays within the budget.
+    batches: list[list[int]] = [[]]
     width = 0
+    for j in sorted(range(len(segments)), key=lambda j: len(encoded[j][0])):
+        n = len(encoded[j][0]) + shift
+        batch = batches[-1]
+        if batch and (max(width, n) * (len(batch) + 1) > TOKEN_BUDGET or len(batch) >= MAX_ROWS):
+            batch, width = [], 0
+            batches.append(batch)
+        batch.append(j)
+        width = max(width, n)
     with torch.inference_mode():
-        for j in order:
-            n = len(encoded[j][0]) + shift
-            if batch and (
-                max(width, n) * (len(batch) + 1) > TOKEN_BUDGET
-                or len(batch) >= MAX_ROWS
-            ):
-                _run_batch(
-                    lm,
-                    [segments[b] for b in batch],
-                    [texts[b] for b in batch],
-                    [encoded[b] for b in batch],
-                    prefix,
-                    tokens,
-                )
-                batch, width = [], 0
-            batch.append(j)
-            width = max(width, n)
-        if batch:
+        for batch in batches:
             _run_batch(
                 lm,
                 [segments[b] for b in batch],

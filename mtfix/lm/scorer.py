@@ -217,29 +217,18 @@ def document_spin_score(rate: float, cal: Calibration) -> float:
     return _sigmoid(Calibration.linear(cal.document, {"log_rate": math.log(rate)}))
 
 
-def evidence_counts(
-    features: list[dict | None], sure: int, cal: Calibration
-) -> tuple[int, int]:
-    """(sites with unambiguous evidence, sites weighed): what the spin rate is made of."""
-    strong = sum(1 for f in features if f is not None and f["delta"] > cal.strong_delta)
-    return strong + sure, sum(1 for f in features if f is not None) + sure
-
-
 def decide(
-    features: list[dict | None],
-    sure: int,
-    cal: Calibration,
-    counts: tuple[int, int] | None = None,
+    features: list[dict | None], sure: int, cal: Calibration
 ) -> tuple[float, list[float | None]]:
     """(document spin rate, P(swap and best candidate restores it) per site).
 
     Each site's swap odds read the document's evidence *without that site* (leave one out),
-    so a single large preference cannot vouch for itself. `counts` replaces the evidence
-    counted from `features` (a re-check of part of a document uses the whole document's)."""
+    so a single large preference cannot vouch for itself."""
     strong_flags = [
         1 if f is not None and f["delta"] > cal.strong_delta else 0 for f in features
     ]
-    strong, n = counts or evidence_counts(features, sure, cal)
+    strong = sum(strong_flags) + sure
+    n = sum(1 for f in features if f is not None) + sure
     probs: list[float | None] = []
     for f, own in zip(features, strong_flags):
         if f is None:
@@ -286,21 +275,15 @@ def score_with_language_model(ctx, edits: list[Edit]) -> list[Edit]:
     features = [group_features(groups[k], zipf) for k in keys]
     add_repeat_agreement(
         [
-            (groups[k].site.found, max(groups[k].site.deltas.items(), key=lambda kv: kv[1])[0],
-             max(groups[k].site.deltas.values()))
+            (groups[k].site.found, *max(groups[k].site.deltas.items(), key=lambda kv: kv[1]))
             if f is not None else None
             for k, f in zip(keys, features)
         ],
         features,
     )
-    counts = evidence_counts(features, sure, cal)
-    if ctx.document and "evidence_counts" in ctx.document:
-        counts = tuple(ctx.document["evidence_counts"])
-    rate, probs = decide(features, sure, cal, counts)
+    rate, probs = decide(features, sure, cal)
     ctx.spin_score = max(document_spin_score(rate, cal), rules_spin)
-    ctx.notes.update(
-        spin_rate=rate, sure_hits=sure, sites=len(groups), evidence_counts=counts
-    )
+    ctx.notes.update(spin_rate=rate, sure_hits=sure, sites=len(groups))
     out = list(passthrough)
     for key, feats, p in zip(keys, features, probs):
         g = groups[key]

@@ -9,15 +9,13 @@ restorer.json; the adapter is `models/restorer/` or `$MTFIX_RESTORER`. Failures 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import threading
 from pathlib import Path
 from typing import Sequence
 
-from ..lm.backend import INSTALL_HINT, ModelUnavailable, _start_token, cached_default_dir, default_gguf
-from ..lm.backend import DEFAULT_NAME, dequantise_gguf, resolve_device
+from ..lm.backend import DEFAULT_NAME, ModelUnavailable, _start_token, default_model_dir, require_modules, resolve_device
 from .prompt import PROMPT_VERSION, format_prompt, format_target, normalise
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,9 +33,7 @@ class RestorerUnavailable(ModelUnavailable):
 
 
 def require(*modules: str) -> None:
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
-        raise RestorerUnavailable(f"the restorer needs {', '.join(missing)}: {INSTALL_HINT}")
+    require_modules(*modules, purpose="the restorer", error=RestorerUnavailable)
 
 
 def base_dir(base: str | Path | None = None) -> tuple[Path, str]:
@@ -48,11 +44,7 @@ def base_dir(base: str | Path | None = None) -> tuple[Path, str]:
         if not (folder / "config.json").is_file() or not (folder / "tokenizer.json").is_file():
             raise RestorerUnavailable(f"--base {base}: needs config.json, tokenizer.json and safetensors weights")
         return folder, folder.name
-    gguf = default_gguf()
-    folder = cached_default_dir(gguf)
-    if not (folder / "model.safetensors").is_file():
-        dequantise_gguf(gguf, folder)
-    return folder, DEFAULT_NAME
+    return default_model_dir(), DEFAULT_NAME
 
 
 def special_tokens(tokenizer, folder: Path) -> tuple[int | None, int, str]:

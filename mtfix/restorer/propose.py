@@ -8,8 +8,8 @@ adapter meets the targets of issue 7; no mode runs it by default.
 - Gate: `suspicious_sentences(ctx)`. A proposer cannot see the other proposers' edits, and
   matching the rule table again here would cost as much as the rules stage, so for now every
   sentence of `MIN_WORDS` to `MAX_WORDS` words is suspicious, except sentences wholly inside a
-  quotation (nothing in them may change); on a re-check of the text around earlier fixes,
-  only the sentences touching them (`Context.in_focus`). This is the place to plug in a
+  quotation (nothing in them may change). (Re-checks around fixes never run the restorer:
+  `pipeline.RECHECK_SKIPS`.) This is the place to plug in a
   cheaper signal (surprisal from the scorer's model, rule or thesaurus hits nearby).
 - Generation: greedy and deterministic (`model.Restorer`); the generator is injectable
   (`propose_restorer(ctx, generator=fake)`; a generator maps [(context, sentence)] to
@@ -50,11 +50,8 @@ def suspicious_sentences(ctx) -> list[tuple[int, int]]:
     """(start, end) of the sentences worth a generation; see the module docstring."""
     text = ctx.doc.text
     quotes = quotation_spans(text)
-    in_focus = getattr(ctx, "in_focus", None)  # a re-check wants only sentences near its fixes
     out = []
     for s in ctx.doc.sentences:
-        if in_focus is not None and not in_focus(s.start, s.end):
-            continue
         n = len(WORD_RE.findall(text, s.start, s.end))
         if not MIN_WORDS <= n <= MAX_WORDS:
             continue
