@@ -158,10 +158,10 @@ def rule_overlap(rows: list[dict]) -> dict:
     return out
 
 
-def synthetic(split: str, options: Options, with_ter: bool) -> dict:
+def synthetic(split: str, options: Options, with_ter: bool, docs: int | None = None) -> dict:
     from mtfix.evaluate import evaluate_pairs, summarise
 
-    rows = read_jsonl(DATA / f"{split}.jsonl")
+    rows = read_jsonl(DATA / f"{split}.jsonl")[:docs]
     pairs = [{"id": r["id"], "damaged": r["damaged"], "reference": r["reference"]} for r in rows]
     t = time.perf_counter()
     report = summarise(evaluate_pairs(pairs, options), with_ter=with_ter)
@@ -170,12 +170,12 @@ def synthetic(split: str, options: Options, with_ter: bool) -> dict:
     return report
 
 
-def clean(options: Options) -> dict:
+def clean(options: Options, docs: int | None = None) -> dict:
     from mtfix.evaluate import clean_report
 
     texts = {}
     for split in ("dev", "test"):
-        for r in read_jsonl(DATA / f"{split}.jsonl"):
+        for r in read_jsonl(DATA / f"{split}.jsonl")[:docs]:
             texts.setdefault(r["reference"], r["id"])
     report = clean_report([(i, t) for t, i in texts.items()], options)
     report["documents"] = len(texts)
@@ -327,13 +327,18 @@ def main(argv=None) -> int:
     ap.add_argument("--rules", action="append", default=[], help="extra rule file (repeatable)")
     ap.add_argument("--disable", action="append", default=[], help="rule id, table, kind or proposer (repeatable)")
     ap.add_argument("--model", default=None)
+    ap.add_argument("--enable", action="append", default=[], help="check the mode leaves out, e.g. restorer (repeatable)")
+    ap.add_argument("--docs", type=int, default=None,
+                    help="first N documents of each synthetic split (and of each split's clean references)")
+    ap.add_argument("--name", default="quality", help="stem of the report files in bench/out (default quality)")
     ap.add_argument("--only", default="seeds,dev,test,clean,mt", help="comma-separated parts to run")
     ap.add_argument("--mt-limit", type=int, default=None, help="first N sentences of each MT pair (default all)")
     ap.add_argument("--no-ter", action="store_true", help="skip TER/chrF on the synthetic sets")
     ap.add_argument("--update-benchmarks", action="store_true", help="rewrite the quality section of BENCHMARKS.md")
     args = ap.parse_args(argv)
     parts = set(args.only.split(","))
-    kw = {"mode": args.mode, "rules": tuple(args.rules), "disable": tuple(args.disable), "model": args.model}
+    kw = {"mode": args.mode, "rules": tuple(args.rules), "disable": tuple(args.disable), "model": args.model,
+          "enable": tuple(args.enable)}
     if args.min_confidence is not None:
         kw["min_confidence"] = args.min_confidence
     options = Options.from_kwargs(**kw)
@@ -347,20 +352,20 @@ def main(argv=None) -> int:
     have_shared = SHARED.is_dir()
     if "seeds" in parts and have_shared:
         report["seeds"] = [score_seed(n, options) for n in SEED_NAMES]
-    report["synthetic"] = {s: synthetic(s, options, not args.no_ter) for s in ("dev", "test") if s in parts}
+    report["synthetic"] = {s: synthetic(s, options, not args.no_ter, args.docs) for s in ("dev", "test") if s in parts}
     if "clean" in parts:
-        report["clean"] = clean(options)
+        report["clean"] = clean(options, args.docs)
     if "mt" in parts and have_shared:
         report["mt"] = do_no_harm(options, args.mt_limit)
     if not have_shared:
         print(f"note: {SHARED} not found: seeds and MT do-no-harm skipped", file=sys.stderr)
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "quality.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (OUT / f"{args.name}.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     md = to_markdown(report)
-    (OUT / "quality.md").write_text(md + "\n", encoding="utf-8")
+    (OUT / f"{args.name}.md").write_text(md + "\n", encoding="utf-8")
     print(md)
     if args.update_benchmarks:
-        update_benchmarks(f"quality-{args.mode}", md)
+        update_benchmarks("-".join(["quality", args.mode, *args.enable]), md)
     raised = [m["pair"] for m in report.get("mt", []) if m["status"] != "ok"]
     if raised:
         print(f"FAIL: the repair raised TER on {', '.join(raised)}", file=sys.stderr)

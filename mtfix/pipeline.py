@@ -36,6 +36,9 @@ class Context:
     # score (the whole document's evidence, which a window of it lacks).
     focus: tuple[tuple[int, int], ...] | None = None
     document: dict | None = None
+    # The edits of the proposers that already ran in this pass (a costly proposer may look
+    # only where the cheap ones found something).
+    proposed: list[Edit] = field(default_factory=list)
 
     def in_focus(self, start: int, end: int) -> bool:
         return self.focus is None or any(start <= c1 and c0 <= end for c0, c1 in self.focus)
@@ -136,6 +139,7 @@ def proposer_names(options: Options) -> tuple[str, ...]:
 
 def propose(ctx: Context) -> list[Edit]:
     edits: list[Edit] = []
+    ctx.proposed = edits
     for name in proposer_names(ctx.options):
         if name in ctx.options.disable:
             continue  # not even called: a disabled check must not load its back-end

