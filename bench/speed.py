@@ -273,6 +273,15 @@ def to_markdown(r: dict) -> str:
     return "\n".join(out)
 
 
+def long_document_row(mode: str, words: int) -> dict:
+    """Throughput on one spun document of `words` words (one process, start-up excluded)."""
+    long_doc = build_long_document(OUT / "speed_document_full.txt", words)
+    print(f"{mode}: one {words:,}-word document ...", file=sys.stderr)
+    row = measure(long_doc, mode, 1)
+    row["label"] = "one spun document, start-up excluded"
+    return row
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--modes", default="rules,full",
@@ -310,11 +319,7 @@ def main(argv=None) -> int:
     }
     for mode in modes:
         if "+" in mode:  # an opt-in check on top of a mode: the long spun document only
-            long_doc = build_long_document(OUT / "speed_document_full.txt", args.full_doc_words)
-            print(f"{mode}: one {args.full_doc_words:,}-word document ...", file=sys.stderr)
-            row = measure(long_doc, mode, 1)
-            row["label"] = "one spun document, start-up excluded"
-            report["throughput"].append(row)
+            report["throughput"].append(long_document_row(mode, args.full_doc_words))
             continue
         path = corpus
         if mode == "full":
@@ -332,11 +337,7 @@ def main(argv=None) -> int:
             if mode == "rules":
                 report["throughput"].append(measure(path, mode, 1, whole=True))
             else:
-                long_doc = build_long_document(OUT / "speed_document_full.txt", args.full_doc_words)
-                print(f"{mode}: one {args.full_doc_words:,}-word document ...", file=sys.stderr)
-                row = measure(long_doc, mode, 1)
-                row["label"] = "one spun document, start-up excluded"
-                report["throughput"].append(row)
+                report["throughput"].append(long_document_row(mode, args.full_doc_words))
         report["latency"].append(latency(mode, small, args.runs))
     report["help_cold_s"] = _wall(MTFIX + ["--help"], args.runs)
     report["load_after"] = round(os.getloadavg()[0], 2)

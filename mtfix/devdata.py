@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
-from .text import WORD_RE, import_lemminflect, indefinite_article, split_sentences, transfer_case
+from .text import WORD_RE, import_lemminflect, indefinite_article, inflections, split_sentences, transfer_case
 
 DEFAULT_THESAURUS = Path("/usr/share/mythes/th_en_US_v2.dat")
 _POS = {"(noun)": "NOUN", "(verb)": "VERB", "(adj)": "ADJ", "(adv)": "ADV"}
@@ -220,17 +220,15 @@ def _protected(text: str) -> list[tuple[int, int]]:
 
 def _tag_for(word: str, lemma: str, pos: str, prev: list[str]) -> str | None:
     """The Penn tag of `word` as a form of `lemma`, or None when it cannot be told."""
-    getInflection = import_lemminflect().getInflection
-
     if pos == "NOUN":
         if word == lemma:
             return "NN"
-        return "NNS" if word in getInflection(lemma, "NNS") else None
+        return "NNS" if word in inflections(lemma, "NNS") else None
     if pos in ("ADJ", "ADV"):
         return ("JJ" if pos == "ADJ" else "RB") if word == lemma else None
     if word == lemma:
         return "VB"
-    tags = [t for t in ("VBZ", "VBG", "VBD", "VBN") if word in getInflection(lemma, t)]
+    tags = [t for t in ("VBZ", "VBG", "VBD", "VBN") if word in inflections(lemma, t)]
     if set(tags) == {"VBD", "VBN"}:
         return "VBN" if _PERFECT_CUES & set(prev[-3:]) else "VBD"
     return tags[0] if len(tags) == 1 else None
@@ -379,13 +377,11 @@ def _usable(term: str, lemma: str) -> bool:
 
 
 def _inflect_phrase(term: str, pos: str, tag: str) -> str | None:
-    getInflection = import_lemminflect().getInflection
-
     if tag in ("NN", "VB", "JJ", "RB"):
         return term
     words = term.split(" ")
     head = 0 if pos == "VERB" else len(words) - 1
-    forms = getInflection(words[head], tag)
+    forms = inflections(words[head], tag)
     if not forms:
         return None
     words[head] = forms[0]

