@@ -344,6 +344,40 @@ def test_a_word_restored_the_same_way_at_every_site_gains_repeat_agreement():
     assert p_agreeing > p_lone
 
 
+def test_tree_ensembles_are_walked_left_at_or_below_each_threshold():
+    from mtfix.lm.scorer import tree_logit
+
+    model = {
+        "features": ["delta", "surprisal"],
+        "baseline": -1.0,
+        "trees": [
+            [[0, 2.0, 1, 2], [-0.5], [1, 8.0, 3, 4], [0.25], [1.5]],
+            [[1.0]],  # a tree that is one leaf
+        ],
+    }
+    assert tree_logit(model, {"delta": 2.0, "surprisal": 20.0}) == -1.0 - 0.5 + 1.0
+    assert tree_logit(model, {"delta": 2.5, "surprisal": 8.0}) == -1.0 + 0.25 + 1.0
+    assert tree_logit(model, {"delta": 2.5, "surprisal": 9.0}) == -1.0 + 1.5 + 1.0
+    assert tree_logit(model, {}) == -1.0 - 0.5 + 1.0  # missing features read as 0
+
+
+def test_the_shipped_tree_calibration_reads_only_features_the_scorer_computes():
+    from mtfix.lm.scorer import add_repeat_agreement, load_calibration, site_features
+
+    trees = load_calibration().trees
+    if trees is None:
+        pytest.fail("calibration.json ships no trees: refit with bench/calibrate_lm.py fit")
+    features = site_features("menace", [("threat", 4.0), ("danger", 1.0)], -9.0, 0, None, lambda w: 4.0)
+    add_repeat_agreement([("menace", "threat", 4.0)], [features])
+    known = set(features) | {"doc_strong"}
+    assert set(trees["features"]) <= known
+    for nodes in trees["trees"]:
+        for node in nodes:
+            assert len(node) in (1, 4)
+            if len(node) == 4:
+                assert 0 <= node[0] < len(trees["features"]) and 0 < node[2] < len(nodes) and 0 < node[3] < len(nodes)
+
+
 # ---- loading errors ---------------------------------------------------------------------------
 
 

@@ -470,6 +470,30 @@ def test_resumed_training_equals_a_straight_run(tiny_base, tiny_data, tmp_path):
     assert bad.exit_code != 0 and "different settings" in bad.output
 
 
+def test_training_continues_from_a_finished_adapter(tiny_base, tiny_data, tmp_path):
+    from safetensors.torch import load_file
+
+    from mtfix.restorer.train import train_command
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    _train(tiny_base, tiny_data, first, "--steps", "2")
+    # A vanishing learning rate leaves the starting weights in place: they were loaded.
+    log = _train(tiny_base, tiny_data, second, "--steps", "1", "--lr", "1e-12", "--init-adapter", str(first))
+    assert "starting from the adapter" in log.output
+    a = load_file(str(first / "adapter_model.safetensors"))
+    b = load_file(str(second / "adapter_model.safetensors"))
+    assert a.keys() == b.keys() and any(a[k].abs().sum() > 0 for k in a if "lora_B" in k)
+    for k in a:
+        assert (a[k] == b[k]).all(), k
+    record = json.loads((second / "training.json").read_text())
+    assert record["steps"] == 1 and record["initialised_from"]["steps"] == 2
+    assert "--init-adapter" in record["command"]
+    bad = CliRunner().invoke(train_command, ["--data", str(tiny_data), "--out", str(tmp_path / "third"),
+                                             "--base", str(tiny_base), "--lora-rank", "4", "--device", "cpu",
+                                             "--init-adapter", str(first)])
+    assert bad.exit_code != 0 and "rank 2" in bad.output
+
+
 def test_trained_adapter_loads_and_generates_deterministically(tiny_base, tiny_data, tmp_path):
     from mtfix.restorer import model as restorer_model
 

@@ -6,13 +6,14 @@
    kinds (machine-translation checks) pass through untouched, as in rules mode.
 2. Evidence: `measure.measure_sites` gives, per candidate, how many nats the model prefers it to
    the found phrase in its window.
-3. Site odds: two logistic models calibrated on the synthetic dev set (bench/calibrate_lm.py,
-   mtfix/lm/calibration.json) read the evidence plus word frequencies: one gives the
-   likelihood ratio "this site is a swap" versus "the text was right", the other the chance
-   that the best candidate is the original (a spun site whose original is not among the
-   candidates must not be "restored" to something else). Both also read whether the same
-   word, found elsewhere in the document, gets the same best candidate every time (spinners
-   map a word the same way throughout).
+3. Site odds: models calibrated on the synthetic dev set (bench/calibrate_lm.py,
+   mtfix/lm/calibration.json) read the evidence plus word frequencies and give the chance
+   that the site is a swap *and* its best candidate the original (a spun site whose original
+   is not among the candidates must not be "restored" to something else). They also read
+   whether the same word, found elsewhere in the document, gets the same best candidate
+   every time (spinners map a word the same way throughout). The shipped calibration is a
+   small ensemble of gradient-boosted trees (`trees`), monotone in the evidence that should
+   only ever raise the odds; without it, two logistic models (swap, right candidate) multiply.
 4. Document prior: spinners damage a whole document, clean prose has no swaps at all. The
    document's spin rate is the share of its sites with unambiguous evidence (sure rule hits,
    preferences above `strong_delta` nats), smoothed towards zero; each site's swap odds read
@@ -42,11 +43,15 @@ REJECT_NATS = 3.0
 
 @dataclass(frozen=True)
 class Calibration:
-    """Three logistic models; bench/calibrate_lm.py fits them and writes calibration.json.
+    """bench/calibrate_lm.py fits these and writes calibration.json.
 
     - swap: log-odds that a site is a swap, from its own evidence and the document's;
     - candidate: log-odds that the best candidate is the original, given a swap;
-    - document: log-odds that the whole document is spun, from its spin rate."""
+    - document: log-odds that the whole document is spun, from its spin rate;
+    - trees (optional; used instead of swap x candidate when present): log-odds that the site
+      is a swap restored by its best candidate, as {"features": [...], "baseline": b,
+      "trees": [[node, ...], ...]}, a node being [feature index, threshold, left, right]
+      (go left when the feature is <= threshold) or [leaf value]."""
 
     swap: dict  # {"weights": {feature: w}, "bias": b}
     candidate: dict
@@ -58,12 +63,24 @@ class Calibration:
         float  # P(swap and restored) at which an edit is applied automatically
     )
     source: str = ""
+    trees: dict | None = None
 
     @staticmethod
     def linear(model: dict, features: dict[str, float]) -> float:
         return model["bias"] + sum(
             w * features.get(k, 0.0) for k, w in model["weights"].items()
         )
+
+
+def tree_logit(model: dict, features: dict[str, float]) -> float:
+    x = [features.get(name, 0.0) for name in model["features"]]
+    z = model["baseline"]
+    for nodes in model["trees"]:
+        node = nodes[0]
+        while len(node) == 4:
+            node = nodes[node[2] if x[node[0]] <= node[1] else node[3]]
+        z += node[0]
+    return z
 
 
 @lru_cache(maxsize=1)
@@ -218,6 +235,14 @@ def document_spin_score(rate: float, cal: Calibration) -> float:
     return _sigmoid(Calibration.linear(cal.document, {"log_rate": math.log(rate)}))
 
 
+def site_probability(features: dict[str, float], cal: Calibration) -> float:
+    """P(the site is a swap and its best candidate restores it)."""
+    if cal.trees is not None:
+        return _sigmoid(tree_logit(cal.trees, features))
+    p_swap = _sigmoid(Calibration.linear(cal.swap, features))
+    return p_swap * _sigmoid(Calibration.linear(cal.candidate, features))
+
+
 def decide(
     features: list[dict | None], sure: int, cal: Calibration
 ) -> tuple[float, list[float | None]]:
@@ -236,8 +261,7 @@ def decide(
             probs.append(None)
             continue
         f = dict(f, doc_strong=math.log(spin_rate(strong - own, n - 1, cal)))
-        p_swap = _sigmoid(Calibration.linear(cal.swap, f))
-        probs.append(p_swap * _sigmoid(Calibration.linear(cal.candidate, f)))
+        probs.append(site_probability(f, cal))
     return spin_rate(strong, n, cal), probs
 
 

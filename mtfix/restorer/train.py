@@ -35,6 +35,7 @@ import click
 
 from .prompt import CONTEXT_CHARS, PROMPT_VERSION
 
+ADAPTER_FILE = "adapter_model.safetensors"
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 KEEP_CHECKPOINTS = 2
 
@@ -44,6 +45,7 @@ class TrainConfig:
     data: str
     out: str = "models/restorer"
     base: str | None = None
+    init_adapter: str | None = None
     steps: int = 3000
     batch_size: int = 8
     lr: float = 3e-4
@@ -63,7 +65,11 @@ class TrainConfig:
         """What must match for a checkpoint to be continued."""
         keep = ("base", "steps", "batch_size", "lr", "warmup", "lora_rank", "lora_alpha", "lora_dropout",
                 "max_length", "seed")
-        return {k: getattr(self, k) for k in keep} | {"data_sha256": data_sha, "prompt_version": PROMPT_VERSION}
+        return {k: getattr(self, k) for k in keep} | {
+            "data_sha256": data_sha,
+            "prompt_version": PROMPT_VERSION,
+            "init_adapter_sha256": file_sha256(Path(self.init_adapter) / ADAPTER_FILE) if self.init_adapter else None,
+        }
 
 
 class TrainError(click.ClickException):
@@ -244,6 +250,10 @@ def train(cfg: TrainConfig, command: str = "", echo=print) -> dict:
         task_type="CAUSAL_LM",
     )
     model = get_peft_model(model, lora)
+    previous = None
+    if cfg.init_adapter:
+        previous = init_from_adapter(model, Path(cfg.init_adapter), cfg)
+        echo(f"starting from the adapter in {cfg.init_adapter} ({previous.get('steps')} steps)")
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
 
@@ -317,11 +327,38 @@ def train(cfg: TrainConfig, command: str = "", echo=print) -> dict:
         "losses": losses,
         "versions": _versions(),
     }
+    if previous is not None:
+        # The adapter's whole history: continuing one is part of reproducing it.
+        summary["initialised_from"] = previous
     write_adapter(out, model, {"prompt_version": PROMPT_VERSION, "eos_token": eos_token, "start_id": start_id,
                                "context_chars": CONTEXT_CHARS, "base": base_name,
                                "base_dir": str(Path(cfg.base).resolve()) if cfg.base else None})
     (out / "training.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     return summary
+
+
+def init_from_adapter(model, folder: Path, cfg: TrainConfig) -> dict:
+    """Load a finished adapter's weights to train on from them (a fresh learning-rate
+    schedule, a fresh optimizer); returns the adapter's training record."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    weights = folder / ADAPTER_FILE
+    if not weights.is_file():
+        raise TrainError(f"--init-adapter {folder}: no {ADAPTER_FILE} there")
+    config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+    if (config.get("r"), config.get("lora_alpha")) != (cfg.lora_rank, cfg.lora_alpha):
+        raise TrainError(
+            f"--init-adapter {folder}: rank {config.get('r')}, alpha {config.get('lora_alpha')}; "
+            f"this run has --lora-rank {cfg.lora_rank} --lora-alpha {cfg.lora_alpha}"
+        )
+    state = {k: v.float() for k, v in load_file(str(weights)).items()}
+    result = set_peft_model_state_dict(model, state)
+    missing = [k for k in getattr(result, "missing_keys", []) if "lora_" in k]
+    if missing:
+        raise TrainError(f"--init-adapter {folder}: {len(missing)} LoRA weights missing, e.g. {missing[0]}")
+    record = folder / "training.json"
+    return json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
 
 
 def write_adapter(out: Path, model, meta: dict) -> None:
@@ -370,6 +407,8 @@ def _command_line(params: dict) -> str:
               help="Where the adapter, training.json and checkpoints/ go.")
 @click.option("--base", default=None, type=click.Path(file_okay=False),
               help="A local Hugging Face Llama folder (default: the cached SmolLM2-135M-Instruct).")
+@click.option("--init-adapter", default=None, type=click.Path(file_okay=False, exists=True),
+              help="Continue training this finished adapter (a fresh schedule of --steps steps).")
 @click.option("--steps", default=3000, show_default=True, type=click.IntRange(min=1))
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1))
 @click.option("--lr", default=3e-4, show_default=True, type=click.FloatRange(min=0, min_open=True))
