@@ -33,6 +33,7 @@ import math
 import sys
 import time
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -262,7 +263,8 @@ def _fold(doc_id: str) -> int:
     return zlib.crc32(doc_id.rsplit("/", 1)[0].encode()) % FOLDS
 
 
-def _fit_trees(rows: list[dict], labels: list[bool]):
+def _fit_trees(sites: list[dict]) -> dict:
+    """Trees for "swap restored by the best candidate", fitted on `sites` and exported."""
     try:
         from sklearn.ensemble import HistGradientBoostingClassifier
     except ImportError:
@@ -272,8 +274,9 @@ def _fit_trees(rows: list[dict], labels: list[bool]):
     model = HistGradientBoostingClassifier(
         monotonic_cst=[TREE_MONOTONE.get(f, 0) for f in TREE_FEATURES], **TREE_PARAMS
     )
-    model.fit(np.array([[r[f] for f in TREE_FEATURES] for r in rows], dtype=float), np.array(labels))
-    return model
+    x = np.array([[s["features"][f] for f in TREE_FEATURES] for s in sites], dtype=float)
+    model.fit(x, np.array([s["correct"] for s in sites]))
+    return _export_trees(model)
 
 
 def _export_trees(model) -> dict:
@@ -294,17 +297,15 @@ def _export_trees(model) -> dict:
             "trees": trees, "params": {k: v for k, v in TREE_PARAMS.items() if k != "random_state"}}
 
 
-def _out_of_fold_trees(docs) -> dict[int, list[float]]:
-    """Each document's site probabilities from trees fitted without its fold."""
-    out = {}
+def _add_held_out_probabilities(docs, cal: lm_scorer.Calibration) -> None:
+    """Each document's `held_out`: its scored sites' probabilities from trees fitted without
+    its fold, read as the scorer reads the shipped ones."""
     for k in range(FOLDS):
-        train = [s for d in docs if _fold(d["id"]) != k for s in d["sites"] if s["scored"]]
-        model = _export_trees(_fit_trees([s["features"] for s in train], [s["correct"] for s in train]))
+        trees = _fit_trees([s for d in docs if _fold(d["id"]) != k for s in d["sites"] if s["scored"]])
+        fold = replace(cal, trees=trees)
         for d in docs:
             if _fold(d["id"]) == k:
-                out[id(d)] = [lm_scorer._sigmoid(lm_scorer.tree_logit(model, s["features"]))
-                              for s in d["sites"] if s["scored"]]
-    return out
+                d["held_out"] = [lm_scorer.site_probability(s["features"], fold) for s in d["sites"] if s["scored"]]
 
 
 def _model(rows, names, labels) -> dict:
@@ -375,9 +376,9 @@ def fit(kind: str = "trees") -> int:
     )
     probs_of = None
     if kind == "trees":
-        base["trees"] = _export_trees(_fit_trees([s["features"] for s in scored], [s["correct"] for s in scored]))
-        held_out = _out_of_fold_trees(docs)
-        probs_of = lambda d: held_out[id(d)]  # noqa: E731
+        base["trees"] = _fit_trees(scored)
+        _add_held_out_probabilities(docs, lm_scorer.Calibration(**base, auto_threshold=0.0))
+        probs_of = lambda d: d["held_out"]  # noqa: E731
     best = None
     for threshold in [round(0.5 + 0.01 * i, 2) for i in range(50)]:
         cal = lm_scorer.Calibration(**base, auto_threshold=threshold)

@@ -10,6 +10,7 @@ Prints the `mtfix eval` summary (edits, precision, recall, harmful edits) as JSO
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -23,16 +24,6 @@ from mtfix import pipeline  # noqa: E402
 from mtfix.evaluate import evaluate_pairs, summarise  # noqa: E402
 from mtfix.options import Options  # noqa: E402
 from mtfix.restorer import propose as restorer_propose  # noqa: E402
-from mtfix.text import WORD_RE  # noqa: E402
-
-
-def every_sentence(ctx) -> list[tuple[int, int]]:
-    text = ctx.doc.text
-    return [
-        (s.start, s.end)
-        for s in ctx.doc.sentences
-        if restorer_propose.MIN_WORDS <= len(WORD_RE.findall(text, s.start, s.end)) <= restorer_propose.MAX_WORDS
-    ]
 
 
 def apply_everything(ctx, edits):
@@ -47,7 +38,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.adapter:
         os.environ["MTFIX_RESTORER"] = args.adapter
-    restorer_propose.suspicious_sentences = every_sentence
+    # Under its own name, so re-checks around the fixes skip it (pipeline.RECHECK_SKIPS) as
+    # they skip the gated one: one generation per sentence.
+    pipeline.register_proposer(
+        "restorer", functools.partial(restorer_propose.propose_restorer, gate=restorer_propose.eligible_sentences)
+    )
     pipeline.register_scorer("apply-everything", apply_everything)
     rows = read_jsonl(DATA / f"{args.split}.jsonl")[: args.docs]
     pairs = [{"id": r["id"], "damaged": r["damaged"], "reference": r["reference"]} for r in rows]

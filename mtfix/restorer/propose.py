@@ -58,19 +58,22 @@ def _function_words() -> frozenset[str]:
 
 def suspicious_sentences(ctx) -> list[tuple[int, int]]:
     """(start, end) of the sentences worth a generation; see the module docstring."""
-    text = ctx.doc.text
-    sentences = ctx.doc.sentences
     hits = [(e.start, e.end) for e in ctx.proposed if e.source not in UNGATED_SOURCES]
-    if not hits:
-        return []
     damaged = set()
-    for i, s in enumerate(sentences):
+    for i, s in enumerate(ctx.doc.sentences):
         if any(a < s.end and s.start < b for a, b in hits):
             damaged.update((i - 1, i, i + 1))
+    return eligible_sentences(ctx, damaged.__contains__) if damaged else []
+
+
+def eligible_sentences(ctx, keep: Callable[[int], bool] | None = None) -> list[tuple[int, int]]:
+    """(start, end) of the sentences the restorer may rewrite at all: `MIN_WORDS` to
+    `MAX_WORDS` words, not wholly inside a quotation; `keep(index)` narrows them further."""
+    text = ctx.doc.text
     quotes = quotation_spans(text)
     out = []
-    for i, s in enumerate(sentences):
-        if i not in damaged:
+    for i, s in enumerate(ctx.doc.sentences):
+        if keep is not None and not keep(i):
             continue
         n = len(WORD_RE.findall(text, s.start, s.end))
         if not MIN_WORDS <= n <= MAX_WORDS:
@@ -108,9 +111,12 @@ def _default_generator(ctx) -> Generator:
     return load_restorer(device=ctx.options.device).restore
 
 
-def propose_restorer(ctx, generator: Generator | None = None) -> list[Edit]:
+def propose_restorer(
+    ctx, generator: Generator | None = None, gate: Callable[..., list[tuple[int, int]]] = suspicious_sentences
+) -> list[Edit]:
+    """`gate(ctx)`: the sentences to rewrite (bench/restorer_alone.py passes `eligible_sentences`)."""
     text = ctx.doc.text
-    spans = suspicious_sentences(ctx)
+    spans = gate(ctx)
     ctx.notes["restorer_sentences"] = len(spans)
     if not spans:
         return []

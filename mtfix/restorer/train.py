@@ -33,9 +33,9 @@ from pathlib import Path
 
 import click
 
+from .model import ADAPTER_FILE
 from .prompt import CONTEXT_CHARS, PROMPT_VERSION
 
-ADAPTER_FILE = "adapter_model.safetensors"
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 KEEP_CHECKPOINTS = 2
 
@@ -370,7 +370,7 @@ def write_adapter(out: Path, model, meta: dict) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     weights = {k: v.detach().to(torch.float16).cpu().contiguous() for k, v in get_peft_model_state_dict(model).items()}
-    save_file(weights, str(out / "adapter_model.safetensors"), metadata={"format": "pt"})
+    save_file(weights, str(out / ADAPTER_FILE), metadata={"format": "pt"})
     config = model.peft_config["default"]
     config.base_model_name_or_path = meta["base"]
     config.save_pretrained(str(out))
@@ -432,7 +432,7 @@ def train_command(**params):
         params["lora_alpha"] = 2 * params["lora_rank"]
     cfg = TrainConfig(**params)
     summary = train(cfg, command=_command_line(params), echo=lambda m: click.echo(m, err=True))
-    click.echo(f"wrote {Path(cfg.out) / 'adapter_model.safetensors'}: {summary['steps']} steps, "
+    click.echo(f"wrote {Path(cfg.out) / ADAPTER_FILE}: {summary['steps']} steps, "
                f"{summary['wall_time_s']} s, {summary['data']['used']} examples")
 
 
