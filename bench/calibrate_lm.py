@@ -250,9 +250,10 @@ CANDIDATE_FEATURES = (
 STRONG_DELTA, PRIOR_STRONG, PRIOR_SITES = 6.0, 0.5, 20.0
 # Evidence that may only raise the odds of a restoration (+1); the trees may not learn a
 # dip in these from a few dev sites.
+# -1: may only lower them (a found word further down its candidate's thesaurus list).
 TREE_MONOTONE = {"delta": 1, "delta_pos": 1, "margin": 1, "rule_spun": 1, "rule_suggest": 1,
-                 "doc_strong": 1, "repeat_agree": 1, "agree_delta": 1}
-TREE_FEATURES = tuple(sorted(set(SWAP_FEATURES) | set(CANDIDATE_FEATURES)))
+                 "doc_strong": 1, "repeat_agree": 1, "agree_delta": 1, "fwd_rank": -1}
+TREE_FEATURES = tuple(sorted(set(SWAP_FEATURES) | set(CANDIDATE_FEATURES) | {"fwd_rank", "cand_doc"}))
 TREE_PARAMS = dict(learning_rate=0.05, max_iter=200, min_samples_leaf=40, max_leaf_nodes=15,
                    l2_regularization=1.0, random_state=0)
 FOLDS = 5
@@ -333,7 +334,12 @@ def _with_document_evidence(docs) -> None:
 
 
 def fit(kind: str = "trees") -> int:
+    from mtfix.thesaurus import load_index
+
     docs = [json.loads(line) for line in SITES.open(encoding="utf-8")]
+    texts = {}
+    for r in read_jsonl(DATA / "dev.jsonl"):
+        texts[r["id"] + "/spun"], texts[r["id"] + "/clean"] = r["damaged"], r["reference"]
     for d in docs:
         for s in d["sites"]:
             if s["scored"]:
@@ -342,6 +348,10 @@ def fit(kind: str = "trees") -> int:
         sites = [s for s in d["sites"] if s["scored"]]
         lm_scorer.add_repeat_agreement(
             [(s["found"], s["ranked"][0][0], s["ranked"][0][1]) for s in sites], [s["features"] for s in sites]
+        )
+        lm_scorer.add_thesaurus_and_document_evidence(
+            [(s["found"], s["ranked"][0][0]) for s in sites], [s["features"] for s in sites],
+            lm_scorer.DocumentWords(texts[d["id"]]), load_index().originals,
         )
     _with_document_evidence(docs)
     scored = [s for d in docs for s in d["sites"] if s["scored"]]

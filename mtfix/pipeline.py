@@ -201,7 +201,8 @@ def resolve(edits: Iterable[Edit], text: str | None = None) -> list[Edit]:
     Given the text, two overlapping fixes of the same standing (both automatic or both
     suggestions) whose changed parts do not collide are merged into one edit instead
     ("could also be,," -> "may be,"): dropping one would let it apply on a second run, and
-    repair must be idempotent."""
+    repair must be idempotent. A less confident fix that makes the kept one's change and more
+    ("safety menace" -> "security threat" over "menace" -> "threat") replaces it."""
     ranked = sorted(edits, key=lambda e: (-e.confidence, -(e.end - e.start), e.start, e.source, e.replacement or ""))
     # Kept edits never overlap each other, so sorted by start they are sorted by end too and
     # the ones a new edit can clash with sit next to its insertion point (no quadratic scan).
@@ -222,12 +223,24 @@ def resolve(edits: Iterable[Edit], text: str | None = None) -> list[Edit]:
             continue
         if text is not None and len(clashes) == 1:
             merged = combine_edits(text, kept[clashes[0]], e)
+            if merged is None and subsumes(text, e, kept[clashes[0]]):
+                merged = e.with_(confidence=kept[clashes[0]].confidence)
             if merged is not None:
                 del kept[clashes[0]], starts[clashes[0]]
                 k = bisect.bisect_left(starts, merged.start)
                 kept.insert(k, merged)
                 starts.insert(k, merged.start)
     return sorted(kept, key=lambda e: (e.start, e.end))
+
+
+def subsumes(text: str, big: Edit, small: Edit) -> bool:
+    """`big` spans `small` and makes `small`'s change in place, plus more beside it."""
+    if not (big.fixable and small.fixable) or big.auto != small.auto:
+        return False
+    if not (big.start <= small.start and small.end <= big.end) or (big.start, big.end) == (small.start, small.end):
+        return False
+    new, rep = small.replacement or "", big.replacement or ""
+    return rep.endswith(new + text[small.end : big.end]) or rep.startswith(text[big.start : small.start] + new)
 
 
 def changed_part(e: Edit) -> tuple[int, int, str]:

@@ -82,6 +82,18 @@ def test_resolver_prefers_confidence_then_length_then_position():
     assert resolve([second, first]) == [first]
 
 
+def test_a_fix_that_makes_the_kept_change_and_more_replaces_it():
+    text = "a safety menace grows"
+    word = edit(9, 15, found="menace", replacement="threat", confidence=0.99, source="thesaurus")
+    phrase = edit(2, 15, found="safety menace", replacement="security threat", confidence=0.95, source="rule")
+    assert resolve([word, phrase], text) == [phrase.with_(confidence=0.99)]
+    other = edit(2, 15, found="safety menace", replacement="security danger", confidence=0.95, source="rule")
+    assert resolve([word, other], text) == [word]  # "menace" made something else: the more confident wins
+    suggestion = edit(2, 15, found="safety menace", replacement="security threat", confidence=0.95, auto=False)
+    assert resolve([word, suggestion], text) == [word]  # a suggestion never displaces a fix
+    assert apply(text, resolve([word, phrase], text)) == "a security threat grows"
+
+
 def test_resolver_is_independent_of_input_order():
     rng = random.Random(7)
     edits = [

@@ -361,14 +361,39 @@ def test_tree_ensembles_are_walked_left_at_or_below_each_threshold():
     assert tree_logit(model, {}) == -1.0 - 0.5 + 1.0  # missing features read as 0
 
 
+def test_thesaurus_and_document_evidence_reads_the_candidates_list_and_whole_words():
+    from mtfix.lm.scorer import NOT_RELATED_RANK, DocumentWords, add_thesaurus_and_document_evidence
+
+    words = DocumentWords("The threat grew. A cyber-threat, threats and the Threat again; a security threat.")
+    assert words.count("threat") == 3  # not "cyber-threat", not "threats"
+    assert words.count("security threat") == 1
+    lists = {"threat": ("danger", "menace"), "peril": ()}
+    features = [{}, None, {}]
+    add_thesaurus_and_document_evidence(
+        [("Menace", "Threat"), None, ("menace", "peril")], features, words, lambda w: lists[w]
+    )
+    assert features[0] == {"fwd_rank": pytest.approx(math.log(2)), "cand_doc": pytest.approx(math.log(4))}
+    assert features[1] is None
+    assert features[2] == {"fwd_rank": NOT_RELATED_RANK, "cand_doc": 0.0}
+
+
 def test_the_shipped_tree_calibration_reads_only_features_the_scorer_computes():
-    from mtfix.lm.scorer import add_repeat_agreement, load_calibration, site_features
+    from mtfix.lm.scorer import (
+        DocumentWords,
+        add_repeat_agreement,
+        add_thesaurus_and_document_evidence,
+        load_calibration,
+        site_features,
+    )
 
     trees = load_calibration().trees
     if trees is None:
         pytest.fail("calibration.json ships no trees: refit with bench/calibrate_lm.py fit")
     features = site_features("menace", [("threat", 4.0), ("danger", 1.0)], -9.0, 0, None, lambda w: 4.0)
     add_repeat_agreement([("menace", "threat", 4.0)], [features])
+    add_thesaurus_and_document_evidence(
+        [("menace", "threat")], [features], DocumentWords("a menace"), lambda w: ("menace",)
+    )
     known = set(features) | {"doc_strong"}
     assert set(trees["features"]) <= known
     for nodes in trees["trees"]:

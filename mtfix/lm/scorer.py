@@ -11,7 +11,9 @@
    that the site is a swap *and* its best candidate the original (a spun site whose original
    is not among the candidates must not be "restored" to something else). They also read
    whether the same word, found elsewhere in the document, gets the same best candidate
-   every time (spinners map a word the same way throughout). The shipped calibration is a
+   every time (spinners map a word the same way throughout), where the found word stands in
+   the best candidate's own thesaurus list, and how often the candidate occurs elsewhere in
+   the document. The shipped calibration is a
    small ensemble of gradient-boosted trees (`trees`), monotone in the evidence that should
    only ever raise the odds; without it, two logistic models (swap, right candidate) multiply.
 4. Document prior: spinners damage a whole document, clean prose has no swaps at all. The
@@ -27,6 +29,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -220,6 +224,43 @@ def add_repeat_agreement(items: list[tuple[str, str, float] | None], features: l
         f["agree_delta"] = f["repeat_agree"] * min(sum(delta for _, delta in same) / len(same), 10.0)
 
 
+# Read as "not among the candidate's thesaurus entries" (log1p of MAX_ORIGINALS is 3.5).
+NOT_RELATED_RANK = 4.0
+
+
+class DocumentWords:
+    """How often a word or phrase occurs in a document (lower case, whole words: not inside a
+    longer word or hyphenated compound)."""
+
+    def __init__(self, text: str):
+        self.text = text.lower()
+        self.counts = Counter(re.findall(r"[\w-]+", self.text))
+
+    def count(self, phrase: str) -> int:
+        phrase = phrase.lower()
+        if re.fullmatch(r"[\w-]+", phrase):
+            return self.counts[phrase]
+        return len(re.findall(r"(?<![\w-])" + re.escape(phrase) + r"(?![\w-])", self.text))
+
+
+def add_thesaurus_and_document_evidence(
+    items: list[tuple[str, str] | None], features: list[dict | None], words: DocumentWords, originals
+) -> None:
+    """Two more clues per site, `items` being (found, best candidate), None where unscored:
+    - fwd_rank: where the found word stands in the best candidate's own thesaurus list
+      (`originals`, best first). A spinner picks among a word's nearest synonyms, so a found
+      word high in its candidate's list is a likelier swap than a distant relative (on the
+      synthetic dev set, out of fold, this raised recall at precision 0.92 from 0.126 to 0.165);
+    - cand_doc: how often the candidate itself occurs in the document (log1p)."""
+    for item, f in zip(items, features):
+        if item is None or f is None:
+            continue
+        found, best = item[0].lower(), item[1].lower()
+        listed = originals(best)
+        f["fwd_rank"] = math.log1p(listed.index(found)) if found in listed else NOT_RELATED_RANK
+        f["cand_doc"] = math.log1p(words.count(best))
+
+
 def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
 
@@ -305,6 +346,13 @@ def score_with_language_model(ctx, edits: list[Edit]) -> list[Edit]:
             for k, f in zip(keys, features)
         ],
         features,
+    )
+    add_thesaurus_and_document_evidence(
+        [(groups[k].site.found, max(groups[k].site.deltas.items(), key=lambda kv: kv[1])[0])
+         if f is not None else None for k, f in zip(keys, features)],
+        features,
+        DocumentWords(ctx.doc.text),
+        load_index().originals,
     )
     rate, probs = decide(features, sure, cal)
     ctx.spin_score = max(document_spin_score(rate, cal), rules_spin)
