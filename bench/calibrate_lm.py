@@ -248,9 +248,9 @@ CANDIDATE_FEATURES = (
     "agree_delta",
 )
 STRONG_DELTA, PRIOR_STRONG, PRIOR_SITES = 6.0, 0.5, 20.0
-# Evidence that may only raise the odds of a restoration (+1); the trees may not learn a
-# dip in these from a few dev sites.
-# -1: may only lower them (a found word further down its candidate's thesaurus list).
+# Evidence that may only raise the odds of a restoration (+1) or only lower them (-1: the
+# found word further down its candidate's thesaurus list); the trees may not learn a dip in
+# these from a few dev sites.
 TREE_MONOTONE = {"delta": 1, "delta_pos": 1, "margin": 1, "rule_spun": 1, "rule_suggest": 1,
                  "doc_strong": 1, "repeat_agree": 1, "agree_delta": 1, "fwd_rank": -1}
 TREE_FEATURES = tuple(sorted(set(SWAP_FEATURES) | set(CANDIDATE_FEATURES) | {"fwd_rank", "cand_doc"}))
