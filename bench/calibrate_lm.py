@@ -344,14 +344,14 @@ def fit(kind: str = "trees") -> int:
         for s in d["sites"]:
             if s["scored"]:
                 s["features"] = features_of(s)
+    originals = load_index().originals
     for d in docs:
         sites = [s for s in d["sites"] if s["scored"]]
-        lm_scorer.add_repeat_agreement(
-            [(s["found"], s["ranked"][0][0], s["ranked"][0][1]) for s in sites], [s["features"] for s in sites]
-        )
+        bests = [(s["found"], s["ranked"][0][0], s["ranked"][0][1]) for s in sites]
+        features = [s["features"] for s in sites]
+        lm_scorer.add_repeat_agreement(bests, features)
         lm_scorer.add_thesaurus_and_document_evidence(
-            [(s["found"], s["ranked"][0][0]) for s in sites], [s["features"] for s in sites],
-            lm_scorer.DocumentWords(texts[d["id"]]), load_index().originals,
+            bests, features, lm_scorer.DocumentWords(texts[d["id"]]), originals
         )
     _with_document_evidence(docs)
     scored = [s for d in docs for s in d["sites"] if s["scored"]]

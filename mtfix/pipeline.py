@@ -233,9 +233,14 @@ def resolve(edits: Iterable[Edit], text: str | None = None) -> list[Edit]:
     return sorted(kept, key=lambda e: (e.start, e.end))
 
 
+def _same_standing(a: Edit, b: Edit) -> bool:
+    """Both fixes, and both automatic or both suggestions: one may stand in for the other."""
+    return a.fixable and b.fixable and a.auto == b.auto
+
+
 def subsumes(text: str, big: Edit, small: Edit) -> bool:
     """`big` spans `small` and makes `small`'s change in place, plus more beside it."""
-    if not (big.fixable and small.fixable) or big.auto != small.auto:
+    if not _same_standing(big, small):
         return False
     if not (big.start <= small.start and small.end <= big.end) or (big.start, big.end) == (small.start, small.end):
         return False
@@ -262,7 +267,7 @@ def merged_span(text: str, a: Edit, b: Edit) -> tuple[int, int, str] | None:
 
 def combine_edits(text: str, a: Edit, b: Edit) -> Edit | None:
     """One edit doing both `a` and `b`, or None when they cannot both apply."""
-    if not (a.fixable and b.fixable) or a.auto != b.auto:
+    if not _same_standing(a, b):
         return None
     first_change, second_change = sorted((a, b), key=changed_part)
     span = merged_span(text, first_change, second_change)

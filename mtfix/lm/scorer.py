@@ -238,15 +238,17 @@ class DocumentWords:
 
     def count(self, phrase: str) -> int:
         phrase = phrase.lower()
-        if re.fullmatch(r"[\w-]+", phrase):
-            return self.counts[phrase]
-        return len(re.findall(r"(?<![\w-])" + re.escape(phrase) + r"(?![\w-])", self.text))
+        if phrase not in self.counts and not re.fullmatch(r"[\w-]+", phrase):
+            # A phrase (or a word with an apostrophe) is searched once, then counted like a word.
+            self.counts[phrase] = len(re.findall(r"(?<![\w-])" + re.escape(phrase) + r"(?![\w-])", self.text))
+        return self.counts[phrase]
 
 
 def add_thesaurus_and_document_evidence(
-    items: list[tuple[str, str] | None], features: list[dict | None], words: DocumentWords, originals
+    items: list[tuple[str, str, float] | None], features: list[dict | None], words: DocumentWords, originals
 ) -> None:
-    """Two more clues per site, `items` being (found, best candidate), None where unscored:
+    """Two more clues per site, `items` being (found, best candidate, ...) as for
+    `add_repeat_agreement`, None where unscored:
     - fwd_rank: where the found word stands in the best candidate's own thesaurus list
       (`originals`, best first). A spinner picks among a word's nearest synonyms, so a found
       word high in its candidate's list is a likelier swap than a distant relative (on the
@@ -339,21 +341,14 @@ def score_with_language_model(ctx, edits: list[Edit]) -> list[Edit]:
     zipf = load_index().zipf
     keys = list(groups)
     features = [group_features(groups[k], zipf) for k in keys]
-    add_repeat_agreement(
-        [
-            (groups[k].site.found, *max(groups[k].site.deltas.items(), key=lambda kv: kv[1]))
-            if f is not None else None
-            for k, f in zip(keys, features)
-        ],
-        features,
-    )
-    add_thesaurus_and_document_evidence(
-        [(groups[k].site.found, max(groups[k].site.deltas.items(), key=lambda kv: kv[1])[0])
-         if f is not None else None for k, f in zip(keys, features)],
-        features,
-        DocumentWords(ctx.doc.text),
-        load_index().originals,
-    )
+    # (found, best candidate, its delta) per site: the document-wide clues read all of them.
+    bests = [
+        (groups[k].site.found, *max(groups[k].site.deltas.items(), key=lambda kv: kv[1]))
+        if f is not None else None
+        for k, f in zip(keys, features)
+    ]
+    add_repeat_agreement(bests, features)
+    add_thesaurus_and_document_evidence(bests, features, DocumentWords(ctx.doc.text), load_index().originals)
     rate, probs = decide(features, sure, cal)
     ctx.spin_score = max(document_spin_score(rate, cal), rules_spin)
     ctx.notes.update(spin_rate=rate, sure_hits=sure, sites=len(groups))
