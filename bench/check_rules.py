@@ -14,12 +14,10 @@ With --stress it also appends a sentence of sure spinner phrases to every clean 
 that `spun` rows apply, and counts their edits on the clean part: a worst case for `spun`
 rows in a spun article whose spinner left some words alone.
 
-On seed 000 (a spun news article) it counts the sure answer-key sites (confidence
-`original-seen` or certainty `high`) restored exactly: an applied edit that turns the key's
-span into the expected text and leaves the rest of its own span unchanged (a rule may match a
-word of context, and a directly preceding a/an may change with it). It also counts sites
-repaired wrongly or missed, and applied edits inside spans the key says are unchanged (must
-be zero).
+On seed 000 (a spun news article) it counts the sure answer-key sites restored exactly, as
+judged by `mtfix.evaluate.keys` (the same judge as bench/quality.py). It also counts sites
+repaired wrongly (or only partly) or missed, and applied edits inside spans the key says are
+unchanged (must be zero).
 
     .venv/bin/python bench/check_rules.py [--brown DIR] [--mlqe dev] [--tables news,tortured]
                                           [--show 30] [--stress]
@@ -39,6 +37,7 @@ from pathlib import Path
 from common import LANG_PAIRS, SEEDS, mlqe_detok, need_shared
 
 import mtfix
+from mtfix.evaluate.keys import is_sure, judge_key, touching
 from mtfix.ruletable import load_rules
 
 DOC_SENTENCES = 20
@@ -168,47 +167,21 @@ def stress_spun_rows(
         print(f"  {n:4d} {rule} {examples[rule]}")
 
 
-def _norm(s: str) -> str:
-    return s.replace("\u2019", "'").replace("\u2018", "'").strip().lower()
-
-
-def _restores(edit, key: dict, text: str) -> bool:
-    """The edit turns the key's span into the expected text and leaves the rest of its own
-    span as it was (a rule may match a word or two of context: "a right away ceasefire");
-    a directly preceding a/an may change with it ("a consultant" -> "an expert")."""
-    if edit.replacement is None or edit.start > key["start"] or edit.end < key["end"]:
-        return False
-    replacement = _norm(edit.replacement)
-    before, after = text[edit.start : key["start"]], text[key["end"] : edit.end]
-    if replacement == _norm(before + key["expected"] + after):
-        return True
-    head, _, rest = replacement.partition(" ")
-    return (
-        _norm(before) in ("a", "an")
-        and head in ("a", "an")
-        and rest == _norm(key["expected"] + after)
-    )
-
-
 def check_seed(tables: tuple[str, ...], show: int) -> bool:
     text = (SEEDS / f"{SEED_STEM}.txt").read_text(encoding="utf-8")
     key = json.loads((SEEDS / f"{SEED_STEM}.key.json").read_text(encoding="utf-8"))
-    sure = [
-        k
-        for k in key["keys"]
-        if k.get("confidence") == "original-seen" or k.get("certainty") == "high"
-    ]
+    sure = [k for k in key["keys"] if is_sure(k)]
     result = mtfix.repair(text, tables=tables)
     applied = result.applied
     restored, wrong, missed = [], [], []
     for k in sure:
-        over = [e for e in applied if e.start < k["end"] and k["start"] < e.end]
-        if any(_restores(e, k, text) for e in over):
+        verdict = judge_key(text, k, applied)
+        if verdict == "restored":
             restored.append(k)
-        elif over:
-            wrong.append((k, over))
-        else:
+        elif verdict == "missed":
             missed.append(k)
+        else:
+            wrong.append((k, touching(k, applied)))
     all_keys = key["keys"] + key.get("uncertain", [])
     off_key = [
         e

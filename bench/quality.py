@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from collections import Counter
@@ -33,27 +32,12 @@ from common import (  # noqa: E402
     read_jsonl,
 )
 
+from mtfix.evaluate.keys import is_sure, judge_key  # noqa: E402
 from mtfix.evaluate.metrics import REPORT_COLUMNS  # noqa: E402
 from mtfix.options import Options  # noqa: E402
 from mtfix.pipeline import run  # noqa: E402
-from mtfix.text import fold_for_search  # noqa: E402
 
 SEED_NAMES = ("000_82abaa1a0cd5630b", "002_5579546ff0023047")
-
-
-def _norm(s: str) -> str:
-    return re.sub(r"\s+", " ", fold_for_search(s)).strip()
-
-
-def _words_apart(a: str, b: str) -> int:
-    from mtfix.evaluate.metrics import _distance, tokenize
-
-    return _distance(tokenize(b)[0], tokenize(a)[0])
-
-
-def _is_sure(key: dict) -> bool:
-    sure = key.get("confidence") == "original-seen" or key.get("certainty") == "high"
-    return sure and key.get("severity", "error") == "error"
 
 
 def score_seed(name: str, options: Options) -> dict:
@@ -74,20 +58,8 @@ def score_seed(name: str, options: Options) -> dict:
     edit_verdict: dict[int, str] = {}
     for k in keys:
         hits = [i for i, e in enumerate(applied) if e.start < k["end"] and k["start"] < e.end]
-        if hits:
-            a = min([k["start"]] + [applied[i].start for i in hits])
-            b = max([k["end"]] + [applied[i].end for i in hits])
-            got = "".join(_splice(text, a, b, [applied[i] for i in hits]))
-            want = text[a : k["start"]] + k["expected"] + text[k["end"] : b]
-            if _norm(got) == _norm(want):
-                verdict = "restored"
-            elif _words_apart(got, want) < _words_apart(text[a:b], want):
-                verdict = "improved"
-            else:
-                verdict = "wrong"
-        else:
-            verdict = "missed"
-        if _is_sure(k):
+        verdict = judge_key(text, k, applied)
+        if is_sure(k):
             verdicts[verdict] += 1
             by_kind.setdefault(k["kind"], Counter())[verdict] += 1
             for i in hits:  # an edit helps when some sure key it touches is restored or improved
@@ -117,15 +89,6 @@ def score_seed(name: str, options: Options) -> dict:
         "by_kind": {k: dict(v) for k, v in sorted(by_kind.items())},
         "spin_score": round(result.spin_score, 3),
     }
-
-
-def _splice(text: str, a: int, b: int, edits):
-    pos = a
-    for e in sorted(edits, key=lambda e: e.start):
-        yield text[pos : e.start]
-        yield e.replacement
-        pos = e.end
-    yield text[pos:b]
 
 
 def rule_overlap(rows: list[dict]) -> dict:

@@ -8,6 +8,10 @@ FIELD is one of
     not_before  the next word must not be one of them
     not_after   the previous word must not be one of them
 
+    doc_without the document must not contain any of the alternatives (words only): a
+                spinner maps a word the same way throughout, so a document that still says
+                "were" was not spun "were" -> "had been"
+
 and ALTERNATIVES is a '|' separated list of lower-case words or classes:
 
     <quote>    a quotation mark or a colon      <weekday>  monday .. sunday
@@ -15,6 +19,8 @@ and ALTERNATIVES is a '|' separated list of lower-case words or classes:
     <number>   digits                            <cap>      a capitalised word
     <det>      the, a, an, this, its, their...   <pron>     i, you, he, she, it, we, they
     <punct>    , ; : . ! ? or a dash             <end>      no word: sentence or text ends/starts
+    <plural>   a plural subject: they, we, these... or a lower-case plural-looking noun
+               ("planes", "allies"; not "news", "always", "its", nor names like "Texas")
 
 Example: `before:that|<quote>|<date>;not_after:as` (the "mentioned" of "as mentioned" stays).
 """
@@ -22,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FIELDS = ("before", "after", "not_before", "not_after")
+FIELDS = ("before", "after", "not_before", "not_after", "doc_without")
 _WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 _MONTHS = frozenset(
     "january february march april may june july august september october november december".split()
@@ -30,9 +36,17 @@ _MONTHS = frozenset(
 _DATE_WORDS = frozenset("today yesterday tomorrow tonight last this next earlier".split())
 _DETS = frozenset("the a an this that these those its their his her our my your some any every each".split())
 _PRONS = frozenset("i you he she it we they".split())
+_PLURAL_WORDS = frozenset("they we you these those both many several few others all".split())
+# Words ending in a plain "s" that are not plurals (the "-ss", "-us", "-is" ones are excluded by
+# their ending): agreement with them would turn "the news had been" into "the news were".
+_S_NOT_PLURAL = frozenset(
+    "as has was does goes says its thus yes plus less unless whereas perhaps always sometimes "
+    "afterwards towards besides nevertheless nonetheless news series species means politics "
+    "economics physics mathematics ethics athletics lens bias gas chaos".split()
+)
 _QUOTE_CHARS = frozenset("\"'\u201c\u201d\u2018\u2019\u00ab\u00bb:")
 _PUNCT_CHARS = frozenset(",;:.!?\u2013\u2014-()")
-CLASSES = ("<quote>", "<weekday>", "<month>", "<date>", "<number>", "<cap>", "<det>", "<pron>", "<punct>", "<end>")
+CLASSES = ("<quote>", "<weekday>", "<month>", "<date>", "<number>", "<cap>", "<det>", "<pron>", "<plural>", "<punct>", "<end>")
 
 
 class ConditionError(ValueError):
@@ -52,6 +66,10 @@ class Condition:
     @property
     def negated(self) -> bool:
         return self.field.startswith("not_")
+
+    @property
+    def reads_document(self) -> bool:
+        return self.field == "doc_without"
 
     def holds(self, word: str | None, char: str | None) -> bool:
         hit = self._matches(word, char)
@@ -84,7 +102,21 @@ class Condition:
                 return True
             if cls == "<pron>" and lw in _PRONS:
                 return True
+            if cls == "<plural>" and _looks_plural(word, lw):
+                return True
         return False
+
+
+def _looks_plural(word: str, lw: str) -> bool:
+    if lw in _PLURAL_WORDS:
+        return True
+    return (
+        word.islower()
+        and len(lw) > 3
+        and lw.endswith("s")
+        and not lw.endswith(("ss", "us", "is", "'s", "\u2019s"))
+        and lw not in _S_NOT_PLURAL
+    )
 
 
 def parse_conditions(spec: str) -> tuple[Condition, ...]:
@@ -110,6 +142,8 @@ def parse_conditions(spec: str) -> tuple[Condition, ...]:
             if alt.startswith("<"):
                 if alt not in CLASSES:
                     raise ConditionError(f"unknown class {alt} (use {', '.join(CLASSES)})")
+                if name == "doc_without":
+                    raise ConditionError(f"{name} takes words, not classes ({alt})")
                 classes.append(alt)
             else:
                 if alt != alt.lower() or " " in alt:

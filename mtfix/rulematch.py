@@ -90,8 +90,14 @@ def _neighbours(text: str, start: int, end: int):
     return (prev_word, prev_char), (next_word, next_char)
 
 
-def _conditions_hold(rule: Rule, prev, nxt) -> bool:
+def _conditions_hold(rule: Rule, prev, nxt, document_words) -> bool:
+    """`document_words()`: the set of lower-case words of the whole document (built on first
+    use: few rules read it)."""
     for cond in rule.conditions:
+        if cond.reads_document:
+            if not cond.words.isdisjoint(document_words()):
+                return False
+            continue
         word, char = nxt if cond.looks_before else prev
         if not cond.holds(word, char):
             return False
@@ -145,6 +151,13 @@ def propose_rules(ctx) -> list[Edit]:
     folded = ctx.doc.folded
     candidates: list[tuple[int, int, Rule, tuple[str, ...]]] = []
     n = len(text)
+    words: set[str] = set()
+
+    def document_words() -> set[str]:
+        if not words:
+            words.update(w.lower() for w in WORD_RE.findall(folded))
+        return words
+
     for start, end, entries in matcher_for(ctx.ruleset).matches(folded):
         if start > 0 and is_word_char(text[start - 1]):
             continue
@@ -161,7 +174,7 @@ def propose_rules(ctx) -> list[Edit]:
                 continue
             if not rule.case_sensitive and _looks_like_name(text, start, found):
                 continue
-            if not _conditions_hold(rule, prev, nxt):
+            if not _conditions_hold(rule, prev, nxt, document_words):
                 continue
             candidates.append((start, end, rule, _choose_form(entry.by_tag, text[max(0, start - 40) : start])))
             break

@@ -286,6 +286,8 @@ def test_each_condition_field_and_class(tmp_path):
             "zeta\teta\t-\tsynonym-swap\tauto\tnot_after:very|<cap>",
             "theta\tiota\t-\tsynonym-swap\tauto\tafter:<quote>",
             "kappa\tlambda\t-\tsynonym-swap\tauto\tbefore:<end>|<weekday>",
+            "mu\tnu\t-\tsynonym-swap\tauto\tafter:<plural>",
+            "xi\tomicron\t-\tsynonym-swap\tauto\tdoc_without:pi|rho",
         ],
     )
     cases = {
@@ -306,6 +308,19 @@ def test_each_condition_field_and_class(tmp_path):
         "we saw kappa. Then": True,
         "we saw kappa Friday night": True,
         "we saw kappa here": False,
+        "the planes mu here": True,
+        "they mu here": True,
+        "the allies mu here": True,
+        "the news mu here": False,
+        "the plane mu here": False,
+        "it always mu here": False,
+        "its mu here": False,
+        "in Texas mu here": False,
+        "the crisis mu here": False,
+        "we saw xi here": True,
+        "we saw xi and pi here": False,
+        "Rho came. We saw xi here": False,
+        "we saw xi and pie here": True,
     }
     for text, want in cases.items():
         result = mtfix.repair(text, tables=(), rules=[rules], proposers=["rules"])
@@ -320,6 +335,7 @@ def test_each_condition_field_and_class(tmp_path):
         ("before:Word", "lower-case"),
         ("before", "lacks"),
         ("before:a||b", "empty alternative"),
+        ("doc_without:<cap>", "takes words"),
     ],
 )
 def test_bad_conditions_are_rejected(spec, problem):

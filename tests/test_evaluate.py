@@ -332,3 +332,35 @@ def test_edits_on_clean_text_are_all_harmful(words, data):
     assert [j.verdict for j in scores[0].judged] == ["harmful"] * len(edits)
     assert r["edit_precision"] == 0.0 and r["wer_before"] == 0.0 and r["wer_after"] > 0
     assert r["sentences_worsened"] == 1 and r["edit_recall"] is None
+
+
+def _key(text: str, found: str, expected: str, nth: int = 0) -> dict:
+    start = -1
+    for _ in range(nth + 1):
+        start = text.index(found, start + 1)
+    return {"start": start, "end": start + len(found), "found": found, "expected": expected}
+
+
+def test_answer_key_judge():
+    """The one judge behind bench/quality.py, bench/check_rules.py and the seed tests."""
+    from mtfix.evaluate.keys import judge_key
+
+    text = "They had been dedicated by a consultant and the main safety menace."
+    committed = _key(text, "had been dedicated", "were committed")
+    both = [edit(text, "had been", "were"), edit(text, "dedicated", "committed")]
+    assert judge_key(text, committed, both) == "restored"  # two edits make one key right
+    assert judge_key(text, committed, both[1:]) == "improved"
+    assert judge_key(text, committed, [edit(text, "dedicated", "devoted")]) == "wrong"
+    assert judge_key(text, committed, []) == "missed"
+    expert = _key(text, "consultant", "expert")
+    # The edit matched the article too, and re-agreed it: still exactly the key.
+    assert judge_key(text, expert, [edit(text, "a consultant", "an expert")]) == "restored"
+    # ...but a changed word of context is not.
+    assert judge_key(text, expert, [edit(text, "by a consultant", "with an expert")]) != "restored"
+    # Edits away from the key do not count for it.
+    assert judge_key(text, expert, [edit(text, "main", "leading")]) == "missed"
+    # One edit over two keys restores each only as far as it reads right with the other as was.
+    threat = _key(text, "menace", "threat")
+    merged = [edit(text, "safety menace", "security threat")]
+    assert judge_key(text, threat, merged) != "restored"
+    assert judge_key(text, threat, [edit(text, "safety menace", "safety threat")]) == "restored"

@@ -178,3 +178,21 @@ def test_committed_tortured_table_matches_its_build_script():
     assert built == builtin_table_text(
         "tortured"
     ), "rerun: .venv/bin/python bench/build_tortured_table.py"
+
+
+@pytest.mark.parametrize(
+    "sentence,changed",
+    [
+        ("The planes had been sent to the base.", "The planes were sent to the base."),
+        ("They had been painted grey.", "They were painted grey."),
+        # A singular subject keeps its past perfect ("it were" would be wrong).
+        ("It had been painted grey.", "It had been painted grey."),
+        # "had been to" is a visit.
+        ("They had been to the base.", "They had been to the base."),
+        # A document that still says "were" was not spun "were" -> "had been".
+        ("They had been sent. Others were not.", "They had been sent. Others were not."),
+    ],
+)
+def test_had_been_for_were_needs_a_plural_subject_and_a_document_without_were(sentence, changed):
+    result = mtfix.repair(f"{sentence} {SPUN_CONTEXT}")
+    assert result.repaired.startswith(changed), result.repaired

@@ -1,42 +1,24 @@
 """Acceptance on the spun seed (../shared/seeds/000_*.txt): the default repair restores the
 sure keys exactly and leaves names, numbers and quotations alone.
 
-Sure keys: confidence 'original-seen', or 'inferred' with certainty 'high' (109 of them).
-A key counts as restored when an applied edit covers exactly its span (or its span plus a
-directly preceding a/an that the edit re-agrees) and replaces it with `expected`, compared
-case-insensitively with apostrophes normalised."""
+Sure keys and "restored exactly" as bench/quality.py counts them (`mtfix.evaluate.keys`):
+109 sure keys; a key is restored when the applied edits touching it make it read `expected`."""
 
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
 import mtfix
+from mtfix.evaluate.keys import is_sure, judge_key
 
 SEED = "000_82abaa1a0cd5630b"
-MIN_RESTORED = 25
+MIN_RESTORED = 88  # the neural-detection issue's target, 80% of 109; measured 92
 
 
-def _norm(s: str) -> str:
-    return s.replace("\u2019", "'").replace("\u2018", "'").casefold()
-
-
-def _sure(key: dict) -> bool:
-    return key.get("confidence") == "original-seen" or key.get("certainty") == "high"
-
-
-def _restores(edit, key, text: str) -> bool:
-    if edit.end != key["end"] or edit.replacement is None:
-        return False
-    if edit.start == key["start"]:
-        return _norm(edit.replacement) == _norm(key["expected"])
-    article = re.fullmatch(r"(an?)(\s+)", text[edit.start : key["start"]], re.IGNORECASE)
-    if not article:
-        return False
-    new_article, _, rest = edit.replacement.partition(" ")
-    return new_article.lower() in ("a", "an") and _norm(rest.lstrip()) == _norm(key["expected"])
+def _restored(text: str, key: dict, applied) -> bool:
+    return judge_key(text, key, applied) == "restored"
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +35,9 @@ def seed(seeds_dir):
 
 def test_sure_keys_are_restored(seed):
     text, key, result = seed
-    sure = [k for k in key["keys"] if _sure(k)]
+    sure = [k for k in key["keys"] if is_sure(k)]
     assert len(sure) == 109
-    restored = [k for k in sure if any(_restores(e, k, text) for e in result.applied)]
+    restored = [k for k in sure if _restored(text, k, result.applied)]
     print(
         f"\nseed {SEED}: {len(restored)}/{len(sure)} sure keys restored exactly; "
         f"{len(result.applied)} edits applied, spin score {result.spin_score:.2f}"
