@@ -90,12 +90,11 @@ def _neighbours(text: str, start: int, end: int):
     return (prev_word, prev_char), (next_word, next_char)
 
 
-def _conditions_hold(rule: Rule, prev, nxt, document_words) -> bool:
-    """`document_words()`: the set of lower-case words of the whole document (built on first
-    use: few rules read it)."""
+def _conditions_hold(rule: Rule, prev, nxt, doc) -> bool:
     for cond in rule.conditions:
         if cond.reads_document:
-            if not cond.words.isdisjoint(document_words()):
+            # doc.words is built on first use: few rules read it.
+            if any(doc.words.count(w) for w in cond.words):
                 return False
             continue
         word, char = nxt if cond.looks_before else prev
@@ -151,13 +150,6 @@ def propose_rules(ctx) -> list[Edit]:
     folded = ctx.doc.folded
     candidates: list[tuple[int, int, Rule, tuple[str, ...]]] = []
     n = len(text)
-    words: set[str] = set()
-
-    def document_words() -> set[str]:
-        if not words:
-            words.update(w.lower() for w in WORD_RE.findall(folded))
-        return words
-
     for start, end, entries in matcher_for(ctx.ruleset).matches(folded):
         if start > 0 and is_word_char(text[start - 1]):
             continue
@@ -174,7 +166,7 @@ def propose_rules(ctx) -> list[Edit]:
                 continue
             if not rule.case_sensitive and _looks_like_name(text, start, found):
                 continue
-            if not _conditions_hold(rule, prev, nxt, document_words):
+            if not _conditions_hold(rule, prev, nxt, ctx.doc):
                 continue
             candidates.append((start, end, rule, _choose_form(entry.by_tag, text[max(0, start - 40) : start])))
             break

@@ -8,6 +8,7 @@ from __future__ import annotations
 import bisect
 import re
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -96,6 +97,26 @@ class Document:
     @cached_property
     def word_count(self) -> int:
         return count_words(self.text)
+
+    @cached_property
+    def words(self) -> DocumentWords:
+        return DocumentWords(self.text)
+
+
+class DocumentWords:
+    """How often a word or phrase occurs in a document (lower case, whole words: not inside a
+    longer word or hyphenated compound)."""
+
+    def __init__(self, text: str):
+        self.text = text.lower()
+        self.counts = Counter(re.findall(r"[\w-]+", self.text))
+
+    def count(self, phrase: str) -> int:
+        phrase = phrase.lower()
+        if phrase not in self.counts and not re.fullmatch(r"[\w-]+", phrase):
+            # A phrase (or a word with an apostrophe) is searched once, then counted like a word.
+            self.counts[phrase] = len(re.findall(r"(?<![\w-])" + re.escape(phrase) + r"(?![\w-])", self.text))
+        return self.counts[phrase]
 
 
 def count_words(text: str) -> int:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 
 from ..text import fold_for_search
+from .metrics import _distance, tokenize
 
 VERDICTS = ("restored", "improved", "wrong", "missed")
 
@@ -43,8 +44,6 @@ def _same_but_article(got: str, want: str) -> bool:
 
 
 def _words_apart(a: str, b: str) -> int:
-    from .metrics import _distance, tokenize
-
     return _distance(tokenize(b)[0], tokenize(a)[0])
 
 

@@ -29,13 +29,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
-from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
 from ..edit import Edit
+from ..text import DocumentWords
 from .measure import Site, measure_sites
 
 SCORED_KINDS = frozenset(
@@ -228,22 +227,6 @@ def add_repeat_agreement(items: list[tuple[str, str, float] | None], features: l
 NOT_RELATED_RANK = 4.0
 
 
-class DocumentWords:
-    """How often a word or phrase occurs in a document (lower case, whole words: not inside a
-    longer word or hyphenated compound)."""
-
-    def __init__(self, text: str):
-        self.text = text.lower()
-        self.counts = Counter(re.findall(r"[\w-]+", self.text))
-
-    def count(self, phrase: str) -> int:
-        phrase = phrase.lower()
-        if phrase not in self.counts and not re.fullmatch(r"[\w-]+", phrase):
-            # A phrase (or a word with an apostrophe) is searched once, then counted like a word.
-            self.counts[phrase] = len(re.findall(r"(?<![\w-])" + re.escape(phrase) + r"(?![\w-])", self.text))
-        return self.counts[phrase]
-
-
 def add_thesaurus_and_document_evidence(
     items: list[tuple[str, str, float] | None], features: list[dict | None], words: DocumentWords, originals
 ) -> None:
@@ -338,7 +321,8 @@ def score_with_language_model(ctx, edits: list[Edit]) -> list[Edit]:
     rules_spin, rules_applied = _rules_mode_decisions(ctx, edits)
     groups, passthrough, sure = collect_sites(ctx, edits)
     measure_sites(lm, ctx.doc, [g.site for g in groups.values()])
-    zipf = load_index().zipf
+    index = load_index()
+    zipf = index.zipf
     keys = list(groups)
     features = [group_features(groups[k], zipf) for k in keys]
     # (found, best candidate, its delta) per site: the document-wide clues read all of them.
@@ -348,7 +332,7 @@ def score_with_language_model(ctx, edits: list[Edit]) -> list[Edit]:
         for k, f in zip(keys, features)
     ]
     add_repeat_agreement(bests, features)
-    add_thesaurus_and_document_evidence(bests, features, DocumentWords(ctx.doc.text), load_index().originals)
+    add_thesaurus_and_document_evidence(bests, features, ctx.doc.words, index.originals)
     rate, probs = decide(features, sure, cal)
     ctx.spin_score = max(document_spin_score(rate, cal), rules_spin)
     ctx.notes.update(spin_rate=rate, sure_hits=sure, sites=len(groups))
