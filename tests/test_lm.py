@@ -130,6 +130,21 @@ def test_extend_many_matches_encoding_the_whole_sequence(tiny_llama):
             torch.testing.assert_close(hidden, want[0, plen:], rtol=1e-4, atol=1e-4)
 
 
+def test_freed_memory_is_kept_on_glibc_and_the_setting_can_be_turned_off(monkeypatch):
+    import ctypes.util
+
+    from mtfix.lm import backend
+
+    monkeypatch.setattr(backend, "_MEMORY_KEPT", False)
+    monkeypatch.setenv("MTFIX_KEEP_MEMORY", "0")
+    assert backend.keep_freed_memory() is False
+    monkeypatch.delenv("MTFIX_KEEP_MEMORY")
+    if ctypes.util.find_library("c") is None or not hasattr(ctypes.CDLL(None), "gnu_get_libc_version"):
+        pytest.skip("not glibc: mallopt is not tuned there")
+    # Every mallopt call is accepted (an unknown option number would return 0).
+    assert backend.keep_freed_memory() is True
+
+
 class _WordTokenizerLM:
     """A LanguageModel stand-in over the tiny Llama with a word-level tokenizer."""
 

@@ -191,8 +191,18 @@ def test_committed_tortured_table_matches_its_build_script():
         ("They had been to the base.", "They had been to the base."),
         # A document that still says "were" was not spun "were" -> "had been".
         ("They had been sent. Others were not.", "They had been sent. Others were not."),
+        # Spinners write "may even" for "might" before a bare verb.
+        ("Voters may even see a second round.", "Voters might see a second round."),
+        # Not before other words: "may even more" is no spun "might".
+        ("Prices may even more sharply rise.", "Prices may even more sharply rise."),
+        # A possessive's "evaluation of" is the spinner's "assessment of".
+        ("Its evaluation of the war was bleak.", "Its assessment of the war was bleak."),
+        # Not after other words: a form's evaluation stays.
+        ("A careful evaluation of the war was bleak.", "A careful evaluation of the war was bleak."),
     ],
 )
-def test_had_been_for_were_needs_a_plural_subject_and_a_document_without_were(sentence, changed):
+def test_context_bound_spun_rows_apply_only_in_their_context(sentence, changed):
+    """had been -> were (plural subject, document without "were"), may even -> might (before a
+    bare verb), evaluation -> assessment (after a possessive)."""
     result = mtfix.repair(f"{sentence} {SPUN_CONTEXT}")
     assert result.repaired.startswith(changed), result.repaired

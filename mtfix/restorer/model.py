@@ -208,7 +208,7 @@ _LOCK = threading.Lock()
 
 
 def _load(folder: Path, device: str, base: str | None) -> Restorer:
-    from ..lm.backend import _set_threads
+    from ..lm.backend import _set_threads, keep_freed_memory
 
     _set_threads()
     bfolder, name = base_dir(base)
@@ -220,6 +220,7 @@ def _load(folder: Path, device: str, base: str | None) -> Restorer:
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise RestorerUnavailable(f"{folder}: cannot load the adapter: {first}") from None
+    keep_freed_memory()  # after loading, like the scorer's model
     return Restorer(model.to(device), tokenizer, start_id, eos_id, device, f"{name}+{folder.name}")
 
 
