@@ -42,6 +42,7 @@ from common import DATA, OUT, read_jsonl  # noqa: E402
 from mtfix.lm import scorer as lm_scorer  # noqa: E402
 from mtfix.options import Options  # noqa: E402
 from mtfix.pipeline import PROPOSERS, _resolve_entry, segment  # noqa: E402
+from mtfix.text import DocumentWords  # noqa: E402
 
 WORK = OUT / "lm_calibration"
 SITES = WORK / "sites.jsonl"
@@ -351,7 +352,7 @@ def fit(kind: str = "trees") -> int:
         features = [s["features"] for s in sites]
         lm_scorer.add_repeat_agreement(bests, features)
         lm_scorer.add_thesaurus_and_document_evidence(
-            bests, features, lm_scorer.DocumentWords(texts[d["id"]]), originals
+            bests, features, DocumentWords(texts[d["id"]]), originals
         )
     _with_document_evidence(docs)
     scored = [s for d in docs for s in d["sites"] if s["scored"]]

@@ -67,9 +67,14 @@ class Condition:
     def negated(self) -> bool:
         return self.field.startswith("not_")
 
-    @property
-    def reads_document(self) -> bool:
-        return self.field == "doc_without"
+    def holds_at(self, prev, nxt, doc) -> bool:
+        """Whether the condition holds for a match with (word, char) `prev` before it and `nxt`
+        after it in `doc` (a `text.Document`; only doc_without reads it, through its word
+        index, which is built on first use: few rules need it)."""
+        if self.field == "doc_without":
+            return not any(doc.words.count(w) for w in self.words)
+        word, char = nxt if self.looks_before else prev
+        return self.holds(word, char)
 
     def holds(self, word: str | None, char: str | None) -> bool:
         hit = self._matches(word, char)

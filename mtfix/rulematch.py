@@ -90,19 +90,6 @@ def _neighbours(text: str, start: int, end: int):
     return (prev_word, prev_char), (next_word, next_char)
 
 
-def _conditions_hold(rule: Rule, prev, nxt, doc) -> bool:
-    for cond in rule.conditions:
-        if cond.reads_document:
-            # doc.words is built on first use: few rules read it.
-            if any(doc.words.count(w) for w in cond.words):
-                return False
-            continue
-        word, char = nxt if cond.looks_before else prev
-        if not cond.holds(word, char):
-            return False
-    return True
-
-
 def _looks_like_name(text: str, start: int, found: str) -> bool:
     """A capitalised word inside the match, not explained by sentence start or all-caps."""
     letters = [c for c in found if c.isalpha()]
@@ -166,7 +153,7 @@ def propose_rules(ctx) -> list[Edit]:
                 continue
             if not rule.case_sensitive and _looks_like_name(text, start, found):
                 continue
-            if not _conditions_hold(rule, prev, nxt, ctx.doc):
+            if not all(c.holds_at(prev, nxt, ctx.doc) for c in rule.conditions):
                 continue
             candidates.append((start, end, rule, _choose_form(entry.by_tag, text[max(0, start - 40) : start])))
             break

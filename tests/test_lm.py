@@ -131,15 +131,16 @@ def test_extend_many_matches_encoding_the_whole_sequence(tiny_llama):
 
 
 def test_freed_memory_is_kept_on_glibc_and_the_setting_can_be_turned_off(monkeypatch):
-    import ctypes.util
+    import ctypes
 
     from mtfix.lm import backend
 
-    monkeypatch.setattr(backend, "_MEMORY_KEPT", False)
+    backend.keep_freed_memory.cache_clear()  # decided once per process: decide again here
     monkeypatch.setenv("MTFIX_KEEP_MEMORY", "0")
     assert backend.keep_freed_memory() is False
     monkeypatch.delenv("MTFIX_KEEP_MEMORY")
-    if ctypes.util.find_library("c") is None or not hasattr(ctypes.CDLL(None), "gnu_get_libc_version"):
+    backend.keep_freed_memory.cache_clear()
+    if not hasattr(ctypes.CDLL(None), "gnu_get_libc_version"):
         pytest.skip("not glibc: mallopt is not tuned there")
     # Every mallopt call is accepted (an unknown option number would return 0).
     assert backend.keep_freed_memory() is True
