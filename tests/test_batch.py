@@ -556,3 +556,28 @@ def test_workers_share_the_cores_for_torch_unless_the_user_chose(monkeypatch):
     monkeypatch.setenv("MTFIX_THREADS", "3")
     share_cores(2)
     assert os.environ["MTFIX_THREADS"] == "3"
+
+
+def _worker_that_reports_progress(queue, parent_pid: int) -> None:
+    import mtfix.batch.local as local
+
+    local._init_worker(None, queue, parent_pid)
+    queue.put((1, 10))  # its queue thread now waits for a write lock nobody will release
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork start method")
+def test_a_worker_exits_even_when_a_dead_worker_holds_the_progress_queue_lock():
+    """A worker killed while its queue thread held the progress queue's shared write lock
+    (here: the lock taken and never given back) must not keep the others from exiting."""
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    queue._wlock.acquire()  # as a worker that died mid-write left it
+    worker = ctx.Process(target=_worker_that_reports_progress, args=(queue, os.getpid()))
+    worker.start()
+    worker.join(timeout=20)
+    stuck = worker.exitcode is None
+    if stuck:
+        worker.kill()
+        worker.join()
+    queue._wlock.release()
+    assert not stuck, "the worker hung at exit, waiting to flush its progress"

@@ -98,6 +98,10 @@ def _init_worker(job: Job, progress_queue, parent_pid: int, workers: int = 1) ->
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     signal.signal(signal.SIGTERM, _on_sigterm)
     _die_with_parent(parent_pid)
+    # Progress is best effort. A worker that dies while its queue thread holds the queue's
+    # shared write lock leaves the lock held for good; the other workers must still be able
+    # to exit rather than wait forever to flush their progress (seen as a hung job in CI).
+    progress_queue.cancel_join_thread()
     _WORKER.update(job=job, queue=progress_queue, parent=parent_pid, ready=False)
 
 
@@ -169,7 +173,7 @@ def run_local(shards: list[Shard], job: Job, workers: int, events: Events) -> No
         return
     workers = min(workers, len(shards))
     ctx = _mp_context()
-    progress_queue = ctx.Queue()
+    progress_queue = None
     todo, suspects = deque(shards), deque()
     pool: ProcessPoolExecutor | None = None
     inflight: dict = {}
@@ -177,6 +181,8 @@ def run_local(shards: list[Shard], job: Job, workers: int, events: Events) -> No
     try:
         while todo or suspects or inflight:
             if pool is None:
+                # A fresh queue with each pool: a worker that died may hold the old one's lock.
+                progress_queue = _fresh_queue(ctx, progress_queue, events)
                 pool = ProcessPoolExecutor(
                     workers, mp_context=ctx, initializer=_init_worker, initargs=(job, progress_queue, os.getpid(), workers)
                 )
@@ -222,7 +228,8 @@ def run_local(shards: list[Shard], job: Job, workers: int, events: Events) -> No
                     else:
                         suspects.append(shard)
                 inflight.clear()
-        _drain(progress_queue, events)
+        if progress_queue is not None:
+            _drain(progress_queue, events)
     except BaseException:
         if pool is not None:
             _terminate(pool)
@@ -231,7 +238,15 @@ def run_local(shards: list[Shard], job: Job, workers: int, events: Events) -> No
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
-        progress_queue.close()
+        if progress_queue is not None:
+            progress_queue.close()
+
+
+def _fresh_queue(ctx, old, events: Events):
+    if old is not None:
+        _drain(old, events)
+        old.close()
+    return ctx.Queue()
 
 
 def _drain(progress_queue, events: Events) -> None:
