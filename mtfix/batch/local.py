@@ -171,6 +171,8 @@ def run_local(shards: list[Shard], job: Job, workers: int, events: Events) -> No
             else:
                 events.done(shard, marker)
         return
+    if not shards:
+        return
     workers = min(workers, len(shards))
     ctx = _mp_context()
     progress_queue = None
@@ -228,8 +230,7 @@ def run_local(shards: list[Shard], job: Job, workers: int, events: Events) -> No
                     else:
                         suspects.append(shard)
                 inflight.clear()
-        if progress_queue is not None:
-            _drain(progress_queue, events)
+        _drain(progress_queue, events)  # the loop ran, so a queue exists
     except BaseException:
         if pool is not None:
             _terminate(pool)
