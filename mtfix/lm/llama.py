@@ -105,9 +105,13 @@ class Attention(nn.Module):
         if past_k is not None:
             k = torch.cat((past_k, k), dim=2)
             v = torch.cat((past_v, v), dim=2)
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, enable_gqa=self.heads != self.kv_heads
-        )
+        gqa = self.heads != self.kv_heads
+        if gqa and torch.onnx.is_in_onnx_export():
+            # The ONNX exporter cannot convert `enable_gqa` (bench/quantize_lm.py exports).
+            k = k.repeat_interleave(self.heads // self.kv_heads, dim=1)
+            v = v.repeat_interleave(self.heads // self.kv_heads, dim=1)
+            gqa = False
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=gqa)
         return self.o_proj(out.transpose(1, 2).reshape(b, t, -1)), new_k, new_v
 
 
