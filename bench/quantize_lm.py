@@ -76,27 +76,29 @@ def main(argv=None) -> int:
             spec = {n: qconfig for n, _ in lm.net.named_modules() if n.split(".")[-1] in layers}
             net = torch.ao.quantization.quantize_dynamic(copy.deepcopy(lm.net), spec)
         variants.append((f"torch {name}", lambda threads, net=net: torch_encoder(net)))
-    workdir = tempfile.TemporaryDirectory()
-    note = ""
-    try:
-        variants += onnx_variants(lm.net, ids, Path(workdir.name))
-    except ImportError as exc:
-        note = f"\n\nONNX Runtime rows skipped: {exc} (`pip install -e '.[onnx]'`)."
-    rows, reference = [], {}
-    for threads in [int(t) for t in args.threads.split(",")]:
-        torch.set_num_threads(threads)
-        for name, make in variants:
-            seconds, logp = best_of_3(make(threads))
-            base = reference.setdefault(threads, logp)
-            rows.append(
-                [name, str(threads), f"{seconds:.2f}", f"{ids.numel() / seconds:,.0f}", f"{logp.mean():.3f}",
-                 f"{(logp - base).abs().mean():.3f}"]
-            )
-            print(rows[-1], file=sys.stderr)
-    workdir.cleanup()
+    with tempfile.TemporaryDirectory() as workdir:
+        runtime, note = "", ""
+        try:
+            variants += onnx_variants(lm.net, ids, Path(workdir))
+            import onnxruntime
+
+            runtime = f", onnxruntime {onnxruntime.__version__}"
+        except ImportError as exc:
+            note = f"\n\nONNX Runtime rows skipped: {exc} (`pip install -e '.[onnx]'`)."
+        rows, reference = [], {}
+        for threads in [int(t) for t in args.threads.split(",")]:
+            torch.set_num_threads(threads)
+            for name, make in variants:
+                seconds, logp = best_of_3(make(threads))
+                base = reference.setdefault(threads, logp)
+                rows.append(
+                    [name, str(threads), f"{seconds:.2f}", f"{ids.numel() / seconds:,.0f}", f"{logp.mean():.3f}",
+                     f"{(logp - base).abs().mean():.3f}"]
+                )
+                print(rows[-1], file=sys.stderr)
     md = (
         f"Encode of {ids.shape[0]} x {ids.shape[1]} tokens of synthetic-dev reference text, torch "
-        f"{torch.__version__}{onnx_version()}.\n\n"
+        f"{torch.__version__}{runtime}.\n\n"
         + md_table(["variant", "threads", "encode s (best of 3)", "tokens/s", "mean token log-prob",
                     "mean abs change (nats)"], rows)
         + note
@@ -105,14 +107,6 @@ def main(argv=None) -> int:
     (OUT / "quantize_lm.md").write_text(md + "\n", encoding="utf-8")
     print(md)
     return 0
-
-
-def onnx_version() -> str:
-    try:
-        import onnxruntime
-    except ImportError:
-        return ""
-    return f", onnxruntime {onnxruntime.__version__}"
 
 
 def onnx_variants(net, ids, workdir: Path):

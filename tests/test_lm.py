@@ -133,14 +133,15 @@ def test_extend_many_matches_encoding_the_whole_sequence(tiny_llama):
 def test_the_export_path_of_grouped_query_attention_gives_the_same_hidden_states(
     tiny_llama, monkeypatch
 ):
-    """bench/quantize_lm.py exports the encoding pass to ONNX, whose exporter cannot convert
-    `enable_gqa`; under export the key/value heads are repeated instead, to the same result."""
+    """bench/quantize_lm.py exports the encoding pass to ONNX by tracing, and a traced graph
+    cannot hold `enable_gqa`; while tracing the key/value heads are repeated instead, to the
+    same result."""
     import torch
 
     rows = torch.tensor([[1, 5, 7, 9, 11, 13], [1, 4, 4, 8, 15, 16]])
     with torch.inference_mode():
         want, _ = tiny_llama.encode(rows)
-        monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: True)
+        monkeypatch.setattr(torch.jit, "is_tracing", lambda: True)
         got, cache = tiny_llama.encode(rows)
     assert cache[0][0].shape[1] == 2  # the cache keeps the model's two key/value heads
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)

@@ -8,7 +8,6 @@ sentence (one KV cache, per-row prefix lengths). Weights use the Hugging Face la
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import torch
@@ -74,12 +73,6 @@ class RMSNorm(nn.Module):
         )
 
 
-def _exporting_to_onnx() -> bool:
-    # Importing torch.onnx costs 30 ms and 27 modules; an export has always imported it.
-    onnx = sys.modules.get("torch.onnx")
-    return onnx is not None and onnx.is_in_onnx_export()
-
-
 def _rotate_half(x):
     half = x.shape[-1] // 2
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
@@ -113,8 +106,8 @@ class Attention(nn.Module):
             k = torch.cat((past_k, k), dim=2)
             v = torch.cat((past_v, v), dim=2)
         gqa = self.heads != self.kv_heads
-        if gqa and _exporting_to_onnx():
-            # The ONNX exporter cannot convert `enable_gqa` (bench/quantize_lm.py exports).
+        if gqa and torch.jit.is_tracing():
+            # Traced graphs (the ONNX export in bench/quantize_lm.py) cannot hold `enable_gqa`.
             k = k.repeat_interleave(self.heads // self.kv_heads, dim=1)
             v = v.repeat_interleave(self.heads // self.kv_heads, dim=1)
             gqa = False
