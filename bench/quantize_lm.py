@@ -79,10 +79,9 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as workdir:
         runtime, note = "", ""
         try:
-            variants += onnx_variants(lm.net, ids, Path(workdir))
-            import onnxruntime
-
-            runtime = f", onnxruntime {onnxruntime.__version__}"
+            exported, version = onnx_variants(lm.net, ids, Path(workdir))
+            variants += exported
+            runtime = f", onnxruntime {version}"
         except ImportError as exc:
             note = f"\n\nONNX Runtime rows skipped: {exc} (`pip install -e '.[onnx]'`)."
         rows, reference = [], {}
@@ -111,7 +110,8 @@ def main(argv=None) -> int:
 
 def onnx_variants(net, ids, workdir: Path):
     """The encoding pass exported to ONNX (float32) and ONNX Runtime's own dynamic int8
-    quantisation of it (per output channel), each as (name, threads -> encode function)."""
+    quantisation of it (per output channel), each as (name, threads -> encode function), and
+    ONNX Runtime's version."""
     import onnxruntime
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -146,7 +146,7 @@ def onnx_variants(net, ids, workdir: Path):
     return [
         ("onnxruntime float32", session_encoder(plain)),
         ("onnxruntime int8 dynamic (per-channel)", session_encoder(quantised)),
-    ]
+    ], onnxruntime.__version__
 
 
 if __name__ == "__main__":

@@ -17,20 +17,17 @@ import json
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from mtfix.restorer.model import load_restorer  # noqa: E402
-from mtfix.restorer.prompt import normalise  # noqa: E402
-from mtfix.restorer.train import collate, encode_rows, read_rows  # noqa: E402
+from mtfix.restorer.data import DEFAULT_OUT
+from mtfix.restorer.model import DEFAULT_ADAPTER_DIR, load_restorer
+from mtfix.restorer.prompt import normalise
+from mtfix.restorer.train import collate, encode_rows, read_rows
 
 BATCH = 8
 
 
 def target_loss(restorer, rows, max_length: int = 256) -> tuple[float, int]:
-    """Mean cross-entropy per target token (as in training, without dropout) and the count."""
+    """Mean cross-entropy per target token (the training loss, without dropout) and the count."""
     import torch
 
     examples, _ = encode_rows(rows, restorer.tokenizer, restorer.start_id, restorer.eos_id, max_length)
@@ -38,13 +35,10 @@ def target_loss(restorer, rows, max_length: int = 256) -> tuple[float, int]:
     with torch.inference_mode():
         for k in range(0, len(examples), BATCH):
             input_ids, mask, labels = collate(examples[k : k + BATCH], restorer.eos_id, restorer.device)
-            logits = restorer.model(input_ids=input_ids, attention_mask=mask).logits[:, :-1].float()
-            gold = labels[:, 1:]
-            loss = torch.nn.functional.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]), gold.reshape(-1), ignore_index=-100, reduction="sum"
-            )
-            total += loss.item()
-            tokens += int((gold != -100).sum())
+            # The model's loss is the batch's mean over its target tokens: weight it by their count.
+            n = int((labels[:, 1:] != -100).sum())
+            total += restorer.model(input_ids=input_ids, attention_mask=mask, labels=labels).loss.item() * n
+            tokens += n
     return total / max(tokens, 1), tokens
 
 
@@ -63,11 +57,11 @@ def exact_matches(restorer, rows) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--adapter", action="append", default=None, help="adapter folder (repeatable; default models/restorer)")
-    ap.add_argument("--valid", default=str(ROOT / "bench/out/restorer/valid.jsonl"))
+    ap.add_argument("--valid", default=str(DEFAULT_OUT / "valid.jsonl"))
     ap.add_argument("--generate", type=int, default=200, help="rows to decode greedily (0: loss only)")
     args = ap.parse_args(argv)
     rows = read_rows(args.valid)
-    for adapter in args.adapter or [str(ROOT / "models/restorer")]:
+    for adapter in args.adapter or [str(DEFAULT_ADAPTER_DIR)]:
         started = time.perf_counter()
         restorer = load_restorer(adapter, device="cpu")
         loss, tokens = target_loss(restorer, rows)
