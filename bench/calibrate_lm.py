@@ -19,7 +19,7 @@ bench/out/lm_calibration/sites.jsonl (resumable: documents already there are ski
    document on the dev sites (tried before shipping), they restored 1.4-1.6x as many swaps
    as the logistic pair at the same precision;
 3. picks the automatic-application threshold that maximises restored swaps subject to: site
-   precision >= 0.92 on spun documents, and at most 0.3 applied edits per 1,000 words on the
+   precision >= 0.93 on spun documents, and at most 0.3 applied edits per 1,000 words on the
    clean references (the target is 0.5). For trees the threshold is chosen on out-of-fold
    predictions (5 folds by document), so it holds for text the trees were not fitted on;
 4. writes calibration.json with the figures it reached.
@@ -47,7 +47,9 @@ from mtfix.text import DocumentWords  # noqa: E402
 WORK = OUT / "lm_calibration"
 SITES = WORK / "sites.jsonl"
 CALIBRATION = Path(lm_scorer.__file__).with_name("calibration.json")
-MIN_PRECISION = 0.92
+# 0.92 until 2026-11-22: that calibration's out-of-fold dev precision (0.923) came out at 0.901
+# on the test split, so the bar now keeps that much margin for text it was not fitted on.
+MIN_PRECISION = 0.93
 MAX_CLEAN_PER_1000 = 0.3
 
 
@@ -80,7 +82,7 @@ def collect_document(lm, doc_id: str, text: str, spins: list[dict]) -> dict:
 
     ctx = segment(text, Options(mode="full"))
     edits = []
-    for name in ("rules", "thesaurus"):
+    for name in ("rules", "thesaurus", "function-words"):
         edits.extend(_resolve_entry(PROPOSERS, name, "proposer")(ctx))
     groups, _, sure = lm_scorer.collect_sites(ctx, edits)
     measure_sites(lm, ctx.doc, [g.site for g in groups.values()])
@@ -99,6 +101,7 @@ def collect_document(lm, doc_id: str, text: str, spins: list[dict]) -> dict:
                 "correct": correct,
                 "original": _original(start, end, spins),
                 "rule_apply": g.rule_apply,
+                "closed": g.closed_class,
                 "found_lp": (
                     None
                     if g.site.found_word_logprob is None
@@ -179,6 +182,7 @@ def features_of(site: dict) -> dict[str, float]:
         site["ranked"][0][2],
         site["rule_apply"],
         load_index().zipf,
+        site.get("closed", False),
     )
 
 
@@ -254,7 +258,7 @@ STRONG_DELTA, PRIOR_STRONG, PRIOR_SITES = 6.0, 0.5, 20.0
 # these from a few dev sites.
 TREE_MONOTONE = {"delta": 1, "delta_pos": 1, "margin": 1, "rule_spun": 1, "rule_suggest": 1,
                  "doc_strong": 1, "repeat_agree": 1, "agree_delta": 1, "fwd_rank": -1}
-TREE_FEATURES = tuple(sorted(set(SWAP_FEATURES) | set(CANDIDATE_FEATURES) | {"fwd_rank", "cand_doc"}))
+TREE_FEATURES = tuple(sorted(set(SWAP_FEATURES) | set(CANDIDATE_FEATURES) | {"fwd_rank", "cand_doc", "closed_class"}))
 TREE_PARAMS = dict(learning_rate=0.05, max_iter=200, min_samples_leaf=40, max_leaf_nodes=15,
                    l2_regularization=1.0, random_state=0)
 FOLDS = 5

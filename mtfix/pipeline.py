@@ -62,6 +62,8 @@ PROPOSERS: dict[str, Callable | str] = {
     "mt-pronoun": "mtfix.mt.pronouns:propose",
     # Reverse-thesaurus candidates for the language-model scorer (mtfix/lm/); no torch.
     "thesaurus": "mtfix.lm.propose:propose_thesaurus",
+    # Closed-class phrases ("moreover", "whilst") the thesaurus does not list; no torch.
+    "function-words": "mtfix.lm.function_words:propose_function_words",
     # The seq2seq restorer (mtfix/restorer/): opt-in, in no mode until a trained adapter ships.
     "restorer": "mtfix.restorer.propose:propose_restorer",
 }
@@ -76,7 +78,7 @@ SCORERS: dict[str, Callable | str] = {
 _MT_CHEAP = ("mt-boundary", "mt-fragment", "mt-leftover")
 MODE_PROPOSERS: dict[str, tuple[str, ...]] = {
     "rules": ("rules", *_MT_CHEAP),
-    "full": ("rules", *_MT_CHEAP, "mt-spacing", "mt-pronoun", "thesaurus"),
+    "full": ("rules", *_MT_CHEAP, "mt-spacing", "mt-pronoun", "thesaurus", "function-words"),
 }
 # Full mode: the language model decides spun/suggest rule hits and thesaurus candidates.
 MODE_SCORER: dict[str, str] = {"rules": "evidence", "full": "lm"}
@@ -374,7 +376,7 @@ def run(text: str, options: Options) -> Result:
 # What a fix can break is mechanical (a doubled word, an article, a rule phrase formed across
 # the seam), so re-checks run the cheap proposers and the rules-mode scorer: the language
 # model and the parser would cost a second pass over most of a spun document for nothing.
-RECHECK_SKIPS = frozenset({"thesaurus", "restorer", "mt-pronoun"})
+RECHECK_SKIPS = frozenset({"thesaurus", "function-words", "restorer", "mt-pronoun"})
 
 
 def recheck_options(options: Options) -> Options:

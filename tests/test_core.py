@@ -641,6 +641,7 @@ def test_rechecks_in_full_mode_skip_the_model_the_parser_and_the_restorer():
     full = recheck_options(Options(mode="full", enable=("restorer", "mt-spacing")))
     assert full.scorer == "evidence" and full.enable == ()
     assert "thesaurus" not in full.proposers and "mt-pronoun" not in full.proposers
+    assert "function-words" not in full.proposers  # only the language model decides them
     assert "restorer" not in full.proposers and "mt-spacing" in full.proposers and "rules" in full.proposers
     rules = recheck_options(Options())
     assert rules.proposers == MODE_PROPOSERS["rules"] and rules.scorer is None

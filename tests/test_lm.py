@@ -69,6 +69,38 @@ def test_thesaurus_proposer_reagrees_the_article():
     )
 
 
+def test_function_word_proposer_offers_the_plain_phrase_and_leaves_names_and_compounds():
+    from mtfix.lm.function_words import SOURCE, propose_function_words
+
+    text = (
+        "Moreover, troops moved by  way of the pass whilst round 40 people died. "
+        "The Via Appia is old, the shop opens round-the-clock, and moreover-ish is no word."
+    )
+    edits = {e.found: e for e in propose_function_words(segment(text, Options(mode="full")))}
+    assert set(edits) == {"Moreover", "by  way of", "whilst", "round"}
+    assert edits["Moreover"].replacement == "Also"  # sentence case carried over
+    assert edits["whilst"].replacement == "while" and edits["round"].replacement == "around"
+    assert all(
+        e.kind == "function-word" and e.source == SOURCE and not e.auto and e.confidence < 0.5
+        for e in edits.values()
+    )
+    assert all(text[e.start : e.end] == e.found for e in edits.values())
+
+
+def test_function_word_sites_are_marked_for_the_calibrated_model(fake_scorer):
+    from mtfix.lm.function_words import propose_function_words
+    from mtfix.lm.scorer import collect_sites
+
+    text = "Moreover, the menace grew."
+    ctx = segment(text, Options(mode="full"))
+    edits = propose_function_words(ctx) + [_thesaurus_edit(text, "menace", "threat")]
+    groups, _, _ = collect_sites(ctx, edits)
+    assert groups[(0, 8)].closed_class and not groups[(14, 20)].closed_class
+    assert groups[(0, 8)].site.forced == {"Also"}  # scored exactly, whatever the prefilter says
+    _, out = fake_scorer(text, edits, {("Moreover", "Also"): 5.0, ("menace", "threat"): 5.0})
+    assert next(e for e in out if e.found == "Moreover").replacement == "Also"
+
+
 def test_rules_mode_and_the_thesaurus_proposer_do_not_import_torch():
     code = (
         "import sys, mtfix\n"
@@ -408,6 +440,10 @@ def test_thesaurus_and_document_evidence_reads_the_candidates_list_and_whole_wor
     assert features[0] == {"fwd_rank": pytest.approx(math.log(2)), "cand_doc": pytest.approx(math.log(4))}
     assert features[1] is None
     assert features[2] == {"fwd_rank": NOT_RELATED_RANK, "cand_doc": 0.0}
+    # A function-word site's plain phrase has no thesaurus list, yet lists the found phrase.
+    closed = [{"closed_class": 1.0}]
+    add_thesaurus_and_document_evidence([("whilst", "while")], closed, words, lambda w: ())
+    assert closed[0]["fwd_rank"] == 0.0
 
 
 def test_the_shipped_tree_calibration_reads_only_features_the_scorer_computes():

@@ -234,6 +234,7 @@ def test_gate_generates_only_near_what_cheaper_checks_found():
     assert asked(segment(GATE_TEXT, Options())) == []  # no evidence: no generation at all
     # The thesaurus proposes for most words: its edits are no evidence of damage.
     assert asked(flagged(GATE_TEXT, "menace", source="thesaurus")) == []
+    assert asked(flagged(GATE_TEXT, "menace", source="function-words")) == []
     gen = FakeGenerator()
     assert propose_restorer(segment(GATE_TEXT, Options()), generator=gen) == [] and gen.calls == []
 

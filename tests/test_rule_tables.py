@@ -206,3 +206,23 @@ def test_context_bound_spun_rows_apply_only_in_their_context(sentence, changed):
     bare verb), evaluation -> assessment (after a possessive)."""
     result = mtfix.repair(f"{sentence} {SPUN_CONTEXT}")
     assert result.repaired.startswith(changed), result.repaired
+
+
+# ---- the function-word candidates of full mode (mtfix/lm/function_words.tsv) ------------------
+
+
+def test_function_word_table_is_sorted_unique_and_never_proposes_its_own_output():
+    from importlib import resources
+
+    from mtfix.lm.function_words import TABLE, parse_table
+
+    rows = parse_table(resources.files("mtfix.lm").joinpath(TABLE).read_text(encoding="utf-8"))
+    found = [f for f, _ in rows]
+    assert len(rows) > 40
+    assert found == sorted(found) and len(set(found)) == len(found)
+    for f, plains in rows:
+        assert f == f.lower().strip() and " ".join(f.split()) == f
+        assert plains and len(set(plains)) == len(plains) and f not in plains
+    # A plain phrase that was itself a found phrase would be proposed again after a repair.
+    assert not {p for _, plains in rows for p in plains} & set(found)
+

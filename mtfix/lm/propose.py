@@ -84,19 +84,28 @@ def _sites(doc):
 _ARTICLE_RE = re.compile(r"(?:^|(?<=\s))(an?|An?|AN?)(\s+)$")
 
 
-def _edit(start: int, end: int, found: str, options: tuple[str, ...]) -> Edit:
+def candidate_edit(
+    start: int, end: int, found: str, options: tuple[str, ...], kind: str, source: str, reason: str
+) -> Edit:
+    """A proposal only the language-model scorer may turn into an edit: low confidence, never
+    automatic, the candidates best first."""
     return Edit(
         start=start,
         end=end,
         found=found,
         replacement=options[0],
-        kind="synonym-swap",
-        source=SOURCE,
+        kind=kind,
+        source=source,
         confidence=PROPOSED_CONFIDENCE,
         auto=False,
-        reason=f"'{found}' may be a thesaurus substitute (for '{options[0]}'...)",
+        reason=reason,
         alternatives=options[1:],
     )
+
+
+def _edit(start: int, end: int, found: str, options: tuple[str, ...]) -> Edit:
+    reason = f"'{found}' may be a thesaurus substitute (for '{options[0]}'...)"
+    return candidate_edit(start, end, found, options, "synonym-swap", SOURCE, reason)
 
 
 def propose_thesaurus(ctx) -> list[Edit]:

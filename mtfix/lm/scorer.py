@@ -35,6 +35,7 @@ from importlib import resources
 
 from ..edit import Edit
 from ..text import DocumentWords
+from .function_words import SOURCE as FUNCTION_WORDS
 from .measure import Site, measure_sites
 
 SCORED_KINDS = frozenset(
@@ -109,6 +110,7 @@ class SiteGroup:
     site: Site
     candidates: dict[str, _Candidate]
     rule_apply: str | None = None  # the strongest rule behind the site: spun > suggest
+    closed_class: bool = False  # the function-word proposer found it ("moreover", "whilst")
 
 
 def _rule_apply(ctx, edit: Edit) -> str | None:
@@ -141,6 +143,8 @@ def collect_sites(
             )
         if apply is not None and g.rule_apply != "spun":
             g.rule_apply = apply
+        if e.source == FUNCTION_WORDS:
+            g.closed_class = True
         for text in (e.replacement, *e.alternatives):
             if text and text != e.found:
                 g.candidates.setdefault(text, _Candidate(text)).origins.append(e)
@@ -164,6 +168,7 @@ def site_features(
     rank: int,
     rule_apply: str | None,
     zipf,
+    closed_class: bool = False,
 ) -> dict[str, float]:
     """What the calibrated models read for a site. `ranked`: (candidate, delta) best first;
     `rank`: the best candidate's position in its proposer's list; `zipf`: word -> frequency.
@@ -185,6 +190,7 @@ def site_features(
         "multiword": 1.0 if " " in best or " " in found else 0.0,
         "delta_sq": min(d, 15.0) ** 2 / 10,
         "scored": float(len(ranked)),
+        "closed_class": 1.0 if closed_class else 0.0,
     }
 
 
@@ -200,6 +206,7 @@ def group_features(group: SiteGroup, zipf) -> dict[str, float] | None:
         group.site.candidates.index(best),
         group.rule_apply,
         zipf,
+        group.closed_class,
     )
 
 
@@ -242,7 +249,10 @@ def add_thesaurus_and_document_evidence(
             continue
         found, best = item[0].lower(), item[1].lower()
         listed = originals(best)
-        f["fwd_rank"] = math.log1p(listed.index(found)) if found in listed else NOT_RELATED_RANK
+        if found in listed:
+            f["fwd_rank"] = math.log1p(listed.index(found))
+        else:  # a function-word phrase is listed for its plain phrase by construction
+            f["fwd_rank"] = 0.0 if f.get("closed_class") else NOT_RELATED_RANK
         f["cand_doc"] = math.log1p(words.count(best))
 
 
