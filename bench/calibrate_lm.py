@@ -47,9 +47,11 @@ from mtfix.text import DocumentWords  # noqa: E402
 WORK = OUT / "lm_calibration"
 SITES = WORK / "sites.jsonl"
 CALIBRATION = Path(lm_scorer.__file__).with_name("calibration.json")
-# 0.92 until 2026-11-22: that calibration's out-of-fold dev precision (0.923) came out at 0.901
-# on the test split, so the bar now keeps that much margin for text it was not fitted on.
-MIN_PRECISION = 0.93
+# The shipped calibration's bar. A trial with the function-word proposer (models/README.md) used
+# 0.93, since this bar's out-of-fold dev precision (0.923) came out at 0.901 on the test split.
+MIN_PRECISION = 0.92
+# Proposers whose sites are collected; that trial added "function-words".
+COLLECT_PROPOSERS = ("rules", "thesaurus")
 MAX_CLEAN_PER_1000 = 0.3
 
 
@@ -82,7 +84,7 @@ def collect_document(lm, doc_id: str, text: str, spins: list[dict]) -> dict:
 
     ctx = segment(text, Options(mode="full"))
     edits = []
-    for name in ("rules", "thesaurus", "function-words"):
+    for name in COLLECT_PROPOSERS:
         edits.extend(_resolve_entry(PROPOSERS, name, "proposer")(ctx))
     groups, _, sure = lm_scorer.collect_sites(ctx, edits)
     measure_sites(lm, ctx.doc, [g.site for g in groups.values()])
@@ -258,7 +260,8 @@ STRONG_DELTA, PRIOR_STRONG, PRIOR_SITES = 6.0, 0.5, 20.0
 # these from a few dev sites.
 TREE_MONOTONE = {"delta": 1, "delta_pos": 1, "margin": 1, "rule_spun": 1, "rule_suggest": 1,
                  "doc_strong": 1, "repeat_agree": 1, "agree_delta": 1, "fwd_rank": -1}
-TREE_FEATURES = tuple(sorted(set(SWAP_FEATURES) | set(CANDIDATE_FEATURES) | {"fwd_rank", "cand_doc", "closed_class"}))
+TREE_FEATURES = tuple(sorted(set(SWAP_FEATURES) | set(CANDIDATE_FEATURES) | {"fwd_rank", "cand_doc"}))
+# The function-word trial also read "closed_class" (TREE_FEATURES + ("closed_class",)).
 TREE_PARAMS = dict(learning_rate=0.05, max_iter=200, min_samples_leaf=40, max_leaf_nodes=15,
                    l2_regularization=1.0, random_state=0)
 FOLDS = 5

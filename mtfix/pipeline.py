@@ -62,7 +62,8 @@ PROPOSERS: dict[str, Callable | str] = {
     "mt-pronoun": "mtfix.mt.pronouns:propose",
     # Reverse-thesaurus candidates for the language-model scorer (mtfix/lm/); no torch.
     "thesaurus": "mtfix.lm.propose:propose_thesaurus",
-    # Closed-class phrases ("moreover", "whilst") the thesaurus does not list; no torch.
+    # Closed-class phrases ("moreover", "whilst") the thesaurus does not list; no torch. Opt-in
+    # (`enable`): the calibration fitted with it applied an unkeyed edit on seed 000.
     "function-words": "mtfix.lm.function_words:propose_function_words",
     # The seq2seq restorer (mtfix/restorer/): opt-in, in no mode until a trained adapter ships.
     "restorer": "mtfix.restorer.propose:propose_restorer",
@@ -78,7 +79,7 @@ SCORERS: dict[str, Callable | str] = {
 _MT_CHEAP = ("mt-boundary", "mt-fragment", "mt-leftover")
 MODE_PROPOSERS: dict[str, tuple[str, ...]] = {
     "rules": ("rules", *_MT_CHEAP),
-    "full": ("rules", *_MT_CHEAP, "mt-spacing", "mt-pronoun", "thesaurus", "function-words"),
+    "full": ("rules", *_MT_CHEAP, "mt-spacing", "mt-pronoun", "thesaurus"),
 }
 # Full mode: the language model decides spun/suggest rule hits and thesaurus candidates.
 MODE_SCORER: dict[str, str] = {"rules": "evidence", "full": "lm"}

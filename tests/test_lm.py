@@ -69,6 +69,18 @@ def test_thesaurus_proposer_reagrees_the_article():
     )
 
 
+def test_thesaurus_proposer_never_offers_the_same_word_respelled():
+    from mtfix.lm.propose import propose_thesaurus, same_word_respelled
+
+    assert same_word_respelled("favour", "favor") and same_word_respelled("organised", "organized")
+    assert same_word_respelled("centre", "center") and same_word_respelled("travelled", "traveled")
+    assert not same_word_respelled("menace", "threat") and not same_word_respelled("favor", "favor")
+    text = "It tipped the scales in its favour."
+    edits = propose_thesaurus(segment(text, Options(mode="full")))
+    offered = {c for e in edits if e.found == "favour" for c in (e.replacement, *e.alternatives)}
+    assert "favor" not in offered
+
+
 def test_function_word_proposer_offers_the_plain_phrase_and_leaves_names_and_compounds():
     from mtfix.lm.function_words import SOURCE, propose_function_words
 

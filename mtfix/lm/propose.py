@@ -81,6 +81,32 @@ def _sites(doc):
         yield start, end, phrase
 
 
+# British and American spellings of one word ("favour"/"favor", "organise"/"organize",
+# "centre"/"center", "defence"/"defense", "travelled"/"traveled") read alike after these: the
+# thesaurus lists some as synonyms, and changing a writer's spelling restores nothing.
+_SPELLING_RULES = (
+    (re.compile(r"our(?=s?$|ed$|ing$|ite|able|er)"), "or"),
+    (re.compile(r"is(?=e$|es$|ed$|ing$|ation)"), "iz"),
+    (re.compile(r"ys(?=e$|es$|ed$|ing$)"), "yz"),
+    (re.compile(r"tre(?=s?$)"), "ter"),
+    (re.compile(r"ence(?=s?$)"), "ense"),
+    (re.compile(r"ogue(?=s?$)"), "og"),
+    (re.compile(r"ll(?=ed$|ing$|er$|ers$)"), "l"),
+    (re.compile(r"(?<=[a-z])(ae|oe)"), "e"),
+)
+
+
+def spelling_key(word: str) -> str:
+    key = word.lower()
+    for pattern, american in _SPELLING_RULES:
+        key = pattern.sub(american, key)
+    return key
+
+
+def same_word_respelled(a: str, b: str) -> bool:
+    return a.lower() != b.lower() and spelling_key(a) == spelling_key(b)
+
+
 _ARTICLE_RE = re.compile(r"(?:^|(?<=\s))(an?|An?|AN?)(\s+)$")
 
 
@@ -123,9 +149,13 @@ def propose_thesaurus(ctx) -> list[Edit]:
         found = text[start:end]
         options = tuple(
             dict.fromkeys(
-                transfer_apostrophes(found, transfer_case(found, o)) for o in originals
+                transfer_apostrophes(found, transfer_case(found, o))
+                for o in originals
+                if not same_word_respelled(o, found)
             )
         )
+        if not options:
+            continue
         m = _ARTICLE_RE.search(text[max(0, start - 8) : start])
         if m is None:
             edits.append(_edit(start, end, found, options))
