@@ -72,6 +72,10 @@ SCORERS: dict[str, Callable | str] = {
     "evidence": "mtfix.evidence:score_by_document_evidence",
     "lm": "mtfix.lm.scorer:score_with_language_model",
 }
+# Proposers whose edits are only candidates for the language-model scorer (nearly every word,
+# every "though"), each under its own name as source: no evidence of damage by themselves
+# (the restorer's gate), nothing to decide without the model (re-checks).
+LM_CANDIDATE_PROPOSERS = frozenset({"thesaurus", "function-words"})
 # Which proposers and scorer each mode runs when the user names none.
 # MT checks may add at most 30% to a rules run (bench/mt_quality.py, speed): boundaries,
 # fragments and doubled words/punctuation fit; spacing damage and foreign words would double the
@@ -377,7 +381,7 @@ def run(text: str, options: Options) -> Result:
 # What a fix can break is mechanical (a doubled word, an article, a rule phrase formed across
 # the seam), so re-checks run the cheap proposers and the rules-mode scorer: the language
 # model and the parser would cost a second pass over most of a spun document for nothing.
-RECHECK_SKIPS = frozenset({"thesaurus", "function-words", "restorer", "mt-pronoun"})
+RECHECK_SKIPS = LM_CANDIDATE_PROPOSERS | {"restorer", "mt-pronoun"}
 
 
 def recheck_options(options: Options) -> Options:

@@ -19,7 +19,7 @@ from importlib import resources
 
 from ..edit import Edit
 from ..text import transfer_case
-from .propose import _is_name, candidate_edit
+from .propose import candidate_edit, is_name
 
 SOURCE = "function-words"
 TABLE = "function_words.tsv"
@@ -55,7 +55,7 @@ def propose_function_words(ctx) -> list[Edit]:
     edits = []
     for m in _pattern().finditer(text):
         found = m.group()
-        if _is_name(text, m.start(), found.split()[0]):
+        if is_name(text, m.start(), found.split()[0]):
             continue  # "Via Appia", "Round Table"
         plains = table[" ".join(found.lower().split())]
         options = tuple(transfer_case(found, p) for p in plains)

@@ -50,7 +50,7 @@ def _phrase_automaton():
     return automaton
 
 
-def _is_name(text: str, start: int, word: str) -> bool:
+def is_name(text: str, start: int, word: str) -> bool:
     if len(word) > 1 and word.isupper():
         return True
     return word[:1].isupper() and not at_sentence_start(text, start)
@@ -64,7 +64,7 @@ def _sites(doc):
         if len(word) < MIN_WORD_LENGTH or not word.isalpha():
             continue  # digits, hyphenated compounds, contractions
         form = folded[m.start() : m.end()]
-        if form in STOPWORDS or _is_name(text, m.start(), word):
+        if form in STOPWORDS or is_name(text, m.start(), word):
             continue
         yield m.start(), m.end(), form
     n = len(text)
@@ -74,7 +74,7 @@ def _sites(doc):
             end < n and folded[end].isalnum()
         ):
             continue
-        if not re.fullmatch(r"[a-z' -]+", folded[start:end]) or _is_name(
+        if not re.fullmatch(r"[a-z' -]+", folded[start:end]) or is_name(
             text, start, text[start:end]
         ):
             continue
@@ -96,6 +96,7 @@ _SPELLING_RULES = (
 )
 
 
+@lru_cache(maxsize=200_000)  # the same few thousand words come back at every site
 def spelling_key(word: str) -> str:
     key = word.lower()
     for pattern, american in _SPELLING_RULES:

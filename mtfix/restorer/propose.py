@@ -31,6 +31,7 @@ from collections import Counter
 from typing import Callable, Sequence
 
 from ..edit import Edit
+from ..pipeline import LM_CANDIDATE_PROPOSERS
 from ..text import WORD_RE, at_sentence_start
 from .align import align_edits, quotation_spans
 from .prompt import CONTEXT_CHARS, context_window
@@ -43,9 +44,8 @@ MAX_WORDS = 80
 # the scorer cannot verify: on seed 000 the one such edit it applied ("no direct parallel
 # criticism of" -> "no direct comparison between") rewrote words the spinner had left alone.
 MAX_FOUND_WORDS = 2
-# Proposers whose edits do not count as damage for the gate: the thesaurus proposes for most
-# words of any text, the function-word table for every "though" and "throughout".
-UNGATED_SOURCES = frozenset({"thesaurus", "function-words", SOURCE})
+# Edits that do not count as damage for the gate: the language model's candidates, and its own.
+UNGATED_SOURCES = LM_CANDIDATE_PROPOSERS | {SOURCE}
 
 Generator = Callable[[Sequence[tuple[str, str]]], Sequence["str | None"]]
 
