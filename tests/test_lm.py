@@ -13,6 +13,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mtfix.edit import Edit
 from mtfix.options import Options
@@ -233,6 +235,36 @@ def _sequence_logprob(lm, text: str) -> float:
         hidden, _ = lm.net.encode(torch.tensor([ids]))
         lps = torch.log_softmax(lm.net.logits(hidden[0, :-1]), -1)
     return float(lps[torch.arange(len(ids) - 1), torch.tensor(ids[1:])].sum())
+
+
+@given(
+    lengths=st.lists(st.integers(min_value=1, max_value=300), min_size=1, max_size=120),
+    streams=st.integers(min_value=1, max_value=4),
+)
+@settings(max_examples=200, deadline=None)
+def test_batches_cover_every_segment_once_within_the_budget_and_spread_no_worse(lengths, streams):
+    from mtfix.lm import measure
+
+    batches = measure._batches(lengths, streams)
+    assert sorted(j for b in batches for j in b) == list(range(len(lengths)))
+    budget = measure.TOKEN_BUDGET // streams
+    for b in batches:
+        assert len(b) <= measure.MAX_ROWS
+        # A segment longer than the budget still gets a batch of its own.
+        assert len(b) == 1 or len(b) * max(lengths[j] for j in b) <= budget
+    plain = measure._pack(lengths, budget)
+    assert measure._makespan(batches, lengths, streams) <= measure._makespan(plain, lengths, streams)
+
+
+def test_batches_even_out_the_streams_load():
+    from mtfix.lm import measure
+
+    # Seven equal batches at the full budget: one of two streams would run four of them.
+    lengths = [128] * 112
+    plain = measure._pack(lengths, measure.TOKEN_BUDGET // 2)
+    assert len(plain) == 7 and measure._makespan(plain, lengths, 2) == 64 * 128
+    batches = measure._batches(lengths, 2)
+    assert measure._makespan(batches, lengths, 2) == 56 * 128
 
 
 def test_measured_delta_equals_the_difference_of_window_logprobs(
