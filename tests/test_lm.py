@@ -252,7 +252,7 @@ def test_batches_cover_every_segment_once_within_the_budget_and_spread_no_worse(
         assert len(b) <= measure.MAX_ROWS
         # A segment longer than the budget still gets a batch of its own.
         assert len(b) == 1 or len(b) * max(lengths[j] for j in b) <= budget
-    plain = measure._pack(lengths, budget)
+    plain = measure._pack(lengths, sorted(range(len(lengths)), key=lambda j: lengths[j]), budget)
     assert measure._makespan(batches, lengths, streams) <= measure._makespan(plain, lengths, streams)
 
 
@@ -261,7 +261,7 @@ def test_batches_even_out_the_streams_load():
 
     # Seven equal batches at the full budget: one of two streams would run four of them.
     lengths = [128] * 112
-    plain = measure._pack(lengths, measure.TOKEN_BUDGET // 2)
+    plain = measure._pack(lengths, list(range(len(lengths))), measure.TOKEN_BUDGET // 2)
     assert len(plain) == 7 and measure._makespan(plain, lengths, 2) == 64 * 128
     batches = measure._batches(lengths, 2)
     assert measure._makespan(batches, lengths, 2) == 56 * 128

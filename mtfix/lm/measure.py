@@ -199,11 +199,12 @@ def _summed_logprobs(net, hidden, at: list[tuple[int, int, int, int]]):
     return sums
 
 
-def _pack(lengths: list[int], budget: int) -> list[list[int]]:
-    """Segments of similar length share a batch: rows x longest row stays within `budget`."""
+def _pack(lengths: list[int], order: list[int], budget: int) -> list[list[int]]:
+    """Segments of similar length share a batch (`order`: shortest first): rows x longest row
+    stays within `budget`."""
     batches: list[list[int]] = [[]]
     width = 0
-    for j in sorted(range(len(lengths)), key=lambda j: lengths[j]):
+    for j in order:
         batch = batches[-1]
         if batch and (max(width, lengths[j]) * (len(batch) + 1) > budget or len(batch) >= MAX_ROWS):
             batch, width = [], 0
@@ -213,31 +214,36 @@ def _pack(lengths: list[int], budget: int) -> list[list[int]]:
     return batches
 
 
+def _padded(batch: list[int], lengths: list[int]) -> int:
+    return len(batch) * max(lengths[j] for j in batch)
+
+
 def _makespan(batches: list[list[int]], lengths: list[int], streams: int) -> int:
     """Padded tokens of the busiest stream when the largest batches go first to the idlest."""
     load = [0] * streams
-    for size in sorted((len(b) * max(lengths[j] for j in b) for b in batches), reverse=True):
+    for size in sorted((_padded(b, lengths) for b in batches), reverse=True):
         load[load.index(min(load))] += size
     return max(load)
 
 
 def _batches(lengths: list[int], streams: int) -> list[list[int]]:
-    """Batches of segment indices for `streams` streams, each within TOKEN_BUDGET / streams.
+    """Batches of segment indices for `streams` streams, each within TOKEN_BUDGET / streams,
+    largest first: the order in which the streams take them.
 
     A stream that runs out of batches idles while the others finish theirs: 7 equal batches on
     2 streams kept the cores busy 1.73 times over, not 2. So of the budgets down to half the
     largest, the one whose batches spread most evenly over the streams is taken."""
+    order = sorted(range(len(lengths)), key=lambda j: lengths[j])
     budget = TOKEN_BUDGET // streams
-    best = _pack(lengths, budget)
-    if streams == 1:
-        return best
-    best_span = _makespan(best, lengths, streams)
-    for tighter in range(budget - budget // 64, budget // 2, -max(1, budget // 64)):
-        trial = _pack(lengths, tighter)
-        span = _makespan(trial, lengths, streams)
-        if span < best_span:
-            best, best_span = trial, span
-    return best
+    best = _pack(lengths, order, budget)
+    if streams > 1:
+        best_span = _makespan(best, lengths, streams)
+        for tighter in range(budget - budget // 64, budget // 2, -max(1, budget // 64)):
+            trial = _pack(lengths, order, tighter)
+            span = _makespan(trial, lengths, streams)
+            if span < best_span:
+                best, best_span = trial, span
+    return sorted(best, key=lambda b: -_padded(b, lengths))
 
 
 def measure_sites(lm, doc, sites: list[Site]) -> list[Site]:
@@ -273,8 +279,6 @@ def measure_sites(lm, doc, sites: list[Site]) -> list[Site]:
         for batch in batches:
             run(batch)
         return sites
-    # Largest batches first, so the streams finish together.
-    batches.sort(key=lambda b: -sum(len(encoded[j][0]) for j in b))
     per_stream = max(1, torch.get_num_threads() // streams)
     with ThreadPoolExecutor(streams, thread_name_prefix="mtfix-lm") as pool:
         for _ in pool.map(lambda b: run(b, per_stream), batches):
