@@ -45,9 +45,9 @@ def target_loss(restorer, rows, max_length: int = 256) -> tuple[float, int]:
 def exact_matches(restorer, rows) -> dict:
     """Per source: rows, rows restored exactly, rows whose output equals the input."""
     seen, exact, copied = Counter(), Counter(), Counter()
-    for r in rows:
+    outputs = restorer.restore([(r.get("context") or "", r["input"]) for r in rows])
+    for r, out in zip(rows, outputs):
         source = str(r.get("source", "?")).split("/")[0]
-        out = restorer.restore_one(r["input"], r.get("context") or "")
         seen[source] += 1
         exact[source] += out is not None and normalise(out) == normalise(r["target"])
         copied[source] += out is not None and normalise(out) == normalise(r["input"])
