@@ -3,10 +3,16 @@ MLQE-PE test) and write mtfix/lm/calibration.json.
 
     .venv/bin/python bench/calibrate_lm.py collect [--limit N]   # LM evidence per site (slow)
     .venv/bin/python bench/calibrate_lm.py fit                   # fit + choose priors, write JSON
+    .venv/bin/python bench/calibrate_lm.py collect --restorer    # the same with the seq2seq
+    .venv/bin/python bench/calibrate_lm.py fit --restorer        # restorer: calibration-restorer.json
 
 `collect` runs the rules and thesaurus proposers and the LM measurement on every dev document
 (spun side) and on the clean references, and stores each site's evidence with its label in
 bench/out/lm_calibration/sites.jsonl (resumable: documents already there are skipped).
+With `--restorer` it runs full mode's proposers plus the restorer (whose gate reads the rule
+and machine-translation findings), stores sites_restorer.jsonl, and `fit --restorer` writes
+mtfix/lm/calibration-restorer.json, which the scorer reads whenever the restorer ran (the same
+features: clues of the restorer's own were tried and did not help, models/README.md).
 
 `fit` then
 1. computes each document's spin rate (share of sites with a preference above 6 nats or a
@@ -41,12 +47,14 @@ from common import DATA, OUT, read_jsonl  # noqa: E402
 
 from mtfix.lm import scorer as lm_scorer  # noqa: E402
 from mtfix.options import Options  # noqa: E402
-from mtfix.pipeline import PROPOSERS, _resolve_entry, segment  # noqa: E402
+from mtfix.pipeline import PROPOSERS, _resolve_entry, propose, segment  # noqa: E402
 from mtfix.text import DocumentWords  # noqa: E402
 
 WORK = OUT / "lm_calibration"
 SITES = WORK / "sites.jsonl"
 CALIBRATION = Path(lm_scorer.__file__).with_name("calibration.json")
+RESTORER_SITES = WORK / "sites_restorer.jsonl"
+RESTORER_CALIBRATION = CALIBRATION.with_name(lm_scorer.RESTORER_CALIBRATION)
 # The shipped calibration's bar. A trial with the function-word proposer (models/README.md) used
 # 0.93, since this bar's out-of-fold dev precision (0.923) came out at 0.901 on the test split.
 MIN_PRECISION = 0.92
@@ -78,14 +86,19 @@ def _original(start: int, end: int, spins: list[dict]) -> str | None:
     return None
 
 
-def collect_document(lm, doc_id: str, text: str, spins: list[dict]) -> dict:
-    """Raw measurements per site (features are derived at fit time, so `fit` can change them)."""
+def collect_document(lm, doc_id: str, text: str, spins: list[dict], restorer: bool = False) -> dict:
+    """Raw measurements per site (features are derived at fit time, so `fit` can change them).
+    `restorer`: full mode's proposers and the restorer, as a run with `--enable restorer`."""
     from mtfix.lm.measure import measure_sites
 
-    ctx = segment(text, Options(mode="full"))
-    edits = []
-    for name in COLLECT_PROPOSERS:
-        edits.extend(_resolve_entry(PROPOSERS, name, "proposer")(ctx))
+    if restorer:
+        ctx = segment(text, Options(mode="full", enable=("restorer",)))
+        edits = propose(ctx)
+    else:
+        ctx = segment(text, Options(mode="full"))
+        edits = []
+        for name in COLLECT_PROPOSERS:
+            edits.extend(_resolve_entry(PROPOSERS, name, "proposer")(ctx))
     groups, _, sure = lm_scorer.collect_sites(ctx, edits)
     measure_sites(lm, ctx.doc, [g.site for g in groups.values()])
     sites = []
@@ -124,18 +137,19 @@ def collect_document(lm, doc_id: str, text: str, spins: list[dict]) -> dict:
     }
 
 
-def collect(limit: int | None, every: int = 1) -> None:
+def collect(limit: int | None, every: int = 1, restorer: bool = False) -> None:
     from mtfix.lm.backend import load_language_model
 
     WORK.mkdir(parents=True, exist_ok=True)
+    sites_file = RESTORER_SITES if restorer else SITES
     done = (
-        {json.loads(line)["id"] for line in SITES.open(encoding="utf-8")}
-        if SITES.exists()
+        {json.loads(line)["id"] for line in sites_file.open(encoding="utf-8")}
+        if sites_file.exists()
         else set()
     )
     lm = load_language_model()
     records = read_jsonl(DATA / "dev.jsonl")[::every][: limit or None]
-    with SITES.open("a", encoding="utf-8") as out:
+    with sites_file.open("a", encoding="utf-8") as out:
         for r in records:
             jobs = [(r["id"] + "/clean", r["reference"], [])]
             if r.get("spins"):
@@ -144,7 +158,7 @@ def collect(limit: int | None, every: int = 1) -> None:
                 if doc_id in done:
                     continue
                 t = time.time()
-                rec = collect_document(lm, doc_id, text, spins)
+                rec = collect_document(lm, doc_id, text, spins, restorer)
                 rec["seconds"] = round(time.time() - t, 2)
                 out.write(json.dumps(rec) + "\n")
                 out.flush()
@@ -341,10 +355,11 @@ def _with_document_evidence(docs) -> None:
             )
 
 
-def fit(kind: str = "trees") -> int:
+def fit(kind: str = "trees", restorer: bool = False) -> int:
     from mtfix.thesaurus import load_index
 
-    docs = [json.loads(line) for line in SITES.open(encoding="utf-8")]
+    sites_file, target = (RESTORER_SITES, RESTORER_CALIBRATION) if restorer else (SITES, CALIBRATION)
+    docs = [json.loads(line) for line in sites_file.open(encoding="utf-8")]
     texts = {}
     for r in read_jsonl(DATA / "dev.jsonl"):
         texts[r["id"] + "/spun"], texts[r["id"] + "/clean"] = r["damaged"], r["reference"]
@@ -420,7 +435,7 @@ def fit(kind: str = "trees") -> int:
     cal, st = best
     out = {
         "source": (
-            f"bench/calibrate_lm.py fit --model {kind} on bench/data/dev.jsonl ({len(docs)} documents); dev"
+            f"bench/calibrate_lm.py fit --model {kind}{' --restorer' if restorer else ''} on bench/data/dev.jsonl ({len(docs)} documents); dev"
             f"{' (out of fold)' if kind == 'trees' else ''}: precision "
             f"{st['precision']:.3f}, recall {st['recall']:.3f} (of all simulated swaps), "
             f"clean {st['clean_per_1000']:.2f} edits/1000 words"
@@ -440,7 +455,7 @@ def fit(kind: str = "trees") -> int:
             if getattr(cal, k) is not None
         },
     }
-    CALIBRATION.write_text(_dump(out), encoding="utf-8")
+    target.write_text(_dump(out), encoding="utf-8")
     print(json.dumps(out, indent=1))
     return 0
 
@@ -469,11 +484,13 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--model", choices=("trees", "logistic"), default="trees",
                      help="fit: the site model (default trees; needs scikit-learn)")
+    ap.add_argument("--restorer", action="store_true",
+                    help="with the seq2seq restorer's candidates: sites_restorer.jsonl -> calibration-restorer.json")
     args = ap.parse_args(argv)
     if args.step == "collect":
-        collect(args.limit, args.every)
+        collect(args.limit, args.every, args.restorer)
         return 0
-    return fit(args.model)
+    return fit(args.model, args.restorer)
 
 
 if __name__ == "__main__":

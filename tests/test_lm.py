@@ -115,6 +115,24 @@ def test_function_word_sites_are_marked_for_the_calibrated_model(fake_scorer):
     assert next(e for e in out if e.found == "Moreover").replacement == "Also"
 
 
+def test_a_run_with_the_restorer_reads_the_restorer_calibration(monkeypatch):
+    from mtfix.lm import scorer
+
+    text = "Officials mentioned a menace."
+    edits = [_thesaurus_edit(text, "menace", "threat")]
+    read = []
+    real_load = scorer.load_calibration
+    monkeypatch.setattr(scorer, "load_calibration", lambda name="calibration.json": read.append(name) or real_load(name))
+    monkeypatch.setattr("mtfix.lm.backend.load_language_model", lambda *a, **k: object())
+    monkeypatch.setattr(scorer, "measure_sites", _fake_measure({("menace", "threat"): 3.0}))
+    ran = segment(text, Options(mode="full", enable=("restorer",)))
+    ran.notes["restorer_spans"] = []  # what the restorer proposer leaves, even where it generated nothing
+    scorer.score_with_language_model(ran, edits)
+    scorer.score_with_language_model(segment(text, Options(mode="full")), edits)
+    assert read == [scorer.RESTORER_CALIBRATION, "calibration.json"]
+    assert real_load(scorer.RESTORER_CALIBRATION) != real_load("calibration.json")
+
+
 def test_rules_mode_and_the_thesaurus_proposer_do_not_import_torch():
     code = (
         "import sys, mtfix\n"
@@ -490,7 +508,8 @@ def test_thesaurus_and_document_evidence_reads_the_candidates_list_and_whole_wor
     assert closed[0]["fwd_rank"] == 0.0
 
 
-def test_the_shipped_tree_calibration_reads_only_features_the_scorer_computes():
+@pytest.mark.parametrize("name", ["calibration.json", "calibration-restorer.json"])
+def test_the_shipped_tree_calibrations_read_only_features_the_scorer_computes(name):
     from mtfix.lm.scorer import (
         DocumentWords,
         add_repeat_agreement,
@@ -499,9 +518,9 @@ def test_the_shipped_tree_calibration_reads_only_features_the_scorer_computes():
         site_features,
     )
 
-    trees = load_calibration().trees
+    trees = load_calibration(name).trees
     if trees is None:
-        pytest.fail("calibration.json ships no trees: refit with bench/calibrate_lm.py fit")
+        pytest.fail(f"{name} ships no trees: refit with bench/calibrate_lm.py fit")
     features = site_features("menace", [("threat", 4.0), ("danger", 1.0)], -9.0, 0, None, lambda w: 4.0)
     add_repeat_agreement([("menace", "threat", 4.0)], [features])
     add_thesaurus_and_document_evidence(

@@ -236,7 +236,10 @@ def test_gate_generates_only_near_what_cheaper_checks_found():
     assert asked(flagged(GATE_TEXT, "menace", source="thesaurus")) == []
     assert asked(flagged(GATE_TEXT, "menace", source="function-words")) == []
     gen = FakeGenerator()
-    assert propose_restorer(segment(GATE_TEXT, Options()), generator=gen) == [] and gen.calls == []
+    unflagged = segment(GATE_TEXT, Options())
+    assert propose_restorer(unflagged, generator=gen) == [] and gen.calls == []
+    # It still says it ran: the scorer then reads the calibration fitted with the restorer.
+    assert unflagged.notes["restorer_spans"] == []
 
 
 def test_pipeline_runs_the_registered_restorer(monkeypatch):

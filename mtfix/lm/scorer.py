@@ -87,11 +87,17 @@ def tree_logit(model: dict, features: dict[str, float]) -> float:
     return z
 
 
-@lru_cache(maxsize=1)
-def load_calibration() -> Calibration:
+# Fitted on dev sites collected with the seq2seq restorer's candidates among the others
+# (`bench/calibrate_lm.py collect --restorer`), read whenever the restorer ran: its proposals
+# rank first at their sites like curated rules, which the default calibration never saw.
+RESTORER_CALIBRATION = "calibration-restorer.json"
+
+
+@lru_cache(maxsize=2)
+def load_calibration(name: str = "calibration.json") -> Calibration:
     data = json.loads(
         resources.files("mtfix.lm")
-        .joinpath("calibration.json")
+        .joinpath(name)
         .read_text(encoding="utf-8")
     )
     return Calibration(
@@ -327,7 +333,7 @@ def score_with_language_model(ctx, edits: list[Edit]) -> list[Edit]:
     from .backend import load_language_model
 
     lm = load_language_model(ctx.options.model, ctx.options.device)
-    cal = load_calibration()
+    cal = load_calibration(RESTORER_CALIBRATION if "restorer_spans" in ctx.notes else "calibration.json")
     rules_spin, rules_applied = _rules_mode_decisions(ctx, edits)
     groups, passthrough, sure = collect_sites(ctx, edits)
     measure_sites(lm, ctx.doc, [g.site for g in groups.values()])
