@@ -52,9 +52,15 @@ from mtfix.text import DocumentWords  # noqa: E402
 
 WORK = OUT / "lm_calibration"
 SITES = WORK / "sites.jsonl"
-CALIBRATION = Path(lm_scorer.__file__).with_name("calibration.json")
 RESTORER_SITES = WORK / "sites_restorer.jsonl"
-RESTORER_CALIBRATION = CALIBRATION.with_name(lm_scorer.RESTORER_CALIBRATION)
+
+
+def _files(restorer: bool) -> tuple[Path, Path]:
+    """(collected sites, calibration written from them)."""
+    name = lm_scorer.RESTORER_CALIBRATION if restorer else lm_scorer.DEFAULT_CALIBRATION
+    return (RESTORER_SITES if restorer else SITES), Path(lm_scorer.__file__).with_name(name)
+
+
 # The shipped calibration's bar. A trial with the function-word proposer (models/README.md) used
 # 0.93, since this bar's out-of-fold dev precision (0.923) came out at 0.901 on the test split.
 MIN_PRECISION = 0.92
@@ -141,7 +147,7 @@ def collect(limit: int | None, every: int = 1, restorer: bool = False) -> None:
     from mtfix.lm.backend import load_language_model
 
     WORK.mkdir(parents=True, exist_ok=True)
-    sites_file = RESTORER_SITES if restorer else SITES
+    sites_file, _ = _files(restorer)
     done = (
         {json.loads(line)["id"] for line in sites_file.open(encoding="utf-8")}
         if sites_file.exists()
@@ -358,7 +364,7 @@ def _with_document_evidence(docs) -> None:
 def fit(kind: str = "trees", restorer: bool = False) -> int:
     from mtfix.thesaurus import load_index
 
-    sites_file, target = (RESTORER_SITES, RESTORER_CALIBRATION) if restorer else (SITES, CALIBRATION)
+    sites_file, target = _files(restorer)
     docs = [json.loads(line) for line in sites_file.open(encoding="utf-8")]
     texts = {}
     for r in read_jsonl(DATA / "dev.jsonl"):

@@ -40,15 +40,14 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     for r in rows:
         text, restorable = r["damaged"], collected[r["id"] + "/spun"]
-        gated_ctx = segment(text, Options(mode="full", enable=("restorer",)))
-        propose(gated_ctx)  # the pipeline's own gate, after the cheaper proposers
-        gated = gated_ctx.notes["restorer_spans"]
-        every_ctx = segment(text, Options(mode="full"))
-        edits = restorer_propose.propose_restorer(every_ctx, generator=restorer.restore,
+        ctx = segment(text, Options(mode="full"))
+        propose(ctx)  # full mode's proposers, which the restorer runs after
+        gated = restorer_propose.suspicious_sentences(ctx)  # the pipeline's own gate
+        edits = restorer_propose.propose_restorer(ctx, generator=restorer.restore,
                                                   gate=restorer_propose.eligible_sentences)
         counts["swaps"] += len(r["spins"])
         counts["sentences_gated"] += len(gated)
-        counts["sentences_all"] += len(every_ctx.notes["restorer_spans"])
+        counts["sentences_all"] += len(ctx.notes["restorer_spans"])
         for s in r["spins"]:
             if not any((e.start, e.end) == (s["start"], s["end"]) and e.replacement.lower() == s["original"].lower()
                        for e in edits):

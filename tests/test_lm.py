@@ -126,7 +126,7 @@ def test_a_run_with_the_restorer_reads_the_restorer_calibration(monkeypatch):
     monkeypatch.setattr("mtfix.lm.backend.load_language_model", lambda *a, **k: object())
     monkeypatch.setattr(scorer, "measure_sites", _fake_measure({("menace", "threat"): 3.0}))
     ran = segment(text, Options(mode="full", enable=("restorer",)))
-    ran.notes["restorer_spans"] = []  # what the restorer proposer leaves, even where it generated nothing
+    ran.notes["restorer_spans"] = []  # as the restorer proposer leaves it, where it generated nothing
     scorer.score_with_language_model(ran, edits)
     scorer.score_with_language_model(segment(text, Options(mode="full")), edits)
     assert read == [scorer.RESTORER_CALIBRATION, "calibration.json"]

@@ -238,8 +238,7 @@ def test_gate_generates_only_near_what_cheaper_checks_found():
     gen = FakeGenerator()
     unflagged = segment(GATE_TEXT, Options())
     assert propose_restorer(unflagged, generator=gen) == [] and gen.calls == []
-    # It still says it ran: the scorer then reads the calibration fitted with the restorer.
-    assert unflagged.notes["restorer_spans"] == []
+    assert unflagged.notes["restorer_spans"] == []  # the record of what it generated for: nothing
 
 
 def test_pipeline_runs_the_registered_restorer(monkeypatch):

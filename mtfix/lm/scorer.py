@@ -87,14 +87,23 @@ def tree_logit(model: dict, features: dict[str, float]) -> float:
     return z
 
 
+DEFAULT_CALIBRATION = "calibration.json"
 # Fitted on dev sites collected with the seq2seq restorer's candidates among the others
-# (`bench/calibrate_lm.py collect --restorer`), read whenever the restorer ran: its proposals
+# (`bench/calibrate_lm.py collect --restorer`), read whenever the restorer runs: its proposals
 # rank first at their sites like curated rules, which the default calibration never saw.
 RESTORER_CALIBRATION = "calibration-restorer.json"
 
 
+def calibration_for(options) -> str:
+    """The calibration fitted with the candidates of the proposers these options run."""
+    from ..pipeline import proposer_names
+
+    runs_restorer = "restorer" in proposer_names(options) and "restorer" not in options.disable
+    return RESTORER_CALIBRATION if runs_restorer else DEFAULT_CALIBRATION
+
+
 @lru_cache(maxsize=2)
-def load_calibration(name: str = "calibration.json") -> Calibration:
+def load_calibration(name: str = DEFAULT_CALIBRATION) -> Calibration:
     data = json.loads(
         resources.files("mtfix.lm")
         .joinpath(name)
@@ -333,7 +342,7 @@ def score_with_language_model(ctx, edits: list[Edit]) -> list[Edit]:
     from .backend import load_language_model
 
     lm = load_language_model(ctx.options.model, ctx.options.device)
-    cal = load_calibration(RESTORER_CALIBRATION if "restorer_spans" in ctx.notes else "calibration.json")
+    cal = load_calibration(calibration_for(ctx.options))
     rules_spin, rules_applied = _rules_mode_decisions(ctx, edits)
     groups, passthrough, sure = collect_sites(ctx, edits)
     measure_sites(lm, ctx.doc, [g.site for g in groups.values()])

@@ -117,8 +117,7 @@ def propose_restorer(
     """`gate(ctx)`: the sentences to rewrite (bench/restorer_alone.py passes `eligible_sentences`)."""
     text = ctx.doc.text
     spans = gate(ctx)
-    # The scorer reads that the restorer ran (mtfix/lm/calibration-restorer.json).
-    ctx.notes["restorer_spans"] = spans
+    ctx.notes["restorer_spans"] = spans  # the sentences generated for (bench/restorer_ceiling.py)
     if not spans:
         return []
     items = [(context_window(text[max(0, a - 4 * CONTEXT_CHARS) : a]), text[a:b]) for a, b in spans]
