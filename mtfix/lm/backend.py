@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -71,14 +72,36 @@ def default_model_dir() -> Path:
     folder = cached_default_dir(gguf)
     if not (folder / "model.safetensors").is_file():
         dequantise_gguf(gguf, folder)
+        prune_model_copies(folder)
+    else:
+        try:
+            os.utime(folder)  # recently used: the last copy pruned
+        except OSError:
+            pass
     return folder
 
 
+# Bytes read from each end of the GGUF to identify it: its header (metadata, tokenizer,
+# tensor table) and its last tensors differ between versions of the file.
+FINGERPRINT_SAMPLE = 1 << 20
+# Dequantised copies kept in the cache (about 520 MB each): the one just written and one more,
+# for a second installed version of the package still in use.
+KEEP_MODEL_COPIES = 2
+_COPY_NAME = re.compile(re.escape(DEFAULT_NAME) + r"-[0-9a-f]{16}")
+
+
 def _fingerprint(path: Path) -> str:
-    st = path.stat()
-    return hashlib.sha256(
-        f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{CACHE_FORMAT}".encode()
-    ).hexdigest()[:16]
+    """The GGUF's identity by content (size and both ends), not by path or mtime: every
+    installation of the same package file (a new virtual environment, a reinstall) shares
+    one dequantised copy instead of adding 520 MB to the cache."""
+    size = path.stat().st_size
+    digest = hashlib.sha256(f"{path.name}|{size}|{CACHE_FORMAT}".encode())
+    with path.open("rb") as fh:
+        digest.update(fh.read(FINGERPRINT_SAMPLE))
+        if size > FINGERPRINT_SAMPLE:
+            fh.seek(max(FINGERPRINT_SAMPLE, size - FINGERPRINT_SAMPLE))
+            digest.update(fh.read(FINGERPRINT_SAMPLE))
+    return digest.hexdigest()[:16]
 
 
 def cached_default_dir(gguf: Path) -> Path:
@@ -86,6 +109,26 @@ def cached_default_dir(gguf: Path) -> Path:
     from ..cache import cache_dir
 
     return cache_dir() / "models" / f"{DEFAULT_NAME}-{_fingerprint(gguf)}"
+
+
+def prune_model_copies(keep: Path, copies: int = KEEP_MODEL_COPIES) -> list[Path]:
+    """Delete all but the `copies` newest dequantised copies beside `keep` (always kept),
+    and return what was deleted. Best effort: a copy another process still reads stays
+    readable where it is memory-mapped, and one that cannot be deleted is left."""
+    try:
+        others = [
+            p for p in keep.parent.iterdir()
+            if p != keep and p.is_dir() and _COPY_NAME.fullmatch(p.name)
+        ]
+        others.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return []
+    removed = []
+    for old in others[max(copies - 1, 0):]:
+        shutil.rmtree(old, ignore_errors=True)
+        if not old.exists():
+            removed.append(old)
+    return removed
 
 
 def dequantise_gguf(gguf: Path, out_dir: Path) -> Path:
