@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .io import DEFAULT_MAX_BYTES, ExitCode, InputError, atomic_write, output_encoding, read_input
+from .io import DEFAULT_MAX_BYTES, ExitCode, InputError, atomic_write, read_input
 
 # Sub-commands living in their own modules, imported only when invoked (or listed in --help).
 LAZY_COMMANDS = {
@@ -88,7 +88,7 @@ def repair_options(f):
         click.option("--model", default=None, help="Local Hugging Face causal-LM directory (full mode)."),
         click.option("--device", default=None, help="auto, cpu or cuda (full mode)."),
         click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the input files."),
-        click.option("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, show_default=True,
+        click.option("--max-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BYTES, show_default=True,
                      help="Refuse inputs larger than this."),
         click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
                      help="Read defaults from this TOML file instead of the nearest .mtfix.toml / pyproject.toml."),
@@ -245,8 +245,10 @@ def fix(file, output, in_place, backup, check_only, quiet, interactive, **kw):
         raise fail("--in-place needs a file, not stdin", ExitCode.USAGE)
     if in_place and output:
         raise fail("use either --in-place or --output, not both", ExitCode.USAGE)
-    if backup and not in_place:
+    if backup is not None and not in_place:
         raise fail("--backup only makes sense with --in-place", ExitCode.USAGE)
+    if backup is not None and (not backup or "/" in backup or os.sep in backup):
+        raise fail(f"--backup {backup!r}: give a file-name suffix such as .orig (no folder)", ExitCode.USAGE)
     if interactive and (file == "-" or check_only):
         raise fail("--interactive reads answers from stdin: give a file, and drop --check", ExitCode.USAGE)
     ignore_file = kw.get("ignore_file")
@@ -260,7 +262,7 @@ def fix(file, output, in_place, backup, check_only, quiet, interactive, **kw):
         from .interactive import choose_edits, with_choices
 
         result = with_choices(result, choose_edits(_display_name(file), result, ignore_file))
-    out_encoding = output_encoding(encoding)
+    out_encoding = src.encoding
     target = file if in_place else output or "<stdout>"
     try:
         if check_only:
@@ -306,8 +308,8 @@ def _write_stdout_exact(text: str, encoding: str) -> None:
 @click.option("--style", type=click.Choice(["inline", "unified", "side-by-side", "html"]), default="inline",
               show_default=True, help="inline: coloured word diff with reasons; unified: a patch; html: a page.")
 @click.option("--color/--no-color", default=None, help="Force colour on or off (default: on for a terminal, off with NO_COLOR).")
-@click.option("--context", "context_lines", type=int, default=0, show_default=True,
-              help="Unchanged lines to show around each change (inline); unified uses 3 unless given.")
+@click.option("--context", "context_lines", type=click.IntRange(min=0), default=None,
+              help="Unchanged lines to show around each change (inline and unified; default: 0 inline, 3 unified).")
 @repair_options
 def diff(files, style, color, context_lines, **kw):
     """Show the fixes `mtfix fix` would make. Exit 1 when there is any edit."""
@@ -327,13 +329,14 @@ def diff(files, style, color, context_lines, **kw):
         name = _display_name(path)
         if style == "unified":
             patch_name = "stdin" if path == "-" else path
-            sys.stdout.write(unified_diff(src.text, result.repaired, patch_name, n=context_lines or 3))
+            sys.stdout.write(unified_diff(src.text, result.repaired, patch_name,
+                                          n=3 if context_lines is None else context_lines))
         elif style == "html":
             sys.stdout.write(html_report(name, result))
         elif style == "side-by-side":
             console.print(side_by_side(name, result, color))
         else:
-            rendered = inline_diff(name, result, color, context=context_lines)
+            rendered = inline_diff(name, result, color, context=context_lines or 0)
             if color:
                 console.print(rendered)
             else:

@@ -82,8 +82,7 @@ def choose_edits(name: str, result: Result, ignore_file: str | None = None) -> l
         elif answer == "i":
             ignored.add(e.found.lower())
             if ignore_file:
-                with Path(ignore_file).open("a", encoding="utf-8") as fh:
-                    fh.write(e.found + "\n")
+                _append_line(Path(ignore_file), e.found)
         elif answer == "a":
             chosen.extend(x for x in candidates[i:] if x in automatic and x.found.lower() not in ignored)
             break
@@ -102,3 +101,16 @@ def with_choices(result: Result, chosen: list[Edit]) -> Result:
         spin_score=result.spin_score,
         signature=result.signature,
     )
+
+
+def _append_line(path: Path, line: str) -> None:
+    """Add a line to a text file, first ending its last line if the file does not: appended
+    to "Acme Corp" without one, "safety menace" would make one entry of both."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, 2)
+            unterminated = fh.tell() > 0 and (fh.seek(-1, 2), fh.read(1))[1] != b"\n"
+    except FileNotFoundError:
+        unterminated = False
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(("\n" if unterminated else "") + line + "\n")

@@ -31,6 +31,13 @@ class Source:
     text: str
     newline_bytes: bytes = b""
     bom: bool = False
+    encoding: str = "utf-8"  # the codec that writes the text back as it was read
+
+
+_BYTE_ORDER_MARKS = {
+    "utf32": ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be")),
+    "utf16": ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")),
+}
 
 
 def decode(data: bytes, name: str, encoding: str = "utf-8", allow_empty: bool = False) -> Source:
@@ -40,9 +47,17 @@ def decode(data: bytes, name: str, encoding: str = "utf-8", allow_empty: bool = 
         raise InputError(f"{name}: binary data (NUL bytes); mtfix reads text")
     bom = False
     enc = encoding
-    if encoding.lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig"):
+    family = encoding.lower().replace("-", "").replace("_", "")
+    if family in ("utf8", "utf8sig"):
         bom = data.startswith(b"\xef\xbb\xbf")
         enc = "utf-8"
+    elif family in _BYTE_ORDER_MARKS:
+        # Decoded with the byte order the BOM names, the BOM stays in the text (as for UTF-8)
+        # and the file is written back in its own byte order, not the machine's.
+        for mark, codec in _BYTE_ORDER_MARKS[family]:
+            if data.startswith(mark):
+                bom, enc = True, codec
+                break
     try:
         text = data.decode(enc)
     except UnicodeDecodeError as exc:
@@ -55,7 +70,7 @@ def decode(data: bytes, name: str, encoding: str = "utf-8", allow_empty: bool = 
     if not text.strip() and not allow_empty:
         raise InputError(f"{name}: empty input (only whitespace)")
     # The BOM stays in the text: offsets then match the file, and a repaired file keeps it.
-    return Source(name=name, text=text, bom=bom)
+    return Source(name=name, text=text, bom=bom, encoding=output_encoding(enc))
 
 
 def output_encoding(encoding: str) -> str:
@@ -93,37 +108,43 @@ def read_input(path: str, encoding: str = "utf-8", max_bytes: int = DEFAULT_MAX_
 def atomic_write(path: str | Path, text: str, encoding: str = "utf-8", backup_suffix: str | None = None) -> None:
     """Write `text` to `path` via a temporary file in the same folder and a rename, so a
     crash leaves either the old file or the new one, never half of one. With
-    `backup_suffix`, the previous file is kept as path+suffix first."""
-    p = Path(path)
-    directory = p.parent if str(p.parent) else Path(".")
-    mode = None
-    if p.exists():
-        mode = p.stat().st_mode
-        if backup_suffix:
-            backup = p.with_name(p.name + backup_suffix)
-            _copy_atomic(p, backup)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".mtfix-tmp", dir=directory)
+    `backup_suffix`, the previous file is kept as path+suffix first.
+
+    A symbolic link is written through (its target is replaced, the link kept), and a path
+    that is not a regular file (a pipe, /dev/stdout, a terminal) is written directly: a
+    rename would replace the device or link with a file nobody reads. A new file gets the
+    permissions the user's umask gives any new file; a replaced one keeps its own."""
+    data = text.encode(encoding)
+    if os.path.exists(path) and not os.path.isfile(path):
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return
+    p = Path(os.path.realpath(path))
+    mode = p.stat().st_mode & 0o7777 if p.exists() else _new_file_mode()
+    if backup_suffix and p.exists():
+        _replace_with(p.with_name(p.name + backup_suffix), p.read_bytes(), mode)
+    _replace_with(p, data, mode)
+
+
+def _new_file_mode() -> int:
+    """0o666 less the umask, as open() would create the file (mkstemp makes it 0o600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _replace_with(target: Path, data: bytes, mode: int) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".mtfix-tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode & 0o7777)
-        os.replace(tmp, p)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
-
-
-def _copy_atomic(src: Path, dst: Path) -> None:
-    data = src.read_bytes()
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".mtfix-tmp", dir=dst.parent)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, dst)

@@ -100,7 +100,7 @@ def find_config(start: Path | None = None) -> Path | None:
 def read_ignore_file(path: Path) -> list[str]:
     """One word or phrase per line; blank lines and '#' comments are skipped."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the ignore file ({exc.__class__.__name__})") from None
     return [s for s in (line.split("#", 1)[0].strip() for line in lines) if s]
@@ -109,9 +109,13 @@ def read_ignore_file(path: Path) -> list[str]:
 def load_config(path: Path) -> Options:
     """Options from a config file; relative rule paths are relative to the file."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
     table = data.get("tool", {}).get("mtfix", {}) if path.name == "pyproject.toml" else data
     kwargs = {}
     for key, value in table.items():

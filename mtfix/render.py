@@ -4,6 +4,7 @@ from __future__ import annotations
 import difflib
 import html
 import json
+import re
 from typing import Iterable
 
 from .edit import Edit, Result
@@ -99,6 +100,31 @@ def _patch_lines(text: str) -> list[str]:
 
 # ---- inline word diff (terminal) ----------------------------------------------------------
 
+# Rows end where `check` (Document.line_col) ends a line, so the views number lines as it
+# does; str.splitlines would also break at "\x0c" (pdftotext pages), "\u2028"...
+_LINE_END = re.compile(r"\r\n|\r|\n")
+# The other characters str.splitlines breaks at, shown escaped: a terminal would move to a
+# new line or page for them, and rich drops "\x0b" and "\x0c" silently.
+_VISIBLE = {
+    c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+    for c in (0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029)
+}
+
+
+def _lines(text: str, keepends: bool = False) -> list[str]:
+    out, pos = [], 0
+    for m in _LINE_END.finditer(text):
+        out.append(text[pos : m.end() if keepends else m.start()])
+        pos = m.end()
+    if pos < len(text):
+        out.append(text[pos:])
+    return out
+
+
+def _visible(s: str) -> str:
+    return s.translate(_VISIBLE)
+
+
 def _segments(result: Result, edits: list[Edit]):
     """Split the original into (kind, text, edit) pieces: kind is 'same' or 'edit'."""
     pos = 0
@@ -114,7 +140,7 @@ def _segments(result: Result, edits: list[Edit]):
 
 def _context_lines(text: str, edits: list[Edit], context: int) -> list[tuple[int, int]]:
     """Line ranges (start offset, end offset) holding edits, with `context` lines around."""
-    lines = text.splitlines(keepends=True)
+    lines = _lines(text, keepends=True)
     starts, pos = [], 0
     for ln in lines:
         starts.append(pos)
@@ -158,7 +184,7 @@ def inline_diff(path: str, result: Result, color: bool, context: int = 0, width:
         if k:
             body.append("  ...\n", style="dim")
         line_start = rs
-        for line in result.original[rs:re_].splitlines(keepends=True):
+        for line in _lines(result.original[rs:re_], keepends=True):
             line_end = line_start + len(line)
             _inline_line(body, doc, result, edits, numbers, applied, line_start, line_end, color)
             line_start = line_end
@@ -169,9 +195,9 @@ def inline_diff(path: str, result: Result, color: bool, context: int = 0, width:
         status = "applied" if e in applied else "suggestion"
         body.append(f"  [{n}] ", style="cyan")
         body.append(f"{line}:{col} ")
-        body.append(f"{_show(e.found)} {ARROW} {_show(e.replacement)}", style="bold")
+        body.append(_visible(f"{_show(e.found)} {ARROW} {_show(e.replacement)}"), style="bold")
         body.append(f"  {status}, {e.confidence:.2f}, {e.source}\n", style="dim")
-        body.append(f"      {e.reason}\n", style="dim")
+        body.append(f"      {_visible(e.reason)}\n", style="dim")
     if result.spin_score:
         body.append(f"  spin score: {result.spin_score:.2f}\n", style="dim")
     return body if color else body.plain
@@ -185,19 +211,20 @@ def _inline_line(body, doc, result, edits, numbers, applied, ls, le, color) -> N
     for e in (e for e in edits if ls <= e.start < le or (e.start < ls < e.end)):
         if e.start < pos:
             continue  # an edit spanning a line break was drawn on its first line
-        body.append(result.original[pos : e.start])
+        body.append(_visible(result.original[pos : e.start]))
         n = numbers[e]
+        found, replacement = _visible(_show(e.found)), _visible(_show(e.replacement))
         if e in applied:
             if e.found:
-                body.append(_show(e.found) if color else f"[-{_show(e.found)}-]", style="red strike")
+                body.append(found if color else f"[-{found}-]", style="red strike")
             if e.replacement:
-                body.append(_show(e.replacement) if color else f"{{+{_show(e.replacement)}+}}", style="green bold")
+                body.append(replacement if color else f"{{+{replacement}+}}", style="green bold")
         else:
-            body.append(_show(e.found) if color else f"<{_show(e.found)}>", style="yellow underline")
+            body.append(found if color else f"<{found}>", style="yellow underline")
         body.append(_superscript(n) if color else f"[{n}]", style="cyan")
         pos = max(pos, e.end)
     if pos < content_end:
-        body.append(result.original[pos:content_end])
+        body.append(_visible(result.original[pos:content_end]))
     body.append("\n")
 
 
@@ -210,13 +237,16 @@ def _superscript(n: int) -> str:
 
 def side_by_side(path: str, result: Result, color: bool):
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=path, show_lines=True, expand=True)
+    # A Text title, not a str: a str is read as markup and emoji codes ("n[draft].txt"
+    # would lose "[draft]", ":smile:.txt" become an emoji).
+    table = Table(title=Text(path, style="table.title"), show_lines=True, expand=True)
     table.add_column("line", justify="right", style="dim", no_wrap=True)
     table.add_column("original", ratio=1)
     table.add_column("repaired", ratio=1)
-    a = result.original.splitlines()
-    b = result.repaired.splitlines()
+    a = [_visible(ln) for ln in _lines(result.original)]
+    b = [_visible(ln) for ln in _lines(result.repaired)]
     sm = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
     for tag, i1, i2, j1, j2 in sm.get_opcodes():
         if tag == "equal":

@@ -220,7 +220,7 @@ def builtin_table_text(name: str) -> str:
 def _read_user_table(path: str | Path) -> tuple[Path, str]:
     p = Path(path)
     try:
-        return p, p.read_text(encoding="utf-8")
+        return p, p.read_text(encoding="utf-8-sig")  # a BOM from a Windows editor is not the header
     except FileNotFoundError:
         raise RuleFileError(f"{p}: rule file not found") from None
     except IsADirectoryError:

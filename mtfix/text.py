@@ -151,7 +151,9 @@ def split_sentences(text: str) -> list[Span]:
 # URLs and e-mail addresses. Users clean README files and scraped pages, where "safety menace"
 # inside a code sample or a link is somebody's identifier, not a spinner's swap.
 _NOT_PROSE_RE = re.compile(
-    r"^[ \t]*(```|~~~)[^\n]*\n.*?(?:^[ \t]*\1[ \t]*$|\Z)"  # fenced code block
+    # fenced code block: closed by a run of the same character at least as long (CommonMark),
+    # on a line that may end in "\r"; a byte-order mark may precede the first fence
+    r"^[\ufeff \t]*(?P<fence>(?P<ch>[`~])(?P=ch){2,})[^\n]*\n.*?(?:^[ \t]*(?P=fence)(?P=ch)*[ \t]*\r?$|\Z)"
     r"|`[^`\n]+`"  # inline code
     r"|\b(?:https?|ftp)://[^\s<>\"'\]\[)]*[^\s<>\"'\]\[).,;:!?]"  # URL
     r"|\bwww\.[^\s<>\"'\]\[)]*[^\s<>\"'\]\[).,;:!?]"

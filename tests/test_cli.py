@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from mtfix.io import ExitCode
+from mtfix.ruletable import builtin_table_text
 
 CORE_RULES = str(Path(__file__).resolve().parent / "data" / "core_rules.tsv")
 RULES = ["--no-config", "--tables", "", "--rules", CORE_RULES]
@@ -93,6 +96,20 @@ def test_bad_config_found_from_the_working_directory_is_a_usage_error(run_cli, t
     assert run.code == ExitCode.USAGE
     assert_one_error_line(run)
     assert ".mtfix.toml" in run.err
+    (tmp_path / ".mtfix.toml").write_bytes(b"# r\xe9gles\n")  # Latin-1, not UTF-8
+    run = run_cli(["check", spun_file])
+    assert run.code == ExitCode.USAGE
+    assert_one_error_line(run)
+    assert "not UTF-8" in run.err
+
+
+def test_side_files_saved_with_a_byte_order_mark_read_as_without(run_cli, tmp_path, spun_file):
+    words, rules = tmp_path / "words.txt", tmp_path / "house.tsv"
+    words.write_bytes(b"\xef\xbb\xbfsafety menace\n")
+    assert "safety menace" not in run_cli(["check", "--no-config", "--ignore-file", words, spun_file]).out
+    header = next(line for line in builtin_table_text("news").splitlines() if line.startswith("found\t"))
+    rules.write_bytes(("\ufeff" + header + "\n").encode("utf-8"))
+    assert run_cli(["check", "--no-config", "--rules", rules, spun_file]).code == ExitCode.FOUND
 
 
 def _input(tmp_path: Path, kind: str) -> list[str]:
@@ -281,6 +298,43 @@ def test_fix_in_place_with_backup(run_cli, tmp_path, spun_file):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["spun.txt", "spun.txt.orig"]
 
 
+def test_fix_writes_through_a_link_and_into_a_pipe_and_new_files_follow_the_umask(run_cli, tmp_path, spun_file):
+    link = tmp_path / "link.txt"
+    link.symlink_to(spun_file.name)
+    assert run_cli(["fix", *RULES, "-i", "--backup", ".orig", link]).code == ExitCode.OK
+    assert link.is_symlink() and spun_file.read_bytes() == SPUN_FIXED.encode()
+    assert (tmp_path / "spun.txt.orig").read_bytes() == SPUN.encode()
+    old_umask = os.umask(0o022)
+    try:
+        assert run_cli(["fix", *RULES, "-o", tmp_path / "new.txt", spun_file]).code == ExitCode.OK
+    finally:
+        os.umask(old_umask)
+    assert (tmp_path / "new.txt").stat().st_mode & 0o777 == 0o644
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    assert run_cli(["fix", *RULES, "-o", fifo, spun_file]).code == ExitCode.OK
+    reader.join(10)
+    assert received == [SPUN_FIXED.encode()] and stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_fix_keeps_the_byte_order_of_utf16_input(run_cli, tmp_path):
+    src = tmp_path / "be.txt"
+    src.write_bytes("\ufeffThe safety menace.\n".encode("utf-16-be"))
+    run = run_cli(["fix", *RULES, "--encoding", "utf-16", "-i", src])
+    assert run.code == ExitCode.OK
+    assert src.read_bytes() == "\ufeffThe security threat.\n".encode("utf-16-be")
+
+
+@pytest.mark.parametrize("args", [["-i", "--backup", "/tmp/x"], ["-i", "--backup", ""], ["--max-bytes", "-5"]])
+def test_fix_refuses_a_backup_folder_and_a_negative_size_limit(run_cli, spun_file, args):
+    run = run_cli(["fix", *RULES, *args, spun_file])
+    assert run.code == ExitCode.USAGE
+    assert spun_file.read_bytes() == SPUN.encode()
+
+
 def test_fix_in_place_leaves_a_clean_file_alone(run_cli, clean_file):
     before = clean_file.stat()
     assert run_cli(["fix", *RULES, "-i", clean_file]).code == ExitCode.OK
@@ -331,6 +385,9 @@ def test_fix_interactive_ignore_saves_the_phrase_and_stdin_input_is_refused(run_
     run = run_cli(["fix", "--no-config", "--interactive", "--ignore-file", words, src], stdin="i\ny\n")
     assert run.out == "A safety menace. Another safety menace. Quiet until recently.\n"
     assert words.read_text() == "safety menace\n"
+    words.write_text("Acme Corp")  # no final newline: the saved phrase starts a line of its own
+    run_cli(["fix", "--no-config", "--interactive", "--ignore-file", words, src], stdin="i\n")
+    assert words.read_text() == "Acme Corp\nsafety menace\n"
     assert run_cli(["check", "--no-config", "--ignore-file", words, src]).out.count("safety menace") == 0
     refused = run_cli(["fix", "--interactive", "-"], stdin="text")
     assert refused.code == ExitCode.USAGE
@@ -392,6 +449,48 @@ def test_diff_side_by_side_and_html(run_cli, spun_file):
     page = run_cli(["diff", "--style", "html", *RULES, spun_file]).out
     assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
     assert "<del" in page and "<ins" in page and "security threat" in page
+
+
+@pytest.mark.parametrize("sep", ["\x0c", "\x0b", "\x1c", "\x85", "\u2028", "\u2029"])
+def test_diff_views_number_lines_as_check(run_cli, monkeypatch, tmp_path, sep):
+    # str.splitlines breaks at these too; `check` does not, so the views must not either.
+    monkeypatch.setenv("COLUMNS", "120")
+    shown = "\\x%02x" % ord(sep) if ord(sep) < 0x100 else "\\u%04x" % ord(sep)
+    path = tmp_path / "pages.txt"
+    path.write_text(f"Page one.{sep}The safety menace.\nPage two.{sep}Fine.\nThe safety menace.\r\n", encoding="utf-8")
+    check = run_cli(["check", *RULES, path]).out
+    assert [m.group(1) for m in re.finditer(r"pages\.txt:(\d+):", check)] == ["1", "3"]
+    inline = run_cli(["diff", "--no-color", *RULES, path]).out
+    assert f"    1 | Page one.{shown}The [-safety menace-]{{+security threat+}}[1].\n" in inline
+    assert "    3 | The [-safety menace-]{+security threat+}[2].\n" in inline
+    assert sep not in inline and "\r" not in inline
+    context = run_cli(["diff", "--no-color", "--context", "1", *RULES, path]).out
+    assert f"    2 | Page two.{shown}Fine.\n" in context
+    table = run_cli(["diff", "--style", "side-by-side", "--no-color", *RULES, path]).out
+    rows = re.findall(r"^\W+(\d+) \W+(.*?) +\W+ (.*?) +\W+$", table, re.M)
+    assert [row[0] for row in rows if "safety menace" in row[1]] == ["1", "3"]
+    assert f"Page one.{shown}The safety menace." in table and sep not in table and "\r" not in table
+
+
+def test_diff_context_zero_is_honoured_and_negative_refused(run_cli, tmp_path):
+    path = tmp_path / "long.txt"
+    path.write_text("a\nb\nc\nd\nThe safety menace.\ne\nf\n", encoding="utf-8")
+    run = run_cli(["diff", "--style", "unified", "--context", "0", *RULES, path])
+    assert run.out.splitlines()[2:] == ["@@ -5 +5 @@", "-The safety menace.", "+The security threat."]
+    assert "@@ -2,6 +2,6 @@" in run_cli(["diff", "--style", "unified", *RULES, path]).out
+    assert "    5 | " in run_cli(["diff", "--no-color", *RULES, path]).out.splitlines()[1]
+    bad = run_cli(["diff", "--context", "-1", *RULES, path])
+    assert bad.code == ExitCode.USAGE and bad.out == ""
+    assert_one_error_line(bad)
+
+
+@pytest.mark.parametrize("name", ["n[draft].txt", "[bold]x.txt", ":thumbs_up:.txt"])
+def test_diff_side_by_side_title_is_the_file_name(run_cli, monkeypatch, tmp_path, name):
+    monkeypatch.setenv("COLUMNS", "200")
+    path = tmp_path / name
+    path.write_text("The safety menace.\n", encoding="utf-8")
+    run = run_cli(["diff", "--style", "side-by-side", "--no-color", *RULES, path])
+    assert run.out.splitlines()[0].strip() == str(path)
 
 
 @pytest.mark.parametrize(

@@ -635,6 +635,20 @@ def test_code_links_and_addresses_are_never_edited():
     assert mtfix.check("Text.\n```\nsafety menace") == []
 
 
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "\ufeff```\nthe safety menace\n```\nThe safety menace.\n",  # a byte-order mark before the fence
+        "```\r\ncode\r\n```\r\n\r\nThe safety menace.\r\n",  # Windows line endings
+        "````\ncode\n```\nsafety menace\n````\n\nThe safety menace.\n",  # a longer fence holds a shorter one
+        "~~~~\nsafety menace\n~~~~~\nThe safety menace.\n",
+    ],
+)
+def test_a_code_fence_ends_where_markdown_ends_it(markdown):
+    edits = mtfix.check(markdown)
+    assert [e.start for e in edits] == [markdown.rindex("safety menace")]
+
+
 def test_rechecks_in_full_mode_skip_the_model_the_parser_and_the_restorer():
     from mtfix.pipeline import MODE_PROPOSERS, recheck_options
 
