@@ -106,11 +106,6 @@ def with_choices(result: Result, chosen: list[Edit]) -> Result:
 def _append_line(path: Path, line: str) -> None:
     """Add a line to a text file, first ending its last line if the file does not: appended
     to "Acme Corp" without one, "safety menace" would make one entry of both."""
-    try:
-        with path.open("rb") as fh:
-            fh.seek(0, 2)
-            unterminated = fh.tell() > 0 and (fh.seek(-1, 2), fh.read(1))[1] != b"\n"
-    except FileNotFoundError:
-        unterminated = False
+    unterminated = path.is_file() and path.read_bytes()[-1:] not in (b"", b"\n")
     with path.open("a", encoding="utf-8") as fh:
         fh.write(("\n" if unterminated else "") + line + "\n")

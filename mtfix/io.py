@@ -120,13 +120,13 @@ def atomic_write(path: str | Path, text: str, encoding: str = "utf-8", backup_su
             fh.write(data)
         return
     p = Path(os.path.realpath(path))
-    mode = p.stat().st_mode & 0o7777 if p.exists() else _new_file_mode()
+    mode = p.stat().st_mode & 0o7777 if p.exists() else new_file_mode()
     if backup_suffix and p.exists():
         _replace_with(p.with_name(p.name + backup_suffix), p.read_bytes(), mode)
     _replace_with(p, data, mode)
 
 
-def _new_file_mode() -> int:
+def new_file_mode() -> int:
     """0o666 less the umask, as open() would create the file (mkstemp makes it 0o600)."""
     umask = os.umask(0)
     os.umask(umask)

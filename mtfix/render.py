@@ -4,11 +4,10 @@ from __future__ import annotations
 import difflib
 import html
 import json
-import re
 from typing import Iterable
 
 from .edit import Edit, Result
-from .text import Document
+from .text import LINE_END_RE, Document
 
 ARROW = "\u2192"
 
@@ -100,9 +99,6 @@ def _patch_lines(text: str) -> list[str]:
 
 # ---- inline word diff (terminal) ----------------------------------------------------------
 
-# Rows end where `check` (Document.line_col) ends a line, so the views number lines as it
-# does; str.splitlines would also break at "\x0c" (pdftotext pages), "\u2028"...
-_LINE_END = re.compile(r"\r\n|\r|\n")
 # The other characters str.splitlines breaks at, shown escaped: a terminal would move to a
 # new line or page for them, and rich drops "\x0b" and "\x0c" silently.
 _VISIBLE = {
@@ -112,8 +108,9 @@ _VISIBLE = {
 
 
 def _lines(text: str, keepends: bool = False) -> list[str]:
+    """Rows end where `check` ends a line, so every view numbers lines as it does."""
     out, pos = [], 0
-    for m in _LINE_END.finditer(text):
+    for m in LINE_END_RE.finditer(text):
         out.append(text[pos : m.end() if keepends else m.start()])
         pos = m.end()
     if pos < len(text):

@@ -59,6 +59,11 @@ class Span:
     end: int
 
 
+# Where editors (and `check`'s line numbers) end a line; str.splitlines would also end one at
+# "\x0c" (pdftotext pages), "\u2028" and others.
+LINE_END_RE = re.compile(r"\r\n|\r|\n")
+
+
 class Document:
     """The original text plus lazily built indexes (lines, sentences, words)."""
 
@@ -72,7 +77,7 @@ class Document:
     @cached_property
     def _line_starts(self) -> list[int]:
         starts = [0]
-        for m in re.finditer(r"\r\n|\r|\n", self.text):
+        for m in LINE_END_RE.finditer(self.text):
             starts.append(m.end())
         return starts
 

@@ -179,7 +179,7 @@ def _run_locked(
         events.bar.close()
         # The workers are stopped by now; one stopped between creating a temporary file and
         # guarding it leaves the file behind (seen under load), and we hold the lock.
-        _clean_temporaries(Path(job.out))
+        _clean_temporaries(out)
         _say(
             f"mtfix batch: interrupted; {len(events.finished)} of {done_before + len(pending)} shards done; "
             f"run the same command again to resume"

@@ -14,10 +14,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..io import new_file_mode
 from .plan import JSONL, MARKER_FORMAT, PARQUET, TEXT, TMP_SUFFIX, Job, Shard
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 SPIN_THRESHOLD = 0.7  # as mtfix.evidence.SPUN_THRESHOLD; kept here so the writer imports no rules
 SPIN_BUCKETS = 10
@@ -30,7 +29,7 @@ class AtomicFile:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=TMP_SUFFIX, dir=self.path.parent)
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs should look like any new file
+        os.fchmod(fd, new_file_mode())  # mkstemp makes 0600; outputs should look like any new file
         self.fh = os.fdopen(fd, "wb")
         self.committed = False
 
