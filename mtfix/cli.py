@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .io import DEFAULT_MAX_BYTES, ExitCode, InputError, atomic_write, read_input
+from .io import DEFAULT_MAX_BYTES, EmptyInput, ExitCode, InputError, atomic_write, read_input
 
 # Sub-commands living in their own modules, imported only when invoked (or listed in --help).
 LAZY_COMMANDS = {
@@ -133,9 +133,49 @@ def build_options(kw: dict):
         for key in ("disable", "enable", "ignore"):
             if key in cli:
                 cli[key] = tuple(getattr(base, key)) + tuple(cli[key])
-        return Options.from_kwargs(base, **cli)
+        options = Options.from_kwargs(base, **cli)
     except ConfigError as exc:
         raise fail(str(exc), ExitCode.USAGE) from None
+    # A misspelt name would silently turn nothing off (or on): refuse it, as ruff and flake8
+    # refuse unknown codes, naming where it was given.
+    if path is not None:
+        _refuse_unknown_switches(options, base.disable, base.enable, config=path)
+    _refuse_unknown_switches(options, kw.get("disable") or (), kw.get("enable") or ())
+    return options
+
+
+def _refuse_unknown_switches(options, disable, enable, config: Path | None = None) -> None:
+    """A usage error for the first `disable` or `enable` value that names nothing, with the
+    closest known name; the values come from the `config` file, or else the command line."""
+    import difflib
+
+    from .pipeline import PROPOSERS, disable_names, unknown_disable_names
+    from .ruletable import RuleFileError
+
+    try:
+        unknown_disabled = unknown_disable_names(options, disable)
+    except RuleFileError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from None
+    unknown_enabled = [name for name in enable if name not in PROPOSERS]
+    if unknown_disabled:
+        key, name, problem = "disable", unknown_disabled[0], "no rule, table, kind or check has this name"
+        known = sorted(disable_names(options))
+        fallback = f"see '{_command_path()} --help'"
+    elif unknown_enabled:
+        key, name, problem = "enable", unknown_enabled[0], "no check has this name"
+        known = sorted(PROPOSERS)
+        fallback = f"known: {', '.join(known)}"
+    else:
+        return
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else fallback
+    where = f"{config}: {key}" if config is not None else f"--{key}"
+    raise fail(f"{where} {name!r}: {problem} ({hint})", ExitCode.USAGE)
+
+
+def _command_path() -> str:
+    ctx = click.get_current_context(silent=True)
+    return ctx.command_path if ctx is not None else "mtfix"
 
 
 def _pop_io(kw: dict) -> tuple[str, int]:
@@ -159,7 +199,11 @@ def run_repair(text: str, options):
 
 class _Outcome:
     """Repairs several files for `check`/`diff`: an unreadable one is reported and skipped,
-    and the exit code says whether any was unreadable (3) or had edits (1)."""
+    and the exit code says whether any was unreadable (3) or had edits (1).
+
+    Empty input given alone is an input error: there was nothing to check, which is likely a
+    mistake (an empty pipe, the wrong file). Among several files (a pre-commit hook passes every
+    staged one) an empty file is only noted: as for black, there is nothing wrong in it."""
 
     def __init__(self) -> None:
         self.found_any = False
@@ -170,8 +214,11 @@ class _Outcome:
             try:
                 src = read_input(path, encoding, max_bytes)
             except InputError as exc:
-                click.echo(f"mtfix: error: {exc}", err=True)
-                self.input_error = True
+                if isinstance(exc, EmptyInput) and len(files) > 1:
+                    click.echo(f"mtfix: {exc}: skipped, nothing to check", err=True)
+                else:
+                    click.echo(f"mtfix: error: {exc}", err=True)
+                    self.input_error = True
                 continue
             result = run_repair(src.text, options)
             self.found_any = self.found_any or bool(result.edits)
@@ -325,6 +372,7 @@ def diff(files, style, color, context_lines, **kw):
 
         console = Console(force_terminal=color, no_color=not color, highlight=False, soft_wrap=style == "inline")
     outcome = _Outcome()
+    pages = []
     for path, src, result in outcome.repair_each(files, encoding, max_bytes, options):
         name = _display_name(path)
         if style == "unified":
@@ -332,7 +380,7 @@ def diff(files, style, color, context_lines, **kw):
             sys.stdout.write(unified_diff(src.text, result.repaired, patch_name,
                                           n=3 if context_lines is None else context_lines))
         elif style == "html":
-            sys.stdout.write(html_report(name, result))
+            pages.append((name, result))  # one HTML document for all files, written at the end
         elif style == "side-by-side":
             console.print(side_by_side(name, result, color))
         else:
@@ -341,6 +389,8 @@ def diff(files, style, color, context_lines, **kw):
                 console.print(rendered)
             else:
                 sys.stdout.write(rendered)
+    if pages:
+        sys.stdout.write(html_report(pages))
     sys.stdout.flush()
     outcome.exit()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from .edit import Edit
+from .text import join_wrapped
 
 # A document is judged spun (and `spun` rules apply) at this score or above.
 SPUN_THRESHOLD = 0.7
@@ -35,7 +36,8 @@ def _sure(edit: Edit, ctx) -> bool:
 
 
 def score_by_document_evidence(ctx, edits: list[Edit]) -> list[Edit]:
-    sure_phrases = {e.found.lower() for e in edits if _sure(e, ctx)}
+    # One phrase whether or not a line break splits it ("safety\nmenace", "safety menace").
+    sure_phrases = {join_wrapped(e.found).lower() for e in edits if _sure(e, ctx)}
     sure = sum(1 for e in edits if _sure(e, ctx))
     # Distinct phrases count fully, repeats of one phrase only a little: one odd house
     # style repeated ten times is weaker evidence than ten different swaps.

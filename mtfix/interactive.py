@@ -24,7 +24,7 @@ import click
 
 from .edit import Edit, Result
 from .pipeline import apply
-from .text import Document
+from .text import Document, join_wrapped
 
 CHOICES = "yneiaq"
 CONTEXT_CHARS = 60
@@ -34,6 +34,11 @@ def _context(text: str, e: Edit) -> str:
     left = text[max(0, e.start - CONTEXT_CHARS) : e.start].split("\n")[-1]
     right = text[e.end : e.end + CONTEXT_CHARS].split("\n")[0]
     return f"{left}[{e.found} -> {e.replacement}]{right}"
+
+
+def _phrase(e: Edit) -> str:
+    """What "ignore" remembers: one line of the ignore file, wrapped in the text or not."""
+    return join_wrapped(e.found)
 
 
 class _EndOfAnswers(Exception):
@@ -61,7 +66,7 @@ def choose_edits(name: str, result: Result, ignore_file: str | None = None) -> l
     ignored: set[str] = set()
     candidates = [e for e in result.edits if e.fixable]
     for i, e in enumerate(candidates):
-        if e.found.lower() in ignored:
+        if _phrase(e).lower() in ignored:
             continue
         line, col = doc.line_col(e.start)
         status = "fix" if e in automatic else "suggestion"
@@ -80,11 +85,11 @@ def choose_edits(name: str, result: Result, ignore_file: str | None = None) -> l
             if own != e.found:
                 chosen.append(e.with_(replacement=own, source=f"{e.source}+user", reason=f"{e.reason}; edited by the user"))
         elif answer == "i":
-            ignored.add(e.found.lower())
+            ignored.add(_phrase(e).lower())
             if ignore_file:
-                _append_line(Path(ignore_file), e.found)
+                _append_line(Path(ignore_file), _phrase(e))
         elif answer == "a":
-            chosen.extend(x for x in candidates[i:] if x in automatic and x.found.lower() not in ignored)
+            chosen.extend(x for x in candidates[i:] if x in automatic and _phrase(x).lower() not in ignored)
             break
         elif answer == "q":
             break

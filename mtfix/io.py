@@ -25,6 +25,10 @@ class InputError(Exception):
     """An input mtfix refuses; str() is the one-line message."""
 
 
+class EmptyInput(InputError):
+    """An input with nothing in it but whitespace: an error alone, skipped among several."""
+
+
 @dataclass
 class Source:
     name: str  # path as given, or "<stdin>"
@@ -42,7 +46,7 @@ _BYTE_ORDER_MARKS = {
 
 def decode(data: bytes, name: str, encoding: str = "utf-8", allow_empty: bool = False) -> Source:
     if not data and not allow_empty:
-        raise InputError(f"{name}: empty input")
+        raise EmptyInput(f"{name}: empty input")
     if b"\x00" in data[:8192] and not encoding.lower().startswith("utf-16"):
         raise InputError(f"{name}: binary data (NUL bytes); mtfix reads text")
     bom = False
@@ -68,7 +72,7 @@ def decode(data: bytes, name: str, encoding: str = "utf-8", allow_empty: bool = 
     except LookupError:
         raise InputError(f"unknown encoding {encoding!r}") from None
     if not text.strip() and not allow_empty:
-        raise InputError(f"{name}: empty input (only whitespace)")
+        raise EmptyInput(f"{name}: empty input (only whitespace)")
     # The BOM stays in the text: offsets then match the file, and a repaired file keeps it.
     return Source(name=name, text=text, bom=bom, encoding=output_encoding(enc))
 

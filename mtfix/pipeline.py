@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Protocol
 
 from . import __version__
-from .edit import Edit, Result
+from .edit import KINDS, Edit, Result
 from .options import Options
-from .ruletable import RuleSet, load_rules
+from .ruletable import BUILTIN_TABLES, RuleSet, load_rules, rule_table_names
 from .text import Document, not_prose_spans, shared_ends
 
 
@@ -68,6 +68,16 @@ PROPOSERS: dict[str, Callable | str] = {
     # The seq2seq restorer (mtfix/restorer/): opt-in, in no mode until a trained adapter ships.
     "restorer": "mtfix.restorer.propose:propose_restorer",
 }
+# The finer rule ids a proposer tags its edits with (`Edit.source`), which `disable` may name
+# one by one; the rules proposer's ids come from its tables, and the other proposers tag their
+# edits with their own name.
+PROPOSER_RULE_IDS: dict[str, tuple[str, ...]] = {
+    "mt-boundary": ("mt/boundary",),
+    "mt-fragment": ("mt/fragment",),
+    "mt-leftover": ("mt/doubled-word", "mt/doubled-punct"),
+    "mt-spacing": ("mt/spacing", "mt/foreign-word"),
+    "mt-pronoun": ("mt/pronoun",),
+}
 SCORERS: dict[str, Callable | str] = {
     "evidence": "mtfix.evidence:score_by_document_evidence",
     "lm": "mtfix.lm.scorer:score_with_language_model",
@@ -93,8 +103,11 @@ class UnknownComponent(KeyError):
     pass
 
 
-def register_proposer(name: str, fn: Callable | str) -> None:
+def register_proposer(name: str, fn: Callable | str, rule_ids: Iterable[str] = ()) -> None:
+    """Add a proposer; `rule_ids` are the sources its edits carry besides its own name."""
     PROPOSERS[name] = fn
+    if rule_ids:
+        PROPOSER_RULE_IDS[name] = tuple(rule_ids)
 
 
 def register_scorer(name: str, fn: Callable | str) -> None:
@@ -111,6 +124,29 @@ def _resolve_entry(registry: dict, name: str, what: str) -> Callable:
         entry = getattr(importlib.import_module(module), attr)
         registry[name] = entry
     return entry
+
+
+def disable_names(options: Options) -> frozenset[str]:
+    """Every value `disable` acts on in a run with these options: proposers and their rule
+    ids, edit kinds, and the tables, rule ids and found phrases of the built-in and the
+    user's rule tables (built-in ones even when not loaded, so that a shared configuration
+    stays valid for a run restricted to some tables)."""
+    return _cheap_disable_names() | rule_table_names(BUILTIN_TABLES, options.rules)
+
+
+def _cheap_disable_names() -> frozenset[str]:
+    rule_ids = (rule_id for ids in PROPOSER_RULE_IDS.values() for rule_id in ids)
+    return frozenset((*PROPOSERS, *rule_ids, *KINDS, *BUILTIN_TABLES))
+
+
+def unknown_disable_names(options: Options, names: Iterable[str]) -> list[str]:
+    """The `names` that no proposer, rule id, kind, table or found phrase has."""
+    cheap = _cheap_disable_names()
+    rest = [n for n in names if n not in cheap]
+    if not rest:
+        return []  # the common case: no rule table needs reading
+    known = disable_names(options)
+    return [n for n in rest if n not in known]
 
 
 _RULESET_CACHE: dict[tuple, RuleSet] = {}

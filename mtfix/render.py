@@ -4,6 +4,7 @@ from __future__ import annotations
 import difflib
 import html
 import json
+import re
 from typing import Iterable
 
 from .edit import Edit, Result
@@ -122,17 +123,17 @@ def _visible(s: str) -> str:
     return s.translate(_VISIBLE)
 
 
-def _segments(result: Result, edits: list[Edit]):
-    """Split the original into (kind, text, edit) pieces: kind is 'same' or 'edit'."""
-    pos = 0
-    text = result.original
+def _segments(text: str, edits: list[Edit], start: int, end: int):
+    """Split text[start:end], which holds `edits`, into (kind, text, edit) pieces: kind is
+    'same' or 'edit'."""
+    pos = start
     for e in sorted(edits, key=lambda e: e.start):
         if e.start > pos:
             yield "same", text[pos : e.start], None
         yield "edit", text[e.start : e.end], e
         pos = e.end
-    if pos < len(text):
-        yield "same", text[pos:], None
+    if pos < end:
+        yield "same", text[pos:end], None
 
 
 def _context_lines(text: str, edits: list[Edit], context: int) -> list[tuple[int, int]]:
@@ -283,38 +284,91 @@ mark{{background:#ffd;border-bottom:2px dotted #c90}} sup{{color:#06c;font-size:
 """
 
 
-def html_report(path: str, result: Result) -> str:
+# Two or more line ends in a row (a blank line) end a paragraph. The line ends are
+# LINE_END_RE's; "\r" is one only where no "\n" follows, or the repeat would backtrack and
+# read a single "\r\n" as two.
+_PARAGRAPH_BREAK_RE = re.compile(r"(?:\r\n|\r(?!\n)|\n){2,}")
+
+
+def html_report(files: Iterable[tuple[str, Result]]) -> str:
+    """One page for all the files, one section each under its name: a reader (or a browser
+    given one `mtfix diff --style html a b > report.html`) sees a single document."""
+    files = list(files)
+    single = len(files) == 1
+    title = files[0][0] if single else f"{len(files)} files"
+    parts = [_HTML_HEAD.format(title=html.escape(title))]
+    if not single:
+        parts.append(f"<h1>mtfix: {html.escape(title)}</h1>\n")
+    for path, result in files:
+        parts.append(_html_section(path, result, heading="h1" if single else "h2"))
+    parts.append("</body></html>\n")
+    return "".join(parts)
+
+
+def _html_section(path: str, result: Result, heading: str) -> str:
     applied = set(result.applied)
     numbers = {e: i for i, e in enumerate(result.edits, 1)}
-    parts = [_HTML_HEAD.format(title=html.escape(path)), f"<h1>{html.escape(path)}</h1>"]
+    parts = [f"<section><{heading}>{html.escape(path)}</{heading}>"]
     parts.append(
-        f'<p class="meta">{len(result.edits)} edits, {len(result.applied)} applied; '
+        f'<p class="meta">{len(result.edits)} edit{"" if len(result.edits) == 1 else "s"}, {len(result.applied)} applied; '
         f"spin score {result.spin_score:.2f}; {html.escape(result.signature)}</p><div>"
     )
-    body = []
-    for kind, chunk, e in _segments(result, result.edits):
-        if kind == "same":
-            body.append(html.escape(chunk))
-            continue
-        n = numbers[e]
-        title = html.escape(e.reason, quote=True)
-        if e in applied:
-            body.append(
-                f'<del title="{title}">{html.escape(chunk)}</del>'
-                f'<ins title="{title}">{html.escape(e.replacement or "")}</ins><sup>{n}</sup>'
+    for start, end, edits in _paragraphs(result.original, result.edits):
+        body = []
+        for kind, chunk, e in _segments(result.original, edits, start, end):
+            if kind == "same":
+                body.append(_html_lines(chunk))
+                continue
+            n = numbers[e]
+            title = html.escape(e.reason, quote=True)
+            if e in applied:
+                body.append(
+                    f'<del title="{title}">{_html_lines(chunk)}</del>'
+                    f'<ins title="{title}">{_html_lines(e.replacement or "")}</ins><sup>{n}</sup>'
+                )
+            else:
+                body.append(f'<mark title="{title}">{_html_lines(chunk)}</mark><sup>{n}</sup>')
+        parts.append(f"<p>{''.join(body)}</p>")
+    parts.append("</div>")
+    if result.edits:
+        parts.append("<ol>")
+        for e in result.edits:
+            status = "applied" if e in applied else "suggestion"
+            parts.append(
+                f"<li><b>{html.escape(_show(e.found))}</b> {ARROW} <b>{html.escape(_show(e.replacement))}</b> "
+                f"&mdash; {status}, {e.confidence:.2f}, <code>{html.escape(e.source)}</code><br>"
+                f"{html.escape(e.reason)}</li>"
             )
-        else:
-            body.append(f'<mark title="{title}">{html.escape(chunk)}</mark><sup>{n}</sup>')
-    text = "".join(body)
-    paras = [p.replace("\n", "<br>") for p in text.replace("\r\n", "\n").split("\n\n")]
-    parts.append("".join(f"<p>{p}</p>" for p in paras if p.strip()))
-    parts.append("</div><ol>")
-    for e in result.edits:
-        status = "applied" if e in applied else "suggestion"
-        parts.append(
-            f"<li><b>{html.escape(e.found)}</b> {ARROW} <b>{html.escape(e.replacement or '(no fix)')}</b> "
-            f"&mdash; {status}, {e.confidence:.2f}, <code>{html.escape(e.source)}</code><br>"
-            f"{html.escape(e.reason)}</li>"
-        )
-    parts.append("</ol></body></html>\n")
+        parts.append("</ol>")
+    parts.append("</section>\n")
     return "".join(parts)
+
+
+def _paragraphs(text: str, edits: list[Edit]) -> list[tuple[int, int, list[Edit]]]:
+    """(start, end, edits) of each paragraph that has words or edits. A blank line inside an
+    edit does not end its paragraph: the edit is drawn whole, so the markup stays nested."""
+    edits = sorted(edits, key=lambda e: (e.start, e.end))
+    out, pos, taken, ahead = [], 0, 0, 0
+    breaks = [m.span() for m in _PARAGRAPH_BREAK_RE.finditer(text)]
+    for cut_start, cut_end in [*breaks, (len(text), len(text))]:
+        while ahead < len(edits) and edits[ahead].end <= cut_start:
+            ahead += 1
+        if ahead < len(edits) and edits[ahead].start < cut_end:
+            continue  # the blank line is inside an edit
+        mine, taken = edits[taken:ahead], ahead
+        # Line ends at its edges would show as empty lines; an edit's own text is kept whole.
+        first = mine[0].start if mine else cut_start
+        last = max((e.end for e in mine), default=pos)
+        start, end = pos, cut_start
+        while start < first and text[start] in "\r\n":
+            start += 1
+        while end > max(last, start) and text[end - 1] in "\r\n":
+            end -= 1
+        if text[start:end].strip() or mine:
+            out.append((start, end, mine))
+        pos = cut_end
+    return out
+
+
+def _html_lines(text: str) -> str:
+    return "<br>".join(html.escape(line) for line in LINE_END_RE.split(text))

@@ -11,8 +11,11 @@ from .ruletable import Rule, RuleSet
 from .text import (
     WORD_RE,
     at_sentence_start,
+    has_line_break,
     indefinite_article,
     is_word_char,
+    join_wrapped,
+    keep_line_breaks,
     transfer_apostrophes,
     transfer_case,
 )
@@ -98,10 +101,37 @@ def _looks_like_name(text: str, start: int, found: str) -> bool:
     words = found.split()
     for i, w in enumerate(words):
         if w[:1].isupper():
-            if i == 0 and at_sentence_start(text, start):
+            if i == 0 and at_sentence_start(text, start) and not _continues_a_wrapped_line(text, start):
                 continue
             return True
     return False
+
+
+# Words a line can end in only when the sentence goes on: a heading never ends in "the".
+_LINE_GOES_ON = frozenset(
+    "a an the of to in on at by for from with into onto and or nor but as than that which who "
+    "whose whom his her its their our your my this these those".split()
+)
+
+
+def _continues_a_wrapped_line(text: str, start: int) -> bool:
+    """Whether `start` opens a line that carries on the line before, which ends in a comma or a
+    word no sentence or heading ends in ("the\nSafety Council"): a capital there is a name,
+    not a sentence start."""
+    i = start - 1
+    while i >= 0 and text[i] in " \t\"'\u201c\u2018([\u00ab":
+        i -= 1
+    if i < 0 or text[i] not in "\r\n":
+        return False
+    i -= 2 if text[i] == "\n" and i > 0 and text[i - 1] == "\r" else 1
+    while i >= 0 and text[i] in " \t":
+        i -= 1
+    if i >= 0 and text[i] == ",":
+        return True
+    j = i
+    while j >= 0 and text[j].isalpha():
+        j -= 1
+    return text[j + 1 : i + 1] in _LINE_GOES_ON
 
 
 def _choose_form(by_tag, prev_text: str) -> tuple[str, ...]:
@@ -109,7 +139,9 @@ def _choose_form(by_tag, prev_text: str) -> tuple[str, ...]:
     if len(tags) == 1:
         return next(iter(tags.values()))
     if "VBD" in tags and "VBN" in tags and tags["VBD"] != tags["VBN"]:
-        clause = re.split(r"[,;:.!?\n]", prev_text[-50:])[-1]
+        # A line break ends the clause unless it only wraps a line ("had\\nnoticed" -> "had seen";
+        # the "x" stands for the phrase, which closes a break just before it).
+        clause = re.split(r"[,;:.!?\n\r]", join_wrapped(prev_text[-50:] + "x")[:-1])[-1]
         prev_words = [w.lower().replace("\u2019", "'") for w in WORD_RE.findall(clause)][-6:]
         if any(w in _PERFECT_AUX or w.endswith(("'ve", "'s", "'d")) for w in prev_words):
             return tags["VBN"]
@@ -121,6 +153,8 @@ def _choose_form(by_tag, prev_text: str) -> tuple[str, ...]:
 
 
 def _reason(rule: Rule, found: str, replacement: str) -> str:
+    if has_line_break(found):  # a reason is one line
+        found, replacement = " ".join(found.split()), " ".join(replacement.split())
     alt = " (or " + ", ".join(f"'{r}'" for r in rule.replacements[1:]) + ")" if rule.ambiguous else ""
     target = f"'{replacement}'{alt}"
     if rule.kind == "tortured-phrase":
@@ -134,10 +168,14 @@ def _reason(rule: Rule, found: str, replacement: str) -> str:
 
 def propose_rules(ctx) -> list[Edit]:
     text = ctx.doc.text
-    folded = ctx.doc.folded
+    # Matched with hard-wrapped lines joined, so "safety\nmenace" is "safety menace"; the
+    # offsets are mapped back to the text's.
+    joined = ctx.doc.joined
     candidates: list[tuple[int, int, Rule, tuple[str, ...]]] = []
     n = len(text)
-    for start, end, entries in matcher_for(ctx.ruleset).matches(folded):
+    moved = joined.moved
+    for jstart, jend, entries in matcher_for(ctx.ruleset).matches(joined.text):
+        start, end = (joined.original(jstart), joined.original(jend - 1) + 1) if moved else (jstart, jend)
         if start > 0 and is_word_char(text[start - 1]):
             continue
         if end < n and is_word_char(text[end]):
@@ -149,13 +187,17 @@ def propose_rules(ctx) -> list[Edit]:
         prev, nxt = _neighbours(text, start, end)
         for entry in entries:
             rule = entry.rule
-            if rule.case_sensitive and found.replace("\u2019", "'") not in (rule.found, rule.found.upper()):
-                continue
+            if rule.case_sensitive:
+                spelled = join_wrapped(found).replace("\u2019", "'")
+                if spelled not in (rule.found, rule.found.upper()):
+                    continue
             if not rule.case_sensitive and _looks_like_name(text, start, found):
                 continue
             if not all(c.holds_at(prev, nxt, ctx.doc) for c in rule.conditions):
                 continue
-            candidates.append((start, end, rule, _choose_form(entry.by_tag, text[max(0, start - 40) : start])))
+            # The 40 characters before the phrase, line breaks joined (the same words wrapped or not).
+            before = text[joined.original(max(0, jstart - 40)) : start]
+            candidates.append((start, end, rule, _choose_form(entry.by_tag, before)))
             break
     # Longest match first, then leftmost: "safety menace" beats "safety" and "menace".
     candidates.sort(key=lambda c: (-(c[1] - c[0]), c[0]))
@@ -169,18 +211,25 @@ def propose_rules(ctx) -> list[Edit]:
             continue
         taken_starts.insert(i, start)
         taken_ends.insert(i, end)
-        edits.append(_make_edit(text, start, end, rule, forms))
+        edit = _make_edit(text, start, end, rule, forms)
+        if edit is not None:
+            edits.append(edit)
     return edits
 
 
-def _make_edit(text: str, start: int, end: int, rule: Rule, forms: tuple[str, ...]) -> Edit:
+def _make_edit(text: str, start: int, end: int, rule: Rule, forms: tuple[str, ...]) -> Edit | None:
     found = text[start:end]
     options = tuple(transfer_apostrophes(found, transfer_case(found, f)) for f in forms)
+    if has_line_break(found):
+        kept = [keep_line_breaks(text, start, end, o) for o in options]
+        if kept[0] is None:
+            return None
+        options = tuple(o for o in kept if o is not None)
     replacement = options[0]
     # a/an agreement: "an assistance" -> "a help" needs the article too.
     # Searched in place (not in a slice) so a word ending in "a" is never read as the article.
     m = _ARTICLE_BEFORE_RE.search(text, max(0, start - 40), start)
-    if m and not found.lower().startswith(("a ", "an ")):
+    if m and not join_wrapped(found).lower().startswith(("a ", "an ")):
         article = m.group(1)
         # The table's own spelling, not the case-carried one: "A MENTION" -> "A SAY", and
         # "SAY" is not an acronym to be read letter by letter.

@@ -234,6 +234,22 @@ def load_user_table(path: str | Path) -> tuple[str, str, list[Rule]]:
     return p.stem, text, parse_table(text, p.stem, str(p))
 
 
+def rule_table_names(tables: Iterable[str], user_files: Iterable[str | Path] = ()) -> set[str]:
+    """What `disable` can name in these tables: each table, and each rule by id and by found
+    phrase. Only the found column is read: parsing and inflecting every row takes seconds."""
+    sources = [(name, builtin_table_text(name)) for name in dict.fromkeys(tables)]
+    sources += [(p.stem, text) for p, text in map(_read_user_table, user_files)]
+    names: set[str] = set()
+    for table, text in sources:
+        names.add(table)
+        rows = (line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+        next(rows, None)  # the header
+        for row in rows:
+            found = row.split("\t", 1)[0].strip()
+            names.update((found, rule_id(table, found)))
+    return names
+
+
 @lru_cache(maxsize=1)
 def _code_digest() -> str:
     """The matching code is part of the cache key: a pickle made by other code is never used."""

@@ -62,6 +62,121 @@ class Span:
 # Where editors (and `check`'s line numbers) end a line; str.splitlines would also end one at
 # "\x0c" (pdftotext pages), "\u2028" and others.
 LINE_END_RE = re.compile(r"\r\n|\r|\n")
+# A line break of hard-wrapped text (e-mail, plain-text documents, Markdown paragraphs): one
+# line break with the spaces and tabs around it, between two words. A blank line (two line
+# breaks) ends a paragraph and never matches; nor does a line starting with a quote marker
+# ("> ") or any other non-space character, which is then the next word.
+WRAP_RE = re.compile(r"(?<=\S)[ \t]*(?:\r\n|\r|\n)[ \t]*(?=\S)")
+# The end of a WRAP_RE match, for `JoinedText`, which searches from the line break: a pattern
+# starting with one literal character is found at C speed, several times faster than WRAP_RE.
+_LF_BREAK_RE = re.compile(r"\n[ \t]*(?=\S)")
+_CR_BREAK_RE = re.compile(r"\r\n?[ \t]*(?=\S)")
+_ANY_BREAK_RE = re.compile(r"(?:\r\n?|\n)[ \t]*(?=\S)")
+_BARE_LF_RE = re.compile(r"\n(?<=\S\n)(?=\S)")
+
+
+def has_line_break(s: str) -> bool:
+    return "\n" in s or "\r" in s
+
+
+def join_wrapped(s: str) -> str:
+    """`s` with each hard-wrapping line break (and the spaces and tabs around it) made one
+    space: "safety\\n  menace" -> "safety menace". Other text, blank lines included, stays."""
+    return WRAP_RE.sub(" ", s) if has_line_break(s) else s
+
+
+def keep_line_breaks(text: str, start: int, end: int, replacement: str) -> str | None:
+    """`replacement` for the hard-wrapped `text[start:end]`, keeping its line breaks, so that a
+    fix never reflows the text. With as many words as the found phrase, the found phrase's
+    separators go back between the words in order ("safety\\nmenace" -> "security\\nthreat");
+    otherwise a line break stays at its word gap or, past the replacement's last gap, at that
+    one ("could also\\nbe" -> "may\\nbe"). A break the replacement has no gap for (a phrase
+    becoming one word) goes before it or, at the start of a line, after it when a space and more
+    words follow (a second one after it); None (no fix) where that would make a blank line or
+    start a line with punctuation."""
+    gaps = re.findall(r"\s+", text[start:end])
+    words = replacement.split()
+    if len(words) == len(gaps) + 1:
+        return "".join(w + g for w, g in zip(words, gaps)) + words[-1]
+    seps = [" "] * (len(words) - 1)
+    left: list[str] = []  # breaks with no gap left for them
+    slot = len(seps)
+    for k in reversed(range(len(gaps))):
+        if not has_line_break(gaps[k]):
+            continue
+        slot = min(k, slot - 1)
+        if slot < 0:
+            left.append(gaps[k])
+        else:
+            seps[slot] = gaps[k]
+    out = "".join(w + s for w, s in zip(words, seps)) + words[-1]
+    if not left:
+        return out
+    # The spaces already before (or after) the phrase stay: only the break and its far side move.
+    i, j = start, end
+    while i > 0 and text[i - 1] in " \t":
+        i -= 1
+    while j < len(text) and text[j] in " \t":
+        j += 1
+    before_ok = i > 0 and text[i - 1] not in "\r\n"
+    after_ok = end < j < len(text) and text[j] not in "\r\n"
+    left.reverse()  # in text order
+    if len(left) == 1 and before_ok:
+        return left[0].lstrip(" \t") + out
+    if len(left) == 1 and after_ok:
+        return out + left[0].rstrip(" \t")
+    if len(left) == 2 and before_ok and after_ok:
+        return left[0].lstrip(" \t") + out + left[1].rstrip(" \t")
+    return None
+
+
+class JoinedText:
+    """A text with its hard-wrapped lines joined (as `join_wrapped` does), for matching phrases
+    that a line break splits, and the way back: `original(pos)` is where position `pos` of
+    `text` lies in the given text. A joined space maps to the start of its run of whitespace."""
+
+    __slots__ = ("text", "_at", "_shift")
+
+    def __init__(self, text: str):
+        self.text = text
+        self._at = [0]  # positions of the joined text from which ...
+        self._shift = [0]  # ... this many characters have been removed before them
+        if "\r" not in text:
+            if text.count("\n") == 2 * text.count("\n\n"):
+                return  # one line, or only blank lines between paragraphs: nothing to join
+            # Most wrapped lines end in a bare "\n", joined one character for one at C speed;
+            # the loop below sees only the rest (blank lines, indented or space-ended lines).
+            text = self.text = _BARE_LF_RE.sub(" ", text)
+            breaks = _LF_BREAK_RE
+        else:
+            breaks = _CR_BREAK_RE if text.count("\n") == text.count("\r\n") else _ANY_BREAK_RE
+        lines: list[str] = []  # the text between joined breaks
+        last = shift = 0
+        for m in breaks.finditer(text):
+            a, b = m.span()
+            while a > 0 and text[a - 1] in " \t":
+                a -= 1
+            if a == 0 or text[a - 1].isspace():
+                continue  # a blank line, or the text's first line
+            lines.append(text[last:a])
+            last = b
+            if b - a > 1:
+                shift += b - a - 1
+                self._at.append(b - shift)
+                self._shift.append(shift)
+        if lines:
+            lines.append(text[last:])
+            self.text = " ".join(lines)
+
+    @property
+    def moved(self) -> bool:
+        """Whether any offset differs from the given text's."""
+        return len(self._at) > 1
+
+    def original(self, pos: int) -> int:
+        if len(self._at) == 1:
+            return pos
+        return pos + self._shift[bisect.bisect_right(self._at, pos) - 1]
 
 
 class Document:
@@ -73,6 +188,11 @@ class Document:
     @cached_property
     def folded(self) -> str:
         return fold_for_search(self.text)
+
+    @cached_property
+    def joined(self) -> JoinedText:
+        """`folded` with hard-wrapped lines joined, for phrase matching across line breaks."""
+        return JoinedText(self.folded)
 
     @cached_property
     def _line_starts(self) -> list[int]:

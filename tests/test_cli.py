@@ -12,10 +12,12 @@ import stat
 import subprocess
 import sys
 import threading
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from mtfix.edit import Edit, Result
 from mtfix.io import ExitCode
 from mtfix.ruletable import builtin_table_text
 
@@ -157,6 +159,32 @@ def test_one_bad_file_among_good_ones_still_reports_the_good(run_cli, tmp_path, 
     assert "safety menace" in run.out
 
 
+@pytest.mark.parametrize("command", ["check", "diff"])
+def test_an_empty_file_among_several_is_skipped_with_a_note(run_cli, tmp_path, command, spun_file, clean_file):
+    # A pre-commit hook passes every staged file; an empty one is nothing wrong (black agrees).
+    empty, blank = tmp_path / "empty.md", tmp_path / "blank.md"
+    empty.write_bytes(b"")
+    blank.write_bytes(b" \r\n\t\n")
+    run = run_cli([command, *RULES, clean_file, empty, blank])
+    assert run.code == ExitCode.OK
+    assert run.err_lines == [
+        f"mtfix: {empty}: empty input: skipped, nothing to check",
+        f"mtfix: {blank}: empty input (only whitespace): skipped, nothing to check",
+    ]
+    assert run_cli([command, *RULES, empty, spun_file]).code == ExitCode.FOUND
+    assert run_cli([command, *RULES, empty, blank]).code == ExitCode.OK
+
+
+@pytest.mark.parametrize(
+    "markdown", ["```python\nsafety_menace = 1\n```\n", "\n~~~\nThe safety menace.\n~~~\n\n", "`safety menace`\n"]
+)
+def test_markdown_with_code_and_no_prose_is_not_empty_input(run_cli, tmp_path, markdown):
+    path = tmp_path / "code.md"
+    path.write_text(markdown, encoding="utf-8")
+    run = run_cli(["check", *RULES, path])
+    assert (run.code, run.out, run.err) == (ExitCode.OK, "", "")
+
+
 def test_keyboard_interrupt_exits_130(run_cli, monkeypatch, spun_file):
     import mtfix.pipeline
 
@@ -242,6 +270,74 @@ def test_enable_adds_a_proposer_to_the_mode_from_flags_and_config(run_cli, tmp_p
     (tmp_path / ".mtfix.toml").write_text('enable = ["mt-spacing"]\n')
     assert run_cli(["check", glued]).code == ExitCode.FOUND
     assert run_cli(["check", "--disable", "mt-spacing", glued]).code == ExitCode.OK
+
+
+@pytest.mark.parametrize(
+    "args, suggestion",
+    [
+        (["--disable", "core_rules/safety-menac"], "core_rules/safety-menace"),
+        (["--disable", "news/mentoin"], "news/mention"),  # a built-in table, even when not loaded
+        (["--disable", "mt-leftovers"], "mt-leftover"),
+        (["--disable", "mt/doubled-words"], "mt/doubled-word"),
+        (["--disable", "synonym-swaps"], "synonym-swap"),
+        (["--enable", "mt-spacin"], "mt-spacing"),
+    ],
+)
+def test_a_misspelt_disable_or_enable_name_is_a_usage_error_naming_the_closest(run_cli, spun_file, args, suggestion):
+    run = run_cli(["check", *RULES, *args, spun_file])
+    assert run.code == ExitCode.USAGE and run.out == ""
+    assert_one_error_line(run)
+    assert run.err.startswith(f"mtfix: error: {args[0]} {args[1]!r}: ")
+    assert run.err.rstrip().endswith(f"(did you mean {suggestion!r}?)")
+
+
+@pytest.mark.parametrize(
+    "config, given, suggestion",
+    [
+        ('disable = ["news/mention", "mt-boundry"]', "disable 'mt-boundry'", "mt-boundary"),
+        ('enable = ["mt-spacing", "restorr"]', "enable 'restorr'", "restorer"),
+    ],
+)
+def test_a_misspelt_name_in_the_config_file_is_a_usage_error_naming_the_file(
+    run_cli, tmp_path, monkeypatch, clean_file, config, given, suggestion
+):
+    (tmp_path / ".mtfix.toml").write_text(config + "\n")
+    monkeypatch.chdir(tmp_path)
+    run = run_cli(["check", clean_file])
+    assert run.code == ExitCode.USAGE
+    assert_one_error_line(run)
+    assert f".mtfix.toml: {given}: " in run.err and f"(did you mean {suggestion!r}?)" in run.err
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "core_rules/safety-menace",  # a rule id
+        "safety menace",  # a rule's found phrase
+        "core_rules",  # a user table
+        "news/mention",  # a built-in table's rule id
+        "tortured",  # a built-in table
+        "synonym-swap",  # a kind
+        "mt-other",  # an MT check's kind
+        "rules",  # a check
+        "mt-pronoun",  # a check the mode does not run
+        "mt/foreign-word",  # a check's rule id
+    ],
+)
+def test_every_kind_of_name_disable_takes_is_accepted(run_cli, spun_file, name):
+    run = run_cli(["check", *RULES, "--disable", name, spun_file])
+    assert run.code in (ExitCode.OK, ExitCode.FOUND) and run.err == ""
+
+
+def test_the_rule_ids_of_a_registered_proposer_can_be_disabled(run_cli, monkeypatch, spun_file):
+    from mtfix import pipeline
+
+    monkeypatch.setattr(pipeline, "PROPOSERS", dict(pipeline.PROPOSERS))
+    monkeypatch.setattr(pipeline, "PROPOSER_RULE_IDS", dict(pipeline.PROPOSER_RULE_IDS))
+    pipeline.register_proposer("house-style", lambda ctx: [], rule_ids=["house/serial-comma"])
+    assert run_cli(["check", *RULES, "--disable", "house/serial-comma", spun_file]).code == ExitCode.FOUND
+    run = run_cli(["check", *RULES, "--disable", "house/serial-coma", spun_file])
+    assert run.code == ExitCode.USAGE and "(did you mean 'house/serial-comma'?)" in run.err
 
 
 def test_ignored_phrases_are_never_changed_from_flags_files_and_config(run_cli, tmp_path, monkeypatch):
@@ -394,6 +490,16 @@ def test_fix_interactive_ignore_saves_the_phrase_and_stdin_input_is_refused(run_
     assert_one_error_line(refused)
 
 
+def test_fix_interactive_ignores_a_wrapped_phrase_as_one_line(run_cli, tmp_path):
+    src, words = tmp_path / "a.txt", tmp_path / "words.txt"
+    src.write_text("A safety\nmenace. Another safety menace.\n")
+    words.write_text("")
+    run = run_cli(["fix", "--no-config", "--interactive", "--ignore-file", words, src], stdin="i\n")
+    assert "a.txt:1:3: fix" in run.err and "a.txt:2:" not in run.err  # asked once, at the wrapped one
+    assert run.out == "A safety\nmenace. Another safety menace.\n"
+    assert words.read_text() == "safety menace\n"
+
+
 def test_fix_check_writes_nothing(run_cli, spun_file, clean_file):
     run = run_cli(["fix", "--check", *RULES, spun_file])
     assert run.code == ExitCode.FOUND and run.out == ""
@@ -449,6 +555,79 @@ def test_diff_side_by_side_and_html(run_cli, spun_file):
     page = run_cli(["diff", "--style", "html", *RULES, spun_file]).out
     assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
     assert "<del" in page and "<ins" in page and "security threat" in page
+
+
+class HtmlOutline(HTMLParser):
+    """Checks that a page is one well-nested document and collects its headings as
+    (tag, enclosing tag, text)."""
+
+    VOID = {"meta", "br"}
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.declarations, self.roots, self.open, self.headings = [], 0, [], []
+        self.feed(page)
+        self.close()
+        assert self.open == [], f"never closed: {self.open}"
+
+    def handle_decl(self, decl):
+        self.declarations.append(decl)
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.VOID:
+            return
+        self.roots += not self.open
+        self.open.append(tag)
+
+    def handle_endtag(self, tag):
+        assert self.open[-1:] == [tag], f"</{tag}> closes {self.open[-1:]}"
+        self.open.pop()
+
+    def handle_data(self, data):
+        if self.open and self.open[-1] in ("h1", "h2"):
+            self.headings.append((self.open[-1], self.open[-2], data))
+
+
+def test_diff_html_of_several_files_is_one_document_with_a_section_each(run_cli, spun_file, clean_file):
+    run = run_cli(["diff", "--style", "html", *RULES, spun_file, clean_file])
+    assert run.code == ExitCode.FOUND
+    page = HtmlOutline(run.out)
+    assert page.declarations == ["doctype html"] and page.roots == 1
+    assert page.headings == [
+        ("h1", "body", "mtfix: 2 files"),
+        ("h2", "section", str(spun_file)),
+        ("h2", "section", str(clean_file)),
+    ]
+    assert "<title>mtfix: 2 files</title>" in run.out
+    single = HtmlOutline(run_cli(["diff", "--style", "html", *RULES, spun_file]).out)
+    assert single.headings == [("h1", "section", str(spun_file))]
+
+
+def test_diff_html_keeps_an_edit_across_a_blank_line_whole():
+    from mtfix.render import html_report
+
+    text = "First line.\r\rjoined here.\r"
+    joined = Edit(10, 14, ".\r\rj", ", j", "mt-boundary", "mt/boundary", 0.9, True, "test")
+    result = Result(original=text, edits=[joined], repaired="First line, joined here.\r", applied=[joined])
+    page = html_report([("doc.txt", result)])
+    HtmlOutline(page)
+    assert "<p>First line<del" in page and ">.<br><br>j</del><ins" in page and "\r" not in page
+    assert ">1 edit, 1 applied;" in page
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+def test_every_view_ends_lines_and_paragraphs_where_check_does(run_cli, tmp_path, end):
+    path = tmp_path / "ends.txt"
+    lines = ["The safety menace grew.", "Officials spoke.", "", "The safety menace waned.", ""]
+    path.write_bytes(end.join(lines).encode())
+    check = run_cli(["check", *RULES, path]).out
+    assert [m.group(1) for m in re.finditer(r"ends\.txt:(\d+):", check)] == ["1", "4"]
+    inline = run_cli(["diff", "--no-color", *RULES, path]).out
+    assert "    1 | The [-safety menace-]{+security threat+}[1] grew.\n" in inline
+    assert "    4 | The [-safety menace-]{+security threat+}[2] waned.\n" in inline
+    page = run_cli(["diff", "--style", "html", *RULES, path]).out
+    assert "</sup> grew.<br>Officials spoke.</p><p>The <del" in page and "</sup> waned.</p></div>" in page
+    assert "\r" not in page
 
 
 @pytest.mark.parametrize("sep", ["\x0c", "\x0b", "\x1c", "\x85", "\u2028", "\u2029"])

@@ -258,6 +258,115 @@ def test_a_capitalised_word_after_a_byte_order_mark_starts_a_sentence():
     assert fixed("\ufeffConsultants said so. " + EVIDENCE).startswith("\ufeffExperts said so.")
 
 
+# ---- phrases hard-wrapped across a line break (e-mail, plain text, Markdown paragraphs) -----
+
+# One line break, any convention, with the spaces and tabs around it that wrapping leaves.
+WRAPS = ["\n", "\r\n", "\r", " \n", "\n    ", "\t\r\n\t", "  \r  "]
+
+
+@pytest.mark.parametrize("wrap", WRAPS)
+@pytest.mark.parametrize(
+    "damaged,restored",
+    [
+        # As many words: the separators go back between the words in order.
+        ("A safety{}menace grew.", "A security{}threat grew."),
+        ("THE SAFETY{}MENACE GREW.", "THE SECURITY{}THREAT GREW."),
+        ("Safety{}menace grew.", "Security{}threat grew."),
+        # Fewer words: the break stays at its gap, or at the replacement's last one.
+        ("It grew till{}not too long ago.", "It grew until{}recently."),
+        ("It grew till not too{}long ago.", "It grew until{}recently."),
+        ("It grew in all probability till not{}too long ago.", "It grew probably until{}recently."),
+    ],
+)
+def test_a_phrase_wrapped_across_a_line_break_is_matched_and_keeps_the_break(wrap, damaged, restored):
+    text = damaged.format(wrap)
+    result = core(text)
+    assert result.repaired == restored.format(wrap)
+    assert result.applied
+    for e in result.edits:
+        assert text[e.start : e.end] == e.found
+        assert "\n" not in e.reason and "\r" not in e.reason, e.reason  # a report line stays one line
+
+
+@pytest.mark.parametrize(
+    "damaged,restored",
+    [
+        # A phrase becoming one word: the break goes before it, the spaces before the phrase stay ...
+        ("It was in all\nprobability so.", "It was \nprobably so."),
+        ("It was in all \r\nprobability so.", "It was \r\nprobably so."),
+        ("It was in\nall probability so.", "It was \nprobably so."),
+        # ... or after it, when the phrase starts a line (before it would leave a blank line).
+        ("In all\nprobability it was.", "Probably\n it was."),
+        ("It was\nin all\nprobability so.", "It was\nprobably\n so."),
+        # Two breaks: one on each side.
+        ("It was in\nall\nprobability so.", "It was \nprobably\n so."),
+    ],
+)
+def test_a_wrapped_phrase_becoming_one_word_keeps_its_line_breaks(damaged, restored):
+    assert fixed(damaged) == restored
+
+
+def test_a_wrapped_phrase_is_left_alone_where_its_break_has_no_place():
+    assert fixed("It was in all\nprobability so.") == "It was \nprobably so."
+    # A one-word fix of a phrase filling a line (or two breaks for one) would make a blank line,
+    # and one before punctuation would start a line with it: no fix rather than a reflow.
+    for text in (
+        "It was\nin all\nprobability\nso.",
+        "In all\nprobability, it was.",
+        "It was\nin\nall\nprobability so.",
+    ):
+        assert fixed(text) == text
+
+
+def test_a_blank_line_or_a_quote_marker_is_no_word_gap():
+    assert fixed("A safety\n  menace grew.") == "A security\n  threat grew."
+    for gap in ("\n\n", "\r\n\r\n", "\r\r", "\n\r", "\n \n", " \n\t\n ", "\n> ", "\n>", "\n- ", "\x0c\n", "\n\x0c"):
+        text = f"A safety{gap}menace grew."
+        assert fixed(text) == text, repr(gap)
+
+
+@pytest.mark.parametrize(
+    "text, edited",
+    [
+        ("He joined the\nSafety menace group.", False),  # the line carries on: a name
+        ("He warned them,\r\nSafety menace or not.", False),
+        ("He spoke.\nSafety menace grew.", True),  # a new sentence on a new line
+        ("Introduction\nSafety menace grew.", True),  # after a heading
+        ("He joined the\n\nSafety menace group.", True),  # a new paragraph
+    ],
+)
+def test_a_capital_on_a_wrapped_line_is_a_name_where_the_line_before_goes_on(text, edited):
+    assert (fixed(text) != text) == edited
+
+
+def test_an_auxiliary_on_the_line_before_picks_the_participle():
+    assert spun("They had\nnoticed the cracks.") == "They had\nseen the cracks."
+    assert spun("The cracks were\r\n    noticed early.") == "The cracks were\r\n    seen early."
+    # A blank line ends the clause, as it did.
+    assert spun("They had\n\nnoticed the cracks.") == "They had\n\nsaw the cracks."
+
+
+def test_a_wrapped_and_an_unwrapped_phrase_are_one_phrase_of_evidence():
+    one_line = core("A safety menace. A safety menace. Officials mentioned it.")
+    wrapped = core("A safety menace. A safety\nmenace. Officials mentioned it.")
+    assert wrapped.spin_score == one_line.spin_score
+    assert [e.replacement for e in wrapped.applied] == ["security threat", "security\nthreat"]
+
+
+def test_joined_text_maps_offsets_back_to_the_text():
+    from mtfix.text import JoinedText, join_wrapped
+
+    text = "a safety \r\n   menace\n\nb\tc \n d\re\n> f"
+    joined = JoinedText(text)
+    # "> " stays: no phrase runs through a quote marker, though its line is joined.
+    assert joined.text == join_wrapped(text) == "a safety menace\n\nb\tc d e > f"
+    for pos, ch in enumerate(joined.text):
+        orig = joined.original(pos)
+        assert text[orig] == ch or (ch == " " and text[orig] in " \t\r\n"), (pos, ch, orig)
+    start = joined.text.index("menace")
+    assert text[joined.original(start) : joined.original(start + 5) + 1] == "menace"
+
+
 @pytest.mark.parametrize(
     "sentence,changed",
     [

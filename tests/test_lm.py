@@ -101,6 +101,29 @@ def test_function_word_proposer_offers_the_plain_phrase_and_leaves_names_and_com
     assert all(text[e.start : e.end] == e.found for e in edits.values())
 
 
+def test_function_word_proposer_keeps_a_wrapped_line_and_never_joins_paragraphs():
+    from mtfix.lm.function_words import propose_function_words
+
+    text = "Troops moved by way\r\nof the pass. They stopped ahead\n\nof time, whilst\n  resting."
+    edits = {e.found: e for e in propose_function_words(segment(text, Options(mode="full")))}
+    assert set(edits) == {"by way\r\nof", "whilst"}  # "ahead" and "of" are paragraphs apart
+    wrapped = edits["by way\r\nof"]
+    assert wrapped.replacement == "\r\nthrough"  # the line break stays where it was
+    assert "\n" not in wrapped.reason and "'by way of'" in wrapped.reason
+    assert text[wrapped.start : wrapped.end] == wrapped.found
+
+
+def test_site_features_read_a_wrapped_phrase_as_the_phrase():
+    from mtfix.lm.scorer import site_features
+
+    def zipf(word):
+        return {"by way of": 3.0, "through": 5.0}.get(word, 0.0)
+
+    wrapped = site_features("by way\nof", [("\nthrough", 2.0)], -5.0, 0, None, zipf)
+    flat = site_features("by way of", [("through", 2.0)], -5.0, 0, None, zipf)
+    assert wrapped == flat
+
+
 def test_function_word_sites_are_marked_for_the_calibrated_model(fake_scorer):
     from mtfix.lm.function_words import propose_function_words
     from mtfix.lm.scorer import collect_sites

@@ -256,6 +256,86 @@ def test_case_is_carried_into_the_replacement(text, apply_all):
             assert rep[:1].islower(), e
 
 
+# ---- hard-wrapped text: the same edits as on one line, and the same lines -------------------
+
+# One line break, any convention, with the spaces and tabs that wrapping (fold -s, textwrap,
+# indented Markdown or e-mail) leaves around it.
+WRAPS = ["\n", "\n", "\r\n", "\r", " \n", "\n  ", "\t\n", " \r\n    ", "\n\t"]
+# Plain words at both ends: a phrase becoming one word always has a line to keep its break on.
+PLAIN_WORDS = ["the", "officials", "report", "council", "road", "under", "banana", "2020", "long-term"]
+_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
+
+
+@st.composite
+def wrapped_texts(draw) -> tuple[str, str]:
+    """(text on one line, the same text hard-wrapped): rule phrases (lower or upper case; a
+    capital after a line break reads as a sentence start) among clean words, single spaces made
+    line breaks at least five words apart, so that no phrase holds two."""
+    tokens = [draw(st.sampled_from(PLAIN_WORDS))]
+    for _ in range(draw(st.integers(1, 12))):
+        if draw(st.booleans()):
+            phrase = draw(st.sampled_from(FOUND_PHRASES))
+            tokens.append(phrase.upper() if draw(st.integers(0, 3)) == 0 else phrase)
+        else:
+            tokens.append(draw(st.sampled_from(CLEAN_WORDS)))
+    tokens.append(draw(st.sampled_from(PLAIN_WORDS)))
+    flat = " ".join(tokens)
+    pieces, last_break = [], -5
+    for k, piece in enumerate(flat.split(" ")):
+        if k:
+            if k - last_break >= 5 and draw(st.booleans()):
+                pieces.append(draw(st.sampled_from(WRAPS)))
+                last_break = k
+            else:
+                pieces.append(" ")
+        pieces.append(piece)
+    return flat, "".join(pieces)
+
+
+def _flat(s: str | None) -> str | None:
+    return s if s is None else " ".join(s.split())
+
+
+@PROPERTY_SETTINGS
+@given(texts=wrapped_texts(), apply_all=st.booleans())
+@example(texts=("the safety menace road", "the safety\nmenace road"), apply_all=False)
+@example(texts=("the could also be road", "the could also\r\nbe road"), apply_all=False)
+@example(texts=("the in all probability road", "the in all \nprobability road"), apply_all=False)
+def test_wrapped_text_gets_the_edits_of_unwrapped_text_and_keeps_its_lines(texts, apply_all):
+    flat, wrapped = texts
+    one_line = mtfix.repair(flat, tables=(), rules=[CORE_RULES], proposers=["rules"], apply_all=apply_all)
+    result = mtfix.repair(wrapped, tables=(), rules=[CORE_RULES], proposers=["rules"], apply_all=apply_all)
+
+    def same(edits):
+        return [
+            (_flat(e.found), _flat(e.replacement), tuple(map(_flat, e.alternatives)), e.source, e.confidence, e.auto)
+            for e in edits
+        ]
+
+    assert same(result.edits) == same(one_line.edits)
+    assert same(result.applied) == same(one_line.applied)
+    assert result.spin_score == one_line.spin_score
+    for e in result.edits:
+        assert wrapped[e.start : e.end] == e.found, e
+    # The same words, and the text does not reflow: every line break kept, no line emptied.
+    assert result.repaired.split() == one_line.repaired.split()
+    assert _LINE_BREAK_RE.findall(result.repaired) == _LINE_BREAK_RE.findall(wrapped)
+    assert "" not in (line.strip() for line in _LINE_BREAK_RE.split(result.repaired))
+
+
+@PROPERTY_SETTINGS
+@given(text=st.text(alphabet="ab \t\n\r>\x0c\u00a0", max_size=30))
+def test_joined_text_is_join_wrapped_with_offsets_back(text):
+    from mtfix.text import JoinedText, join_wrapped
+
+    joined = JoinedText(text)
+    assert joined.text == join_wrapped(text)
+    assert joined.text.count("\n\n") == text.count("\n\n")  # blank lines stay
+    for pos, ch in enumerate(joined.text):
+        orig = joined.original(pos)
+        assert text[orig] == ch or (ch == " " and text[orig] in " \t\r\n"), (pos, orig)
+
+
 # ---- unified diff round trip ----------------------------------------------------------------
 
 _HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")

@@ -18,7 +18,7 @@ from functools import lru_cache
 from importlib import resources
 
 from ..edit import Edit
-from ..text import transfer_case
+from ..text import has_line_break, keep_line_breaks, transfer_case
 from .propose import candidate_edit, is_name
 
 SOURCE = "function-words"
@@ -45,7 +45,9 @@ def _pattern() -> re.Pattern:
     # Longest first, so "inside of" wins over "inside"; never part of a longer word,
     # hyphenated compound ("round-the-clock") or contraction.
     phrases = sorted(load_table(), key=len, reverse=True)
-    body = "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in phrases)
+    # Words are apart by spaces or one wrapped line's break, never a blank line (a paragraph).
+    gap = r"(?:[ \t]+|[ \t]*(?:\r\n|\r|\n)[ \t]*)"
+    body = "|".join(re.escape(p).replace(r"\ ", gap) for p in phrases)
     return re.compile(rf"(?<![\w'\u2019-])(?:{body})(?![\w'\u2019-])", re.IGNORECASE)
 
 
@@ -59,6 +61,12 @@ def propose_function_words(ctx) -> list[Edit]:
             continue  # "Via Appia", "Round Table"
         plains = table[" ".join(found.lower().split())]
         options = tuple(transfer_case(found, p) for p in plains)
-        reason = f"'{found}' may be a spinner's substitute for '{options[0]}'"
+        shown = found
+        if has_line_break(found):  # the fix keeps the text's lines; the reason is one line
+            options = tuple(o for o in (keep_line_breaks(text, m.start(), m.end(), p) for p in options) if o)
+            if not options:
+                continue
+            shown = " ".join(found.split())
+        reason = f"'{shown}' may be a spinner's substitute for '{' '.join(options[0].split())}'"
         edits.append(candidate_edit(m.start(), m.end(), found, options, "function-word", SOURCE, reason))
     return edits

@@ -190,6 +190,7 @@ def site_features(
     """
     best, d = ranked[0]
     second = ranked[1][1] if len(ranked) > 1 else d - 5.0
+    found, best = one_line(found), one_line(best)  # a hard-wrapped phrase is the same phrase
     z_found, z_best = zipf(found), zipf(best)
     return {
         "delta": d,
@@ -207,6 +208,16 @@ def site_features(
         "scored": float(len(ranked)),
         "closed_class": 1.0 if closed_class else 0.0,
     }
+
+
+def one_line(phrase: str) -> str:
+    """A phrase as its words and single spaces: "safety\\nmenace" is "safety menace"."""
+    return " ".join(phrase.split()) if "\n" in phrase or "\r" in phrase else phrase
+
+
+def _best_on_one_line(deltas: dict[str, float]) -> tuple[str, float]:
+    best, delta = max(deltas.items(), key=lambda kv: kv[1])
+    return one_line(best), delta
 
 
 def group_features(group: SiteGroup, zipf) -> dict[str, float] | None:
@@ -352,7 +363,7 @@ def score_with_language_model(ctx, edits: list[Edit]) -> list[Edit]:
     features = [group_features(groups[k], zipf) for k in keys]
     # (found, best candidate, its delta) per site: the document-wide clues read all of them.
     bests = [
-        (groups[k].site.found, *max(groups[k].site.deltas.items(), key=lambda kv: kv[1]))
+        (one_line(groups[k].site.found), *_best_on_one_line(groups[k].site.deltas))
         if f is not None else None
         for k, f in zip(keys, features)
     ]

@@ -89,7 +89,11 @@ def propose(ctx) -> list:
         if inside_quotation(text, period):
             continue
         found.append((period, next_start, token_before, next_token))
-    if not found or (len(found) >= 3 and _written_without_capitals(text, len(found))):
+    # Chat-style text is judged on every lower-case start after a full stop, those taken for
+    # legitimate included: counting only the suspect ones, a fix elsewhere ("the the" -> "the")
+    # could move a text across the line and a second run would join what the first left.
+    lower = len(_CANDIDATE_RE.findall(text))
+    if not found or (lower >= 3 and _written_without_capitals(text, lower)):
         return []
     # A join overlapping a rule's phrase is merged with the rule's fix by the pipeline's resolver.
     edits = [_boundary_edit(text, *f) for f in found]
