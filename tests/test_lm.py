@@ -57,6 +57,24 @@ def test_thesaurus_proposer_skips_names_and_function_words_and_keeps_case():
     )
 
 
+def test_thesaurus_proposer_finds_a_wrapped_phrase_and_keeps_the_line_break():
+    from mtfix.lm.propose import propose_thesaurus
+
+    def phrases(text):
+        return {e.found: e for e in propose_thesaurus(segment(text, Options(mode="full"))) if " " in e.found.strip()
+                or "\n" in e.found}
+
+    flat = phrases("Apply the primer coat first.")["primer coat"]
+    wrapped = phrases("Apply the primer\r\ncoat first.")["primer\r\ncoat"]
+    assert (wrapped.start, wrapped.end) == (flat.start, flat.end + 1)
+    assert [" ".join(o.split()) for o in (wrapped.replacement, *wrapped.alternatives)] == [
+        flat.replacement, *flat.alternatives
+    ]
+    assert all("\r\n" in o for o in (wrapped.replacement, *wrapped.alternatives))
+    assert wrapped.reason == flat.reason
+    assert "primer\n\ncoat" not in phrases("Apply the primer\n\ncoat first.")  # a paragraph apart
+
+
 def test_thesaurus_proposer_reagrees_the_article():
     from mtfix.lm.propose import propose_thesaurus
 

@@ -12,7 +12,9 @@ from ..edit import Edit
 from ..text import (
     WORD_RE,
     at_sentence_start,
+    has_line_break,
     indefinite_article,
+    keep_line_breaks,
     transfer_apostrophes,
     transfer_case,
 )
@@ -67,14 +69,17 @@ def _sites(doc):
         if form in STOPWORDS or is_name(text, m.start(), word):
             continue
         yield m.start(), m.end(), form
-    n = len(text)
-    for end_index, phrase in _phrase_automaton().iter(folded):
-        start, end = end_index - len(phrase) + 1, end_index + 1
-        if (start > 0 and folded[start - 1].isalnum()) or (
-            end < n and folded[end].isalnum()
+    # Phrases are matched with hard-wrapped lines joined ("primer\ncoat" is "primer coat").
+    joined = doc.joined
+    n = len(joined.text)
+    for end_index, phrase in _phrase_automaton().iter(joined.text):
+        jstart, jend = end_index - len(phrase) + 1, end_index + 1
+        if (jstart > 0 and joined.text[jstart - 1].isalnum()) or (
+            jend < n and joined.text[jend].isalnum()
         ):
             continue
-        if not re.fullmatch(r"[a-z' -]+", folded[start:end]) or is_name(
+        start, end = joined.original(jstart), joined.original(jend - 1) + 1
+        if not re.fullmatch(r"[a-z' -]+", joined.text[jstart:jend]) or is_name(
             text, start, text[start:end]
         ):
             continue
@@ -131,7 +136,8 @@ def candidate_edit(
 
 
 def _edit(start: int, end: int, found: str, options: tuple[str, ...]) -> Edit:
-    reason = f"'{found}' may be a thesaurus substitute (for '{options[0]}'...)"
+    # A report line is one line, whatever the text's wrapping.
+    reason = f"'{' '.join(found.split())}' may be a thesaurus substitute (for '{' '.join(options[0].split())}'...)"
     return candidate_edit(start, end, found, options, "synonym-swap", SOURCE, reason)
 
 
@@ -155,6 +161,8 @@ def propose_thesaurus(ctx) -> list[Edit]:
                 if not same_word_respelled(o, found)
             )
         )
+        if has_line_break(found):  # a fix keeps the text's lines
+            options = tuple(k for k in (keep_line_breaks(text, start, end, o) for o in options) if k)
         if not options:
             continue
         m = _ARTICLE_RE.search(text[max(0, start - 8) : start])
