@@ -5,6 +5,8 @@ MLQE-PE test) and write mtfix/lm/calibration.json.
     .venv/bin/python bench/calibrate_lm.py fit                   # fit + choose priors, write JSON
     .venv/bin/python bench/calibrate_lm.py collect --restorer    # the same with the seq2seq
     .venv/bin/python bench/calibrate_lm.py fit --restorer        # restorer: calibration-restorer.json
+    .venv/bin/python bench/calibrate_lm.py collect --function-words  # the same with the function-
+    .venv/bin/python bench/calibrate_lm.py fit --function-words      # word candidates (closed_class)
 
 `collect` runs the rules and thesaurus proposers and the LM measurement on every dev document
 (spun side) and on the clean references, and stores each site's evidence with its label in
@@ -12,7 +14,9 @@ bench/out/lm_calibration/sites.jsonl (resumable: documents already there are ski
 With `--restorer` it runs full mode's proposers plus the restorer (whose gate reads the rule
 and machine-translation findings), stores sites_restorer.jsonl, and `fit --restorer` writes
 mtfix/lm/calibration-restorer.json, which the scorer reads whenever the restorer ran (the same
-features: clues of the restorer's own were tried and did not help, models/README.md).
+features: clues of the restorer's own were tried and did not help, models/README.md). With
+`--function-words` it adds the function-word proposer, whose sites the trees tell apart by
+`closed_class`, and writes mtfix/lm/calibration-function-words.json (site precision >= 0.93).
 
 `fit` then
 1. computes each document's spin rate (share of sites with a preference above 6 nats or a
@@ -39,7 +43,7 @@ import math
 import sys
 import time
 import zlib
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -52,21 +56,34 @@ from mtfix.text import DocumentWords  # noqa: E402
 
 WORK = OUT / "lm_calibration"
 SITES = WORK / "sites.jsonl"
-RESTORER_SITES = WORK / "sites_restorer.jsonl"
-
-
-def _files(restorer: bool) -> tuple[Path, Path]:
-    """(collected sites, calibration written from them)."""
-    name = lm_scorer.RESTORER_CALIBRATION if restorer else lm_scorer.DEFAULT_CALIBRATION
-    return (RESTORER_SITES if restorer else SITES), Path(lm_scorer.__file__).with_name(name)
-
-
-# The shipped calibration's bar. A trial with the function-word proposer (models/README.md) used
-# 0.93, since this bar's out-of-fold dev precision (0.923) came out at 0.901 on the test split.
-MIN_PRECISION = 0.92
-# Proposers whose sites are collected; that trial added "function-words".
-COLLECT_PROPOSERS = ("rules", "thesaurus")
 MAX_CLEAN_PER_1000 = 0.3
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One shipped calibration: the run it serves, where its sites go, and how it is fitted."""
+
+    sites: Path
+    calibration: str  # file name in mtfix/lm/
+    proposers: tuple[str, ...] | None  # collected one by one; None: the pipeline's propose()
+    enable: tuple[str, ...] = ()  # checks the run adds to full mode
+    extra_features: tuple[str, ...] = ()
+    min_precision: float = 0.92  # out-of-fold dev site precision the threshold must reach
+
+    @property
+    def target(self) -> Path:
+        return Path(lm_scorer.__file__).with_name(self.calibration)
+
+
+VARIANTS = {
+    "default": Variant(SITES, lm_scorer.DEFAULT_CALIBRATION, ("rules", "thesaurus")),
+    "restorer": Variant(WORK / "sites_restorer.jsonl", lm_scorer.RESTORER_CALIBRATION, None, ("restorer",)),
+    # Its bar is 0.93: the default's 0.92 out of fold on dev (0.923) came out at 0.901 on test.
+    "function-words": Variant(
+        WORK / "sites_function_words.jsonl", lm_scorer.FUNCTION_WORDS_CALIBRATION,
+        ("rules", "thesaurus", "function-words"), ("function-words",), ("closed_class",), 0.93,
+    ),
+}
 
 
 def _label(
@@ -92,18 +109,17 @@ def _original(start: int, end: int, spins: list[dict]) -> str | None:
     return None
 
 
-def collect_document(lm, doc_id: str, text: str, spins: list[dict], restorer: bool = False) -> dict:
-    """Raw measurements per site (features are derived at fit time, so `fit` can change them).
-    `restorer`: full mode's proposers and the restorer, as a run with `--enable restorer`."""
+def collect_document(lm, doc_id: str, text: str, spins: list[dict], variant: Variant = VARIANTS["default"]) -> dict:
+    """Raw measurements per site (features are derived at fit time, so `fit` can change them),
+    for the proposers of `variant`."""
     from mtfix.lm.measure import measure_sites
 
-    if restorer:
-        ctx = segment(text, Options(mode="full", enable=("restorer",)))
+    ctx = segment(text, Options(mode="full", enable=variant.enable))
+    if variant.proposers is None:
         edits = propose(ctx)
     else:
-        ctx = segment(text, Options(mode="full"))
         edits = []
-        for name in COLLECT_PROPOSERS:
+        for name in variant.proposers:
             edits.extend(_resolve_entry(PROPOSERS, name, "proposer")(ctx))
     groups, _, sure = lm_scorer.collect_sites(ctx, edits)
     measure_sites(lm, ctx.doc, [g.site for g in groups.values()])
@@ -143,11 +159,11 @@ def collect_document(lm, doc_id: str, text: str, spins: list[dict], restorer: bo
     }
 
 
-def collect(limit: int | None, every: int = 1, restorer: bool = False) -> None:
+def collect(limit: int | None, every: int = 1, variant: Variant = VARIANTS["default"]) -> None:
     from mtfix.lm.backend import load_language_model
 
     WORK.mkdir(parents=True, exist_ok=True)
-    sites_file, _ = _files(restorer)
+    sites_file = variant.sites
     done = (
         {json.loads(line)["id"] for line in sites_file.open(encoding="utf-8")}
         if sites_file.exists()
@@ -164,7 +180,7 @@ def collect(limit: int | None, every: int = 1, restorer: bool = False) -> None:
                 if doc_id in done:
                     continue
                 t = time.time()
-                rec = collect_document(lm, doc_id, text, spins, restorer)
+                rec = collect_document(lm, doc_id, text, spins, variant)
                 rec["seconds"] = round(time.time() - t, 2)
                 out.write(json.dumps(rec) + "\n")
                 out.flush()
@@ -281,7 +297,6 @@ STRONG_DELTA, PRIOR_STRONG, PRIOR_SITES = 6.0, 0.5, 20.0
 TREE_MONOTONE = {"delta": 1, "delta_pos": 1, "margin": 1, "rule_spun": 1, "rule_suggest": 1,
                  "doc_strong": 1, "repeat_agree": 1, "agree_delta": 1, "fwd_rank": -1}
 TREE_FEATURES = tuple(sorted(set(SWAP_FEATURES) | set(CANDIDATE_FEATURES) | {"fwd_rank", "cand_doc"}))
-# The function-word trial also read "closed_class" (TREE_FEATURES + ("closed_class",)).
 TREE_PARAMS = dict(learning_rate=0.05, max_iter=200, min_samples_leaf=40, max_leaf_nodes=15,
                    l2_regularization=1.0, random_state=0)
 FOLDS = 5
@@ -292,7 +307,7 @@ def _fold(doc_id: str) -> int:
     return zlib.crc32(doc_id.rsplit("/", 1)[0].encode()) % FOLDS
 
 
-def _fit_trees(sites: list[dict]) -> dict:
+def _fit_trees(sites: list[dict], features: tuple[str, ...] = TREE_FEATURES) -> dict:
     """Trees for "swap restored by the best candidate", fitted on `sites` and exported."""
     try:
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -301,14 +316,14 @@ def _fit_trees(sites: list[dict]) -> dict:
     import numpy as np
 
     model = HistGradientBoostingClassifier(
-        monotonic_cst=[TREE_MONOTONE.get(f, 0) for f in TREE_FEATURES], **TREE_PARAMS
+        monotonic_cst=[TREE_MONOTONE.get(f, 0) for f in features], **TREE_PARAMS
     )
-    x = np.array([[s["features"][f] for f in TREE_FEATURES] for s in sites], dtype=float)
+    x = np.array([[s["features"][f] for f in features] for s in sites], dtype=float)
     model.fit(x, np.array([s["correct"] for s in sites]))
-    return _export_trees(model)
+    return _export_trees(model, features)
 
 
-def _export_trees(model) -> dict:
+def _export_trees(model, features: tuple[str, ...]) -> dict:
     """The fitted ensemble as plain lists (`lm_scorer.tree_logit` evaluates it; no
     scikit-learn at run time)."""
     if model.n_trees_per_iteration_ != 1:
@@ -322,7 +337,7 @@ def _export_trees(model) -> dict:
             else:
                 nodes.append([int(n["feature_idx"]), round(float(n["num_threshold"]), 6), int(n["left"]), int(n["right"])])
         trees.append(nodes)
-    return {"features": list(TREE_FEATURES), "baseline": round(float(model._baseline_prediction.ravel()[0]), 6),
+    return {"features": list(features), "baseline": round(float(model._baseline_prediction.ravel()[0]), 6),
             "trees": trees, "params": {k: v for k, v in TREE_PARAMS.items() if k != "random_state"}}
 
 
@@ -330,7 +345,8 @@ def _add_held_out_probabilities(docs, cal: lm_scorer.Calibration) -> None:
     """Each document's `held_out`: its scored sites' probabilities from trees fitted without
     its fold, read as the scorer reads the shipped ones."""
     for k in range(FOLDS):
-        trees = _fit_trees([s for d in docs if _fold(d["id"]) != k for s in d["sites"] if s["scored"]])
+        sites = [s for d in docs if _fold(d["id"]) != k for s in d["sites"] if s["scored"]]
+        trees = _fit_trees(sites, tuple(cal.trees["features"]))
         fold = replace(cal, trees=trees)
         for d in docs:
             if _fold(d["id"]) == k:
@@ -361,10 +377,11 @@ def _with_document_evidence(docs) -> None:
             )
 
 
-def fit(kind: str = "trees", restorer: bool = False) -> int:
+def fit(kind: str = "trees", name: str = "default") -> int:
     from mtfix.thesaurus import load_index
 
-    sites_file, target = _files(restorer)
+    variant = VARIANTS[name]
+    sites_file, target = variant.sites, variant.target
     docs = [json.loads(line) for line in sites_file.open(encoding="utf-8")]
     texts = {}
     for r in read_jsonl(DATA / "dev.jsonl"):
@@ -415,7 +432,8 @@ def fit(kind: str = "trees", restorer: bool = False) -> int:
     )
     probs_of = None
     if kind == "trees":
-        base["trees"] = _fit_trees(scored)
+        base["trees"] = _fit_trees(scored, tuple(sorted((*TREE_FEATURES, *variant.extra_features))))
+        # The folds' trees read the same features as the shipped ones.
         _add_held_out_probabilities(docs, lm_scorer.Calibration(**base, auto_threshold=0.0))
         probs_of = lambda d: d["held_out"]  # noqa: E731
     best = None
@@ -423,7 +441,7 @@ def fit(kind: str = "trees", restorer: bool = False) -> int:
         cal = lm_scorer.Calibration(**base, auto_threshold=threshold)
         st = _simulate(docs, cal, probs_of)
         ok = (
-            st["precision"] >= MIN_PRECISION
+            st["precision"] >= variant.min_precision
             and st["clean_per_1000"] <= MAX_CLEAN_PER_1000
         )
         print(
@@ -441,7 +459,7 @@ def fit(kind: str = "trees", restorer: bool = False) -> int:
     cal, st = best
     out = {
         "source": (
-            f"bench/calibrate_lm.py fit --model {kind}{' --restorer' if restorer else ''} on bench/data/dev.jsonl ({len(docs)} documents); dev"
+            f"bench/calibrate_lm.py fit --model {kind}{'' if name == 'default' else ' --' + name} on bench/data/dev.jsonl ({len(docs)} documents); dev"
             f"{' (out of fold)' if kind == 'trees' else ''}: precision "
             f"{st['precision']:.3f}, recall {st['recall']:.3f} (of all simulated swaps), "
             f"clean {st['clean_per_1000']:.2f} edits/1000 words"
@@ -490,13 +508,17 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--model", choices=("trees", "logistic"), default="trees",
                      help="fit: the site model (default trees; needs scikit-learn)")
-    ap.add_argument("--restorer", action="store_true",
-                    help="with the seq2seq restorer's candidates: sites_restorer.jsonl -> calibration-restorer.json")
+    runs = ap.add_mutually_exclusive_group()
+    runs.add_argument("--restorer", dest="variant", action="store_const", const="restorer", default="default",
+                      help="for runs with the seq2seq restorer: sites_restorer.jsonl -> calibration-restorer.json")
+    runs.add_argument("--function-words", dest="variant", action="store_const", const="function-words",
+                      help="for runs with the function-word candidates: sites_function_words.jsonl -> "
+                      "calibration-function-words.json")
     args = ap.parse_args(argv)
     if args.step == "collect":
-        collect(args.limit, args.every, args.restorer)
+        collect(args.limit, args.every, VARIANTS[args.variant])
         return 0
-    return fit(args.model, args.restorer)
+    return fit(args.model, args.variant)
 
 
 if __name__ == "__main__":

@@ -174,6 +174,25 @@ def test_a_run_with_the_restorer_reads_the_restorer_calibration(monkeypatch):
     assert real_load(scorer.RESTORER_CALIBRATION) != real_load("calibration.json")
 
 
+@pytest.mark.parametrize(
+    "enable, disable, expected",
+    [
+        ((), (), "calibration.json"),
+        (("function-words",), (), "calibration-function-words.json"),
+        (("function-words",), ("function-words",), "calibration.json"),
+        (("function-words", "restorer"), (), "calibration-restorer.json"),
+        (("restorer",), ("restorer",), "calibration.json"),
+    ],
+)
+def test_each_run_reads_the_calibration_fitted_with_its_candidates(enable, disable, expected):
+    from mtfix.lm import scorer
+
+    options = Options(mode="full", enable=enable, disable=disable)
+    assert scorer.calibration_for(options) == expected
+    calibration = scorer.load_calibration(expected)  # it ships, and reads its own clues
+    assert ("closed_class" in calibration.trees["features"]) == (expected == "calibration-function-words.json")
+
+
 def test_rules_mode_and_the_thesaurus_proposer_do_not_import_torch():
     code = (
         "import sys, mtfix\n"

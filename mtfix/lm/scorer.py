@@ -92,17 +92,23 @@ DEFAULT_CALIBRATION = "calibration.json"
 # (`bench/calibrate_lm.py collect --restorer`), read whenever the restorer runs: its proposals
 # rank first at their sites like curated rules, which the default calibration never saw.
 RESTORER_CALIBRATION = "calibration-restorer.json"
+# Fitted with the function-word candidates (`collect --function-words`), whose sites its trees
+# tell apart by `closed_class`; read when they run without the restorer (no calibration has
+# been fitted with both: such a run reads the restorer's).
+FUNCTION_WORDS_CALIBRATION = "calibration-function-words.json"
 
 
 def calibration_for(options) -> str:
     """The calibration fitted with the candidates of the proposers these options run."""
     from ..pipeline import proposer_names
 
-    runs_restorer = "restorer" in proposer_names(options) and "restorer" not in options.disable
-    return RESTORER_CALIBRATION if runs_restorer else DEFAULT_CALIBRATION
+    names = set(proposer_names(options)) - set(options.disable)
+    if "restorer" in names:
+        return RESTORER_CALIBRATION
+    return FUNCTION_WORDS_CALIBRATION if FUNCTION_WORDS in names else DEFAULT_CALIBRATION
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=3)
 def load_calibration(name: str = DEFAULT_CALIBRATION) -> Calibration:
     data = json.loads(
         resources.files("mtfix.lm")
