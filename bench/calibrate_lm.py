@@ -74,6 +74,10 @@ class Variant:
     def target(self) -> Path:
         return Path(lm_scorer.__file__).with_name(self.calibration)
 
+    @property
+    def tree_features(self) -> tuple[str, ...]:
+        return tuple(sorted((*TREE_FEATURES, *self.extra_features)))
+
 
 VARIANTS = {
     "default": Variant(SITES, lm_scorer.DEFAULT_CALIBRATION, ("rules", "thesaurus")),
@@ -346,7 +350,7 @@ def _add_held_out_probabilities(docs, cal: lm_scorer.Calibration) -> None:
     its fold, read as the scorer reads the shipped ones."""
     for k in range(FOLDS):
         sites = [s for d in docs if _fold(d["id"]) != k for s in d["sites"] if s["scored"]]
-        trees = _fit_trees(sites, tuple(cal.trees["features"]))
+        trees = _fit_trees(sites, tuple(cal.trees["features"]))  # the shipped trees' features
         fold = replace(cal, trees=trees)
         for d in docs:
             if _fold(d["id"]) == k:
@@ -432,8 +436,7 @@ def fit(kind: str = "trees", name: str = "default") -> int:
     )
     probs_of = None
     if kind == "trees":
-        base["trees"] = _fit_trees(scored, tuple(sorted((*TREE_FEATURES, *variant.extra_features))))
-        # The folds' trees read the same features as the shipped ones.
+        base["trees"] = _fit_trees(scored, variant.tree_features)
         _add_held_out_probabilities(docs, lm_scorer.Calibration(**base, auto_threshold=0.0))
         probs_of = lambda d: d["held_out"]  # noqa: E731
     best = None

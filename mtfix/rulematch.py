@@ -16,6 +16,7 @@ from .text import (
     is_word_char,
     join_wrapped,
     keep_line_breaks,
+    one_line,
     transfer_apostrophes,
     transfer_case,
 )
@@ -101,37 +102,10 @@ def _looks_like_name(text: str, start: int, found: str) -> bool:
     words = found.split()
     for i, w in enumerate(words):
         if w[:1].isupper():
-            if i == 0 and at_sentence_start(text, start) and not _continues_a_wrapped_line(text, start):
+            if i == 0 and at_sentence_start(text, start):
                 continue
             return True
     return False
-
-
-# Words a line can end in only when the sentence goes on: a heading never ends in "the".
-_LINE_GOES_ON = frozenset(
-    "a an the of to in on at by for from with into onto and or nor but as than that which who "
-    "whose whom his her its their our your my this these those".split()
-)
-
-
-def _continues_a_wrapped_line(text: str, start: int) -> bool:
-    """Whether `start` opens a line that carries on the line before, which ends in a comma or a
-    word no sentence or heading ends in ("the\nSafety Council"): a capital there is a name,
-    not a sentence start."""
-    i = start - 1
-    while i >= 0 and text[i] in " \t\"'\u201c\u2018([\u00ab":
-        i -= 1
-    if i < 0 or text[i] not in "\r\n":
-        return False
-    i -= 2 if text[i] == "\n" and i > 0 and text[i - 1] == "\r" else 1
-    while i >= 0 and text[i] in " \t":
-        i -= 1
-    if i >= 0 and text[i] == ",":
-        return True
-    j = i
-    while j >= 0 and text[j].isalpha():
-        j -= 1
-    return text[j + 1 : i + 1] in _LINE_GOES_ON
 
 
 def _choose_form(by_tag, prev_text: str) -> tuple[str, ...]:
@@ -153,8 +127,7 @@ def _choose_form(by_tag, prev_text: str) -> tuple[str, ...]:
 
 
 def _reason(rule: Rule, found: str, replacement: str) -> str:
-    if has_line_break(found):  # a reason is one line
-        found, replacement = " ".join(found.split()), " ".join(replacement.split())
+    found, replacement = one_line(found), one_line(replacement)  # a reason is one line
     alt = " (or " + ", ".join(f"'{r}'" for r in rule.replacements[1:]) + ")" if rule.ambiguous else ""
     target = f"'{replacement}'{alt}"
     if rule.kind == "tortured-phrase":
@@ -173,9 +146,8 @@ def propose_rules(ctx) -> list[Edit]:
     joined = ctx.doc.joined
     candidates: list[tuple[int, int, Rule, tuple[str, ...]]] = []
     n = len(text)
-    moved = joined.moved
     for jstart, jend, entries in matcher_for(ctx.ruleset).matches(joined.text):
-        start, end = (joined.original(jstart), joined.original(jend - 1) + 1) if moved else (jstart, jend)
+        start, end = joined.original(jstart), joined.original(jend - 1) + 1
         if start > 0 and is_word_char(text[start - 1]):
             continue
         if end < n and is_word_char(text[end]):
@@ -221,6 +193,7 @@ def _make_edit(text: str, start: int, end: int, rule: Rule, forms: tuple[str, ..
     found = text[start:end]
     options = tuple(transfer_apostrophes(found, transfer_case(found, f)) for f in forms)
     if has_line_break(found):
+        # Unlike a thesaurus site's list, the table's first form is the fix: no other stands in.
         kept = [keep_line_breaks(text, start, end, o) for o in options]
         if kept[0] is None:
             return None

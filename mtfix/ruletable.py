@@ -145,14 +145,18 @@ def rule_id(table: str, found: str) -> str:
     return f"{table}/{found.replace(' ', '-')}"
 
 
+def _table_lines(text: str):
+    """(line number, line) of a table's header and rows: blank and comment lines left out."""
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        if raw.strip() and not raw.lstrip().startswith("#"):
+            yield lineno, raw
+
+
 def parse_table(text: str, table: str, path: str) -> list[Rule]:
     """Parse one TSV table strictly; any problem raises RuleFileError naming path:line."""
-    lines = text.splitlines()
     rules: list[Rule] = []
     header_seen = False
-    for lineno, raw in enumerate(lines, 1):
-        if not raw.strip() or raw.lstrip().startswith("#"):
-            continue
+    for lineno, raw in _table_lines(text):
         cells = next(csv.reader(io.StringIO(raw), delimiter="\t", quoting=csv.QUOTE_NONE))
         if not header_seen:
             if tuple(c.strip() for c in cells[: len(COLUMNS)]) != COLUMNS:
@@ -242,7 +246,7 @@ def rule_table_names(tables: Iterable[str], user_files: Iterable[str | Path] = (
     names: set[str] = set()
     for table, text in sources:
         names.add(table)
-        rows = (line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+        rows = (line for _, line in _table_lines(text))
         next(rows, None)  # the header
         for row in rows:
             found = row.split("\t", 1)[0].strip()

@@ -79,6 +79,12 @@ def has_line_break(s: str) -> bool:
     return "\n" in s or "\r" in s
 
 
+def one_line(s: str) -> str:
+    """`s` as its words and single spaces, for a report line or a lookup: "safety\\nmenace" is
+    "safety menace"."""
+    return " ".join(s.split()) if has_line_break(s) else s
+
+
 def join_wrapped(s: str) -> str:
     """`s` with each hard-wrapping line break (and the spaces and tabs around it) made one
     space: "safety\\n  menace" -> "safety menace". Other text, blank lines included, stays."""
@@ -130,6 +136,14 @@ def keep_line_breaks(text: str, start: int, end: int, replacement: str) -> str |
     return None
 
 
+def options_keeping_line_breaks(text: str, start: int, end: int, options: tuple[str, ...]) -> tuple[str, ...]:
+    """The `options` for `text[start:end]` that can keep its line breaks (`keep_line_breaks`),
+    as they keep them; all of them, unchanged, when it has none."""
+    if not has_line_break(text[start:end]):
+        return options
+    return tuple(k for k in (keep_line_breaks(text, start, end, o) for o in options) if k is not None)
+
+
 class JoinedText:
     """A text with its hard-wrapped lines joined (as `join_wrapped` does), for matching phrases
     that a line break splits, and the way back: `original(pos)` is where position `pos` of
@@ -167,11 +181,6 @@ class JoinedText:
         if lines:
             lines.append(text[last:])
             self.text = " ".join(lines)
-
-    @property
-    def moved(self) -> bool:
-        """Whether any offset differs from the given text's."""
-        return len(self._at) > 1
 
     def original(self, pos: int) -> int:
         if len(self._at) == 1:
@@ -305,15 +314,40 @@ def shared_ends(a, b) -> tuple[int, int]:
     return head, tail
 
 
+# Words a line can end in only when its sentence goes on: no sentence or heading ends in "the".
+_LINE_GOES_ON = frozenset(
+    "a an the of to in on at by for from with into onto and or nor but as than that which who "
+    "whose whom his her its their our your my this these those".split()
+)
+
+
 def at_sentence_start(text: str, offset: int) -> bool:
-    """True when only opening punctuation separates `offset` from a sentence boundary."""
+    """True when only opening punctuation separates `offset` from a sentence boundary. A line
+    break is one unless it wraps a sentence: the line before ends in a comma or a word that
+    cannot end one ("the\nSafety Council" holds a name, not a new sentence)."""
     i = offset - 1
     # A byte-order mark is invisible: "\ufeffConsultants said" starts a sentence.
     while i >= 0 and (text[i] in " \t\ufeff" or text[i] in "\"'\u201c\u2018([\u00ab"):
         i -= 1
     if i < 0:
         return True
-    return text[i] in ".!?\n\r:\u2026" or text[i] in "\u201d\"" and i > 0 and text[i - 1] in ".!?"
+    if text[i] in "\n\r":
+        return not _line_goes_on(text, i)
+    return text[i] in ".!?:\u2026" or text[i] in "\u201d\"" and i > 0 and text[i - 1] in ".!?"
+
+
+def _line_goes_on(text: str, line_end: int) -> bool:
+    """Whether the line ending at `line_end` (its "\n" or "\r") ends in a comma or a word
+    of `_LINE_GOES_ON`."""
+    i = line_end - (2 if text[line_end] == "\n" and line_end > 0 and text[line_end - 1] == "\r" else 1)
+    while i >= 0 and text[i] in " \t":
+        i -= 1
+    if i >= 0 and text[i] == ",":
+        return True
+    j = i
+    while j >= 0 and text[j].isalpha():
+        j -= 1
+    return text[j + 1 : i + 1] in _LINE_GOES_ON
 
 
 def transfer_case(source: str, replacement: str) -> str:

@@ -18,7 +18,7 @@ from functools import lru_cache
 from importlib import resources
 
 from ..edit import Edit
-from ..text import has_line_break, keep_line_breaks, transfer_case
+from ..text import one_line, options_keeping_line_breaks, transfer_case
 from .propose import candidate_edit, is_name
 
 SOURCE = "function-words"
@@ -60,13 +60,9 @@ def propose_function_words(ctx) -> list[Edit]:
         if is_name(text, m.start(), found.split()[0]):
             continue  # "Via Appia", "Round Table"
         plains = table[" ".join(found.lower().split())]
-        options = tuple(transfer_case(found, p) for p in plains)
-        shown = found
-        if has_line_break(found):  # the fix keeps the text's lines; the reason is one line
-            options = tuple(o for o in (keep_line_breaks(text, m.start(), m.end(), p) for p in options) if o)
-            if not options:
-                continue
-            shown = " ".join(found.split())
-        reason = f"'{shown}' may be a spinner's substitute for '{' '.join(options[0].split())}'"
+        options = options_keeping_line_breaks(text, m.start(), m.end(), tuple(transfer_case(found, p) for p in plains))
+        if not options:
+            continue
+        reason = f"'{one_line(found)}' may be a spinner's substitute for '{one_line(options[0])}'"
         edits.append(candidate_edit(m.start(), m.end(), found, options, "function-word", SOURCE, reason))
     return edits

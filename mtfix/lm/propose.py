@@ -12,9 +12,9 @@ from ..edit import Edit
 from ..text import (
     WORD_RE,
     at_sentence_start,
-    has_line_break,
     indefinite_article,
-    keep_line_breaks,
+    one_line,
+    options_keeping_line_breaks,
     transfer_apostrophes,
     transfer_case,
 )
@@ -136,8 +136,7 @@ def candidate_edit(
 
 
 def _edit(start: int, end: int, found: str, options: tuple[str, ...]) -> Edit:
-    # A report line is one line, whatever the text's wrapping.
-    reason = f"'{' '.join(found.split())}' may be a thesaurus substitute (for '{' '.join(options[0].split())}'...)"
+    reason = f"'{one_line(found)}' may be a thesaurus substitute (for '{one_line(options[0])}'...)"
     return candidate_edit(start, end, found, options, "synonym-swap", SOURCE, reason)
 
 
@@ -161,8 +160,7 @@ def propose_thesaurus(ctx) -> list[Edit]:
                 if not same_word_respelled(o, found)
             )
         )
-        if has_line_break(found):  # a fix keeps the text's lines
-            options = tuple(k for k in (keep_line_breaks(text, start, end, o) for o in options) if k)
+        options = options_keeping_line_breaks(text, start, end, options)
         if not options:
             continue
         m = _ARTICLE_RE.search(text[max(0, start - 8) : start])

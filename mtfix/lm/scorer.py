@@ -34,7 +34,7 @@ from functools import lru_cache
 from importlib import resources
 
 from ..edit import Edit
-from ..text import DocumentWords
+from ..text import DocumentWords, one_line
 from .function_words import SOURCE as FUNCTION_WORDS
 from .measure import Site, measure_sites
 
@@ -214,11 +214,6 @@ def site_features(
         "scored": float(len(ranked)),
         "closed_class": 1.0 if closed_class else 0.0,
     }
-
-
-def one_line(phrase: str) -> str:
-    """A phrase as its words and single spaces: "safety\\nmenace" is "safety menace"."""
-    return " ".join(phrase.split()) if "\n" in phrase or "\r" in phrase else phrase
 
 
 def _best_on_one_line(deltas: dict[str, float]) -> tuple[str, float]:
