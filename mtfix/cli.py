@@ -203,9 +203,11 @@ class _Outcome:
 
     Empty input given alone is an input error: there was nothing to check, which is likely a
     mistake (an empty pipe, the wrong file). Among several files (a pre-commit hook passes every
-    staged one) an empty file is only noted: as for black, there is nothing wrong in it."""
+    staged one) an empty file is only noted: as for black, there is nothing wrong in it. With
+    `skip_empty` it is only noted even alone: pre-commit passes one file when one is staged."""
 
-    def __init__(self) -> None:
+    def __init__(self, skip_empty: bool = False) -> None:
+        self.skip_empty = skip_empty
         self.found_any = False
         self.input_error = False
 
@@ -214,7 +216,7 @@ class _Outcome:
             try:
                 src = read_input(path, encoding, max_bytes)
             except InputError as exc:
-                if isinstance(exc, EmptyInput) and len(files) > 1:
+                if isinstance(exc, EmptyInput) and (self.skip_empty or len(files) > 1):
                     click.echo(f"mtfix: {exc}: skipped, nothing to check", err=True)
                 else:
                     click.echo(f"mtfix: error: {exc}", err=True)
@@ -228,6 +230,13 @@ class _Outcome:
         if self.input_error:
             raise click.exceptions.Exit(int(ExitCode.INPUT))
         raise click.exceptions.Exit(int(ExitCode.FOUND if self.found_any else ExitCode.OK))
+
+
+skip_empty_option = click.option(
+    "--skip-empty", is_flag=True,
+    help="Note an empty (or whitespace-only) file on stderr and skip it, never an input error, "
+         "even when it is the only file (for pre-commit hooks).",
+)
 
 
 def _display_name(path: str) -> str:
@@ -251,14 +260,15 @@ def cli():
 @cli.command()
 @click.argument("files", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text", show_default=True)
+@skip_empty_option
 @repair_options
-def check(files, fmt, **kw):
+def check(files, fmt, skip_empty, **kw):
     """Report suspicious phrases, one line each: path:line:col: found → fix (confidence, rule, reason)."""
     from .render import json_report, jsonl_report, report_lines
 
     encoding, max_bytes = _pop_io(kw)
     options = build_options(kw)
-    outcome = _Outcome()
+    outcome = _Outcome(skip_empty)
     results = []
     for path, src, result in outcome.repair_each(files, encoding, max_bytes, options):
         name = _display_name(path)
@@ -357,8 +367,9 @@ def _write_stdout_exact(text: str, encoding: str) -> None:
 @click.option("--color/--no-color", default=None, help="Force colour on or off (default: on for a terminal, off with NO_COLOR).")
 @click.option("--context", "context_lines", type=click.IntRange(min=0), default=None,
               help="Unchanged lines to show around each change (inline and unified; default: 0 inline, 3 unified).")
+@skip_empty_option
 @repair_options
-def diff(files, style, color, context_lines, **kw):
+def diff(files, style, color, context_lines, skip_empty, **kw):
     """Show the fixes `mtfix fix` would make. Exit 1 when there is any edit."""
     from .render import html_report, inline_diff, side_by_side, unified_diff
 
@@ -371,7 +382,7 @@ def diff(files, style, color, context_lines, **kw):
         from rich.console import Console
 
         console = Console(force_terminal=color, no_color=not color, highlight=False, soft_wrap=style == "inline")
-    outcome = _Outcome()
+    outcome = _Outcome(skip_empty)
     pages = []
     for path, src, result in outcome.repair_each(files, encoding, max_bytes, options):
         name = _display_name(path)

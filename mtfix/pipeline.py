@@ -39,9 +39,21 @@ class Context:
     # The edits of the proposers that already ran in this pass (a costly proposer may look
     # only where the cheap ones found something).
     proposed: list[Edit] = field(default_factory=list)
+    # Set on a re-check too: where the text is a rule's output from earlier in this run
+    # (sorted, non-overlapping). No rule matches inside one: a rule whose replacement
+    # contains its own found phrase ("Inc" -> "Inc.") would otherwise apply again and again.
+    produced: tuple[tuple[int, int], ...] | None = None
+    _focus_index: "tuple[tuple, _SpanSet] | None" = field(default=None, init=False, repr=False, compare=False)
 
     def in_focus(self, start: int, end: int) -> bool:
-        return self.focus is None or any(start <= c1 and c0 <= end for c0, c1 in self.focus)
+        """Whether [start, end] touches a focus span (edges included); logarithmic in the
+        number of spans (every edit of a long document's re-check asks)."""
+        if self.focus is None:
+            return True
+        index = self._focus_index
+        if index is None or index[0] is not self.focus:
+            index = self._focus_index = (self.focus, _SpanSet(list(self.focus)))
+        return index[1].touches(start, end)
 
 
 class Proposer(Protocol):
@@ -216,6 +228,12 @@ class _SpanSet:
         i = bisect.bisect_left(self.ends, start + 1)  # the first span ending after `start`
         return i < len(self.starts) and self.starts[i] < max(end, start + 1)
 
+    def touches(self, start: int, end: int) -> bool:
+        """Whether [start, end] meets a span, edges included (merging touching spans keeps
+        this exact: their union is the merged span)."""
+        i = bisect.bisect_left(self.ends, start)  # the first span ending at or after `start`
+        return i < len(self.starts) and self.starts[i] <= end
+
 
 def ignored_spans(text: str, phrases: tuple[str, ...]) -> list[tuple[int, int]]:
     """Where the user's ignored words and phrases occur: whole words, any case, any spacing."""
@@ -246,7 +264,30 @@ def resolve(edits: Iterable[Edit], text: str | None = None) -> list[Edit]:
     ("could also be,," -> "may be,"): dropping one would let it apply on a second run, and
     repair must be idempotent. A less confident fix that makes the kept one's change and more
     ("safety menace" -> "security threat" over "menace" -> "threat") replaces it."""
-    ranked = sorted(edits, key=lambda e: (-e.confidence, -(e.end - e.start), e.start, e.source, e.replacement or ""))
+    edits = list(edits)
+    # Edits only ever meet edits they overlap (a merged edit spans the two it merges), so
+    # each run of spans chained by overlaps (or shared edges) is resolved by itself: a
+    # document's thousands of separate fixes are never all kept in one sorted list.
+    group_of = [0] * len(edits)
+    groups = 0
+    reach = -1
+    for k in sorted(range(len(edits)), key=lambda k: (edits[k].start, edits[k].end)):
+        if edits[k].start > reach:
+            groups += 1
+        group_of[k] = groups - 1
+        reach = max(reach, edits[k].end)
+    ranked: list[list[Edit]] = [[] for _ in range(groups)]
+    for k in sorted(range(len(edits)), key=lambda k: _rank(edits[k])):
+        ranked[group_of[k]].append(edits[k])
+    return [e for group in ranked for e in _resolve_group(group, text)]
+
+
+def _rank(e: Edit) -> tuple:
+    return (-e.confidence, -(e.end - e.start), e.start, e.source, e.replacement or "")
+
+
+def _resolve_group(ranked: list[Edit], text: str | None) -> list[Edit]:
+    """`resolve` for edits in rank order, sorted by position in its result."""
     # Kept edits never overlap each other, so sorted by start they are sorted by end too and
     # the ones a new edit can clash with sit next to its insertion point (no quadratic scan).
     kept: list[Edit] = []
@@ -380,10 +421,14 @@ MAX_PASSES = 3
 
 
 def _one_pass(
-    text: str, options: Options, focus: tuple[tuple[int, int], ...] | None = None, document: dict | None = None
+    text: str,
+    options: Options,
+    focus: tuple[tuple[int, int], ...] | None = None,
+    document: dict | None = None,
+    produced: tuple[tuple[int, int], ...] | None = None,
 ) -> tuple[list[Edit], list[Edit], Context]:
     ctx = segment(text, options)
-    ctx.focus, ctx.document = focus, document
+    ctx.focus, ctx.document, ctx.produced = focus, document, produced
     scored = score(ctx, propose(ctx))
     reported = [e for e in resolve(scored, text) if e.confidence >= options.min_confidence]
     return reported, select_applied(reported, options), ctx
@@ -396,12 +441,12 @@ def run(text: str, options: Options) -> Result:
         if not applied or repaired == text:
             break
         more = _recheck_around_fixes(
-            text, applied, repaired, recheck_options(options), {"spin_score": ctx.spin_score}
+            text, applied, repaired, recheck_options(options), {"spin_score": ctx.spin_score}, ctx.ruleset
         )
         if not more:
             break
         applied = compose(text, applied, repaired, more)
-        suggestions = [e for e in reported if e not in applied and not any(e.overlaps(a) for a in applied)]
+        suggestions = _clear_of(reported, applied)
         reported = sorted(applied + suggestions, key=lambda e: (e.start, e.end))
         repaired = apply(text, applied)
     return Result(
@@ -412,6 +457,29 @@ def run(text: str, options: Options) -> Result:
         spin_score=ctx.spin_score,
         signature=signature(options, ctx.ruleset),
     )
+
+
+def _clear_of(edits: list[Edit], applied: list[Edit]) -> list[Edit]:
+    """The `edits` that are not in `applied` and overlap none of them. `applied` never
+    overlap each other, so sorted by start they are sorted by end too and only those around
+    an edit's own span are compared with it (no scan of every fix for every edit)."""
+    ordered = sorted(applied, key=lambda a: (a.start, a.end))
+    ends = [a.end for a in ordered]
+    taken = set(applied)
+    out = []
+    for e in edits:
+        if e in taken:
+            continue
+        i = bisect.bisect_left(ends, e.start)  # the first fix not ending before `e`
+        clash = False
+        while i < len(ordered) and ordered[i].start <= e.end:
+            if e.overlaps(ordered[i]):
+                clash = True
+                break
+            i += 1
+        if not clash:
+            out.append(e)
+    return out
 
 
 # What a fix can break is mechanical (a doubled word, an article, a rule phrase formed across
@@ -430,21 +498,29 @@ def recheck_options(options: Options) -> Options:
 
 
 def _recheck_around_fixes(
-    original: str, applied: list[Edit], repaired: str, options: Options, document: dict
+    original: str,
+    applied: list[Edit],
+    repaired: str,
+    options: Options,
+    document: dict,
+    ruleset: RuleSet | None = None,
 ) -> list[Edit]:
     """Fixes that the repaired text needs near the previous fixes, in repaired-text offsets.
 
     New damage can only appear next to a change, so only windows around the changes are
     checked again (a second pass over a whole 10 MB file would double its cost), and only
     edits touching a change are scored (in full mode the model would otherwise re-weigh
-    every site of every window)."""
+    every site of every window). No rule matches inside a rule's output (from `ruleset`):
+    a rule whose replacement contains its own found phrase would apply again each pass."""
     windows: list[list[int]] = []
     changed: list[tuple[int, int]] = []
+    by_rule: list[bool] = []
     shift = 0
     for e in sorted(applied, key=lambda e: e.start):
         rep = e.replacement if e.replacement is not None else e.found
         lo, hi = e.start + shift, e.start + shift + len(rep)
         changed.append((lo, hi))
+        by_rule.append(ruleset is not None and ruleset.get(e.source) is not None)
         shift += len(rep) - (e.end - e.start)
         lo = _window_edge(repaired, max(0, lo - _RECHECK_MARGIN), -1)
         hi = _window_edge(repaired, min(len(repaired), hi + _RECHECK_MARGIN), +1)
@@ -453,11 +529,19 @@ def _recheck_around_fixes(
         else:
             windows.append([lo, hi])
     more: list[Edit] = []
+    k = 0  # windows and changes are both in text order: each change is read once
     for lo, hi in windows:
         # Only what touches a change is new damage; anything else in the window was judged
         # by the first pass with the whole document's evidence, which a window lacks.
-        focus = tuple((c0 - lo, c1 - lo) for c0, c1 in changed if lo <= c0 and c1 <= hi)
-        for e in _one_pass(repaired[lo:hi], options, focus, document)[1]:
+        while k < len(changed) and changed[k][0] < lo:
+            k += 1
+        inside = []
+        while k < len(changed) and changed[k][1] <= hi:
+            inside.append(k)
+            k += 1
+        focus = tuple((changed[i][0] - lo, changed[i][1] - lo) for i in inside)
+        produced = tuple((changed[i][0] - lo, changed[i][1] - lo) for i in inside if by_rule[i])
+        for e in _one_pass(repaired[lo:hi], options, focus, document, produced)[1]:
             more.append(e.with_(start=e.start + lo, end=e.end + lo))
     return more
 
@@ -479,26 +563,36 @@ def compose(original: str, first: list[Edit], repaired: str, second: list[Edit])
     original: an edit in unchanged text is shifted; one touching a first-pass replacement is
     merged with it into a single edit from the original wording to the final one."""
     first = sorted(first, key=lambda e: e.start)
-    # Each first-pass edit's region in the repaired text.
+    # Each first-pass edit's region in the repaired text. The edits do not overlap, so the
+    # regions' starts and ends both ascend: the ones near a position are found by bisection.
     regions, shift = [], 0
     for e in first:
         start = e.start + shift
         rep = e.replacement if e.replacement is not None else e.found
         regions.append((start, start + len(rep), e))
         shift += len(rep) - (e.end - e.start)
+    region_ends = [re_ for _, re_, _ in regions]
 
     def to_original(pos: int) -> int:
         """For a position in unchanged text (or at a region's edge): undo the length
         changes of every first-pass replacement that ends at or before it."""
-        for rs, re_, e in reversed(regions):
-            if re_ <= pos:
-                return pos + (e.end - re_)
-        return pos
+        i = bisect.bisect_right(region_ends, pos) - 1  # the last region ending at or before it
+        return pos + (regions[i][2].end - regions[i][1]) if i >= 0 else pos
+
+    def touching_regions(s: Edit) -> list[int]:
+        touching = []
+        i = bisect.bisect_left(region_ends, s.start)  # no earlier region can touch `s`
+        while i < len(regions) and regions[i][0] <= s.end:
+            rs, re_, _ = regions[i]
+            if rs < s.end and s.start < re_ or rs == re_ == s.start:
+                touching.append(i)
+            i += 1
+        return touching
 
     merged_first: set[int] = set()
     out: list[Edit] = []
     for s in sorted(second, key=lambda e: e.start):
-        touching = [i for i, (rs, re_, _) in enumerate(regions) if rs < s.end and s.start < re_ or rs == re_ == s.start]
+        touching = touching_regions(s)
         if not touching:
             o0, o1 = to_original(s.start), to_original(s.end)
             out.append(s.with_(start=o0, end=o1, found=original[o0:o1]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import difflib
 import html
 import json
+import os
 import re
 from typing import Iterable
 
@@ -37,11 +38,13 @@ def report_lines(path: str, result: Result) -> list[str]:
     return out
 
 
-def edit_record(path: str, result: Result, e: Edit, doc: Document | None = None) -> dict:
+def edit_record(path: str, result: Result, e: Edit, doc: Document | None = None, applied: set | None = None) -> dict:
+    """`e` as a JSON object; give `doc` and `applied` (the set of `result.applied`) when
+    writing many edits of one result, so each is built once, not once per edit."""
     doc = doc or Document(result.original)
     line, col = _line_col(doc, e)
     d = e.to_dict()
-    d.update(path=path, line=line, column=col, applied=e in set(result.applied))
+    d.update(path=path, line=line, column=col, applied=e in (applied if applied is not None else set(result.applied)))
     return d
 
 
@@ -49,13 +52,13 @@ def json_report(results: Iterable[tuple[str, Result]]) -> str:
     files = []
     signature = ""
     for path, r in results:
-        doc = Document(r.original)
+        doc, applied = Document(r.original), set(r.applied)
         files.append(
             {
                 "path": path,
                 "spin_score": round(r.spin_score, 4),
                 "changed": r.changed,
-                "edits": [edit_record(path, r, e, doc) for e in r.edits],
+                "edits": [edit_record(path, r, e, doc, applied) for e in r.edits],
             }
         )
         signature = r.signature
@@ -63,8 +66,8 @@ def json_report(results: Iterable[tuple[str, Result]]) -> str:
 
 
 def jsonl_report(path: str, result: Result) -> list[str]:
-    doc = Document(result.original)
-    return [json.dumps(edit_record(path, result, e, doc), ensure_ascii=False) for e in result.edits]
+    doc, applied = Document(result.original), set(result.applied)
+    return [json.dumps(edit_record(path, result, e, doc, applied), ensure_ascii=False) for e in result.edits]
 
 
 # ---- unified diff -------------------------------------------------------------------------
@@ -78,16 +81,28 @@ def unified_diff(original: str, repaired: str, path: str, n: int = 3) -> str:
     a = _patch_lines(original)
     b = _patch_lines(repaired)
     out = []
-    rel = path.lstrip("/")
+    rel = _patch_path(path)
     for line in difflib.unified_diff(a, b, f"a/{rel}", f"b/{rel}", n=n):
         if line.startswith(("---", "+++")):
-            out.append(line.rstrip("\n") + "\n")
+            # A name with a space ends at a tab, as GNU diff and git write it: `patch` reads
+            # "a/my file.txt" up to the first space otherwise.
+            out.append(line.rstrip("\n") + ("\t\n" if " " in rel else "\n"))
             continue
         if not line.endswith("\n"):
             out.append(line + "\n\\ No newline at end of file\n")
         else:
             out.append(line)
     return "".join(out)
+
+
+def _patch_path(path: str) -> str:
+    """The path as `patch -p1` and `git apply` expect it after "a/": normalised ("./sub/x"
+    is "sub/x"), and relative to the working folder when it lies inside it."""
+    path = os.path.normpath(path)
+    if os.path.isabs(path):
+        inside = os.path.relpath(path)
+        path = inside if not inside.startswith(os.pardir) else path
+    return path.lstrip("/")
 
 
 def _patch_lines(text: str) -> list[str]:

@@ -146,12 +146,16 @@ def propose_rules(ctx) -> list[Edit]:
     joined = ctx.doc.joined
     candidates: list[tuple[int, int, Rule, tuple[str, ...]]] = []
     n = len(text)
+    # On a re-check, the spans that are rules' output from earlier in the run.
+    inside_output = _Within(getattr(ctx, "produced", None) or ())
     for jstart, jend, entries in matcher_for(ctx.ruleset).matches(joined.text):
         start, end = joined.original(jstart), joined.original(jend - 1) + 1
         if start > 0 and is_word_char(text[start - 1]):
             continue
         if end < n and is_word_char(text[end]):
             continue
+        if inside_output(start, end):
+            continue  # a rule never rewrites what a rule wrote in this run ("Inc." is no "Inc")
         # An apostrophe glued to a letter continues the word ("don't" is not "don").
         if end + 1 < n and text[end] in "'\u2019" and text[end + 1].isalpha() and text[end + 1] not in "sS":
             continue
@@ -173,20 +177,30 @@ def propose_rules(ctx) -> list[Edit]:
             break
     # Longest match first, then leftmost: "safety menace" beats "safety" and "menace".
     candidates.sort(key=lambda c: (-(c[1] - c[0]), c[0]))
-    taken_starts: list[int] = []
-    taken_ends: list[int] = []
+    # The characters taken matches cover: a candidate clashes when one of its own is taken,
+    # a test (and a mark) as long as the phrase, whatever the number of matches so far.
+    taken = bytearray(n)
     edits: list[Edit] = []
     for start, end, rule, forms in candidates:
-        # Taken spans never overlap, so only the neighbours of the insertion point can clash.
-        i = bisect.bisect_left(taken_starts, start)
-        if (i > 0 and taken_ends[i - 1] > start) or (i < len(taken_starts) and taken_starts[i] < end):
+        if taken.find(1, start, end) >= 0:
             continue
-        taken_starts.insert(i, start)
-        taken_ends.insert(i, end)
+        taken[start:end] = b"\x01" * (end - start)
         edit = _make_edit(text, start, end, rule, forms)
         if edit is not None:
             edits.append(edit)
     return edits
+
+
+class _Within:
+    """Whether [start, end) lies inside one of some sorted, non-overlapping spans."""
+
+    def __init__(self, spans) -> None:
+        self.starts = [a for a, _ in spans]
+        self.ends = [b for _, b in spans]
+
+    def __call__(self, start: int, end: int) -> bool:
+        i = bisect.bisect_right(self.starts, start) - 1  # the last span starting at or before it
+        return i >= 0 and end <= self.ends[i]
 
 
 def _make_edit(text: str, start: int, end: int, rule: Rule, forms: tuple[str, ...]) -> Edit | None:

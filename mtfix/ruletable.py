@@ -254,6 +254,73 @@ def rule_table_names(tables: Iterable[str], user_files: Iterable[str | Path] = (
     return names
 
 
+APPLYING = ("auto", "spun")  # the apply modes a plain repair applies
+
+
+@dataclass(frozen=True)
+class Chain:
+    """`rule`'s output `output` is matched by `by`, a rule that applies: repairing the
+    repaired text would change it again (fixing twice would differ from fixing once)."""
+
+    rule: Rule
+    output: str
+    by: Rule
+
+
+def rule_chains(ruleset: RuleSet, among: Iterable[str] | None = None) -> list[Chain]:
+    """Each rule output (every inflection of every replacement) that an applying rule
+    matches, with that rule's conditions read inside the output itself; a rule that matches
+    its own output ("Acme" -> "Acme Corp") counts too. With `among` (rule ids), only the
+    chains in which one of those rules produces or matches: checking a user's table against
+    the built-in ones reads the built-in outputs only where a user rule's phrase occurs."""
+    import types
+
+    from .rulematch import Matcher, propose_rules
+    from .text import Document
+
+    live = {r.id for r in ruleset.rules if r.apply in APPLYING}
+    wanted = None if among is None else set(among)
+    prefilter = None
+    if wanted is not None:
+        prefilter = Matcher(RuleSet(rules=[r for r in ruleset.rules if r.id in wanted and r.id in live]))
+    chains: list[Chain] = []
+    for rule in ruleset.rules:
+        mine = wanted is None or rule.id in wanted
+        outputs = {o for by_tag in rule.forms().values() for reps in by_tag.values() for o in reps}
+        for output in sorted(outputs):
+            doc = Document(output)
+            if not mine and next(prefilter.matches(doc.joined.text), None) is None:
+                continue
+            for e in propose_rules(types.SimpleNamespace(doc=doc, ruleset=ruleset)):
+                if e.source in live and (mine or e.source in wanted):
+                    chains.append(Chain(rule, output, ruleset.get(e.source)))
+                    break
+    return chains
+
+
+def _refuse_chains(ruleset: RuleSet, user_ids: set[str], labels: dict[str, str]) -> None:
+    """A RuleFileError naming the user's rule (file and line) in the first chain found."""
+    chains = rule_chains(ruleset, among=user_ids)
+    if not chains:
+        return
+    c = chains[0]
+    user = c.rule if c.rule.id in user_ids else c.by
+    pairs = {(x.rule.id, x.by.id) for x in chains}
+
+    def named(r: Rule) -> str:
+        return r.id if r is user else f"{r.id} ({labels.get(r.id, r.table)}:{r.line})"
+
+    if c.by.id == c.rule.id:
+        matcher, advice = "the rule itself", "its replacement must not contain its found phrase"
+    else:
+        matcher, advice = f"rule {named(c.by)}", "remove or --disable one of them"
+    raise RuleFileError(
+        f"{labels.get(user.id, user.table)}:{user.line}: rule {named(c.rule)} writes {c.output!r}, "
+        f"which {matcher} matches again (a repaired text would be changed again); {advice}"
+        + (f" ({len(pairs) - 1} more such pairs)" if len(pairs) > 1 else "")
+    )
+
+
 @lru_cache(maxsize=1)
 def _code_digest() -> str:
     """The matching code is part of the cache key: a pickle made by other code is never used."""
@@ -302,10 +369,15 @@ def load_rules(
 
     by_found: dict[str, Rule] = {}
     checksums: dict[str, str] = {}
+    labels: dict[str, str] = {}  # rule id -> the file it comes from
+    user_ids: set[str] = set()
     for table, label, text in sources:
         checksums[table] = _digest(text)
         for r in parse_table(text, table.removeprefix("user:"), label):
             by_found[r.found] = r
+            labels[r.id] = label
+            if table.startswith("user:"):
+                user_ids.add(r.id)
     kept = [
         r
         for r in by_found.values()
@@ -315,5 +387,10 @@ def load_rules(
     from .rulematch import matcher_for
 
     matcher_for(ruleset)  # built now so that the cache holds it
+    # The built-in tables are checked by their tests (tests/test_rule_tables.py); a user's
+    # table here, once per table contents (a refused table is never cached).
+    user_ids &= {r.id for r in kept}
+    if user_ids:
+        _refuse_chains(ruleset, user_ids, labels)
     save_pickle(cache_name, ruleset)
     return ruleset

@@ -79,6 +79,13 @@ def has_line_break(s: str) -> bool:
     return "\n" in s or "\r" in s
 
 
+def unwrapped(text: str) -> str:
+    """`text` with each hard-wrapping line break made spaces, one for one (offsets stay)."""
+    if not has_line_break(text):
+        return text
+    return WRAP_RE.sub(lambda m: " " * len(m.group()), text)
+
+
 def one_line(s: str) -> str:
     """`s` as its words and single spaces, for a report line or a lookup: "safety\\nmenace" is
     "safety menace"."""
@@ -258,11 +265,14 @@ def count_words(text: str) -> int:
 
 
 def split_sentences(text: str) -> list[Span]:
-    """Sentence spans over the original text; paragraphs always end a sentence."""
+    """Sentence spans over the original text; paragraphs always end a sentence. Front matter
+    is one span of its own: metadata, never the start of the first sentence."""
     spans: list[Span] = []
-    start = 0
+    start = _front_matter_end(text)
+    if start:
+        spans.append(Span(0, start))
     n = len(text)
-    for m in _SENT_END_RE.finditer(text):
+    for m in _SENT_END_RE.finditer(text, start):
         end = m.end()
         if m.group().strip(".!?\u2026\"'\u201d\u2019)]") == "" and m.group()[0] == ".":
             # "Gen. Smith", "U.S. forces": an abbreviation, not a boundary.
@@ -281,26 +291,84 @@ def split_sentences(text: str) -> list[Span]:
     return spans
 
 
-# Text that is not prose and must never be edited: Markdown code (fenced blocks, inline spans),
-# URLs and e-mail addresses. Users clean README files and scraped pages, where "safety menace"
-# inside a code sample or a link is somebody's identifier, not a spinner's swap.
+# Metadata opening a Markdown file (Jekyll, Hugo, pandoc): YAML between "---" and "---" or
+# "...", or TOML between "+++" lines. Only at the very start: a later "---" is a thematic
+# break. The opening line must not be followed by a blank line (pandoc's rule), so a document
+# opening with a thematic break is not mistaken for metadata; nor is an unclosed opening line.
+_FRONT_MATTER = (
+    r"\A\ufeff?(?:---[ \t]*\r?\n(?![ \t]*\r?$).*?^(?:---|\.\.\.)[ \t]*\r?$"
+    r"|\+\+\+[ \t]*\r?\n(?![ \t]*\r?$).*?^\+\+\+[ \t]*\r?$)"
+)
+_FRONT_MATTER_OPENERS = ("---", "+++", "\ufeff---", "\ufeff+++")
+_FRONT_MATTER_RE = re.compile(_FRONT_MATTER, re.MULTILINE | re.DOTALL)
+
+# Text that is not prose and must never be edited: front matter, code (Markdown fenced and
+# indented blocks and inline spans, reStructuredText literal blocks, doctest lines), link
+# destinations, URLs and e-mail addresses. Users clean README files and scraped pages, where
+# "safety menace" inside a code sample or a link is somebody's identifier, not a spinner's swap.
 _NOT_PROSE_RE = re.compile(
+    _FRONT_MATTER + "|"
     # fenced code block: closed by a run of the same character at least as long (CommonMark),
     # on a line that may end in "\r"; a byte-order mark may precede the first fence
     r"^[\ufeff \t]*(?P<fence>(?P<ch>[`~])(?P=ch){2,})[^\n]*\n.*?(?:^[ \t]*(?P=fence)(?P=ch)*[ \t]*\r?$|\Z)"
-    r"|`[^`\n]+`"  # inline code
+    # inline code: closed by a run of as many backticks (``a ` b``), may wrap a line, never a
+    # paragraph
+    r"|(?<!`)(?P<ticks>`+)(?:(?!\r?\n[ \t]*\r?\n).)+?(?<!`)(?P=ticks)(?!`)"
+    # reStructuredText literal block ("Example::", ".. code-block:: python"): the indented
+    # lines after the blank line that follows "::"
+    r"|(?:^\.\. (?:code-block|code|sourcecode|literalinclude|doctest|testcode|testoutput|parsed-literal|math)::[^\n]*"
+    r"|::[ \t]*\r?)\n(?:[ \t]*\r?\n)+(?:[ \t]+\S[^\n]*(?:\n|\Z)(?:[ \t]*\r?\n)*)+"
+    r"|^[ \t]*>>> [^\n]*"  # a doctest line
+    r"|\]\((?:<[^>\n]*>|[^\s()]*)"  # a Markdown link's destination: [text](<docs/a b.md>)
     r"|\b(?:https?|ftp)://[^\s<>\"'\]\[)]*[^\s<>\"'\]\[).,;:!?]"  # URL
     r"|\bwww\.[^\s<>\"'\]\[)]*[^\s<>\"'\]\[).,;:!?]"
     r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+",  # e-mail address
     re.MULTILINE | re.DOTALL,
 )
+_NOT_PROSE_MARKS = ("`", "~~~", "://", "www.", "@", "::", ">>> ", "](")
+
+_BLOCK_RE = re.compile(r"(?:^[ \t]*\S[^\n]*(?:\n|\Z))+", re.MULTILINE)  # lines up to a blank one
+_INDENTED_LINE_RE = re.compile(r"(?: {4}|[ ]{0,3}\t)")
+_LIST_ITEM_RE = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]", re.MULTILINE)
 
 
 def not_prose_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of code, URLs and e-mail addresses in `text`, in order."""
-    if "`" not in text and "~~~" not in text and "://" not in text and "www." not in text and "@" not in text:
-        return []  # the common case, at no cost
-    return [m.span() for m in _NOT_PROSE_RE.finditer(text)]
+    """(start, end) of front matter, code, link destinations, URLs and e-mail addresses in
+    `text`, in order (they may overlap)."""
+    spans = []
+    if any(mark in text for mark in _NOT_PROSE_MARKS) or text.startswith(_FRONT_MATTER_OPENERS):
+        spans = [m.span() for m in _NOT_PROSE_RE.finditer(text)]
+    if "\n    " in text or "\n\t" in text or "\n \t" in text:
+        spans = sorted(spans + _indented_code_spans(text))
+    return spans
+
+
+def _indented_code_spans(text: str) -> list[tuple[int, int]]:
+    """Markdown indented code blocks: paragraphs whose every line is indented four columns,
+    after a blank line. A document that indents all its paragraphs so is prose laid out that
+    way, and a paragraph after a list item belongs to the item ("1. Step\n\n    More")."""
+    blocks = [m.span() for m in _BLOCK_RE.finditer(text)]
+    indented = [all(_INDENTED_LINE_RE.match(line) for line in text[a:b].splitlines()) for a, b in blocks]
+    if all(indented):
+        return []
+    spans = []
+    for k, (a, b) in enumerate(blocks):
+        if not indented[k] or k == 0 and a == 0:
+            continue
+        previous = next((blocks[j] for j in range(k - 1, -1, -1) if not indented[j]), None)
+        if previous is not None and _LIST_ITEM_RE.search(text, *previous):
+            continue
+        spans.append((a, b))
+    return spans
+
+
+def _front_matter_end(text: str) -> int:
+    """Where the front matter opening `text` ends (at the end of its closing line, before the
+    "\n"), or 0 when there is none."""
+    if not text.startswith(_FRONT_MATTER_OPENERS):
+        return 0
+    m = _FRONT_MATTER_RE.match(text)
+    return m.end() if m else 0
 
 
 def shared_ends(a, b) -> tuple[int, int]:

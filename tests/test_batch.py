@@ -282,6 +282,22 @@ def test_changed_input_or_option_reprocesses_only_what_changed(corpus, tmp_path,
     assert not any(line.startswith("done") for line in dry.out.splitlines())
 
 
+def test_an_input_cut_at_a_shard_boundary_loses_its_cut_rows_in_the_output(tmp_path, run_cli):
+    # Every remaining shard is done, so nothing is reprocessed; the joined output must still
+    # be rebuilt from the remaining parts, not kept with the rows that were cut off.
+    local = tmp_path / "corpus"
+    local.mkdir()
+    rows = [json.dumps({"id": i, "text": SPUN[i % len(SPUN)]}) + "\n" for i in range(12)]
+    (local / "rows.jsonl").write_text("".join(rows))
+    out = tmp_path / "out"
+    batch(run_cli, local, out, "--shard-rows", "4")
+    (local / "rows.jsonl").write_text("".join(rows[:8]))
+    again = batch(run_cli, local, out, "--shard-rows", "4")
+    assert again.code == 0
+    assert [json.loads(x)["id"] for x in (out / "rows.jsonl").read_text().splitlines()] == list(range(8))
+    assert json.loads((out / "summary.json").read_text())["run"]["shards_processed"] == 0
+
+
 def test_dry_run_writes_nothing(corpus, tmp_path, run_cli):
     out = tmp_path / "out"
     result = batch(run_cli, corpus, out, "--dry-run")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -175,8 +176,29 @@ def test_an_empty_file_among_several_is_skipped_with_a_note(run_cli, tmp_path, c
     assert run_cli([command, *RULES, empty, blank]).code == ExitCode.OK
 
 
+@pytest.mark.parametrize("command", ["check", "diff"])
+def test_skip_empty_skips_a_lone_empty_file_too(run_cli, tmp_path, command, spun_file):
+    # pre-commit passes one file when one is staged: a new empty notes.md is no input error.
+    empty = tmp_path / "notes.md"
+    empty.write_bytes(b"")
+    run = run_cli([command, *RULES, "--skip-empty", empty])
+    assert (run.code, run.out) == (ExitCode.OK, "")
+    assert run.err_lines == [f"mtfix: {empty}: empty input: skipped, nothing to check"]
+    run = run_cli([command, *RULES, "--skip-empty", "-"], stdin=" \n")
+    assert (run.code, run.out) == (ExitCode.OK, "")
+    assert run_cli([command, *RULES, "--skip-empty", empty, spun_file]).code == ExitCode.FOUND
+    # Other input problems stay errors.
+    assert run_cli([command, *RULES, "--skip-empty", tmp_path / "absent.md"]).code == ExitCode.INPUT
+
+
 @pytest.mark.parametrize(
-    "markdown", ["```python\nsafety_menace = 1\n```\n", "\n~~~\nThe safety menace.\n~~~\n\n", "`safety menace`\n"]
+    "markdown",
+    [
+        "```python\nsafety_menace = 1\n```\n",
+        "\n~~~\nThe safety menace.\n~~~\n\n",
+        "`safety menace`\n",
+        "---\ntitle: The safety menace\n---\n",
+    ],
 )
 def test_markdown_with_code_and_no_prose_is_not_empty_input(run_cli, tmp_path, markdown):
     path = tmp_path / "code.md"
@@ -542,6 +564,26 @@ def test_diff_unified(run_cli, spun_file):
     assert "+Officials said it until recently.\n" in run.out
 
 
+@pytest.mark.parametrize(
+    "given, header",
+    [("my file.txt", "a/my file.txt\t"), ("./sub/../sub/a.txt", "a/sub/a.txt"), ("ABS", "a/sub/a.txt")],
+)
+def test_diff_unified_names_the_file_as_patch_reads_it(run_cli, tmp_path, monkeypatch, given, header):
+    # A name with a space ends at a tab (else `patch` stops at the space); "./" and ".." are
+    # normalised (`git apply` refuses them); an absolute path inside the working folder is
+    # made relative, so the patch applies from there.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    for name in ("my file.txt", "sub/a.txt"):
+        (tmp_path / name).write_text("The safety menace grew.\n", encoding="utf-8")
+    path = str(tmp_path / "sub" / "a.txt") if given == "ABS" else given
+    run = run_cli(["diff", "--style", "unified", *RULES, path])
+    assert run.out.splitlines()[0] == "--- " + header
+    if shutil.which("patch"):
+        proc = subprocess.run(["patch", "-p1", "--dry-run", "--batch"], input=run.out.encode(), capture_output=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_diff_inline_plain(run_cli, spun_file):
     run = run_cli(["diff", "--no-color", *RULES, spun_file])
     assert "\x1b[" not in run.out
@@ -730,3 +772,7 @@ def test_the_pre_commit_hook_runs_a_real_check_command(run_cli, tmp_path):
     # pre-commit appends the staged file names and fails the commit on a non-zero exit
     assert run_cli([*command[1:], "--no-config", clean]).code == ExitCode.OK
     assert run_cli([*command[1:], "--no-config", clean, spun]).code == ExitCode.FOUND
+    # A commit staging one new empty file passes, whatever `args` the user gives the hook.
+    empty = tmp_path / "notes.md"
+    empty.write_bytes(b"")
+    assert run_cli([*command[1:], "--no-config", "--min-confidence", "0.8", empty]).code == ExitCode.OK

@@ -745,6 +745,37 @@ def test_code_links_and_addresses_are_never_edited():
 
 
 @pytest.mark.parametrize(
+    "code",
+    [
+        'Call `configure(mode="safety\nmenace")` to set it.\n',  # inline code wrapping a line
+        "Inline ``safety ` menace`` here.\n",  # a double-backtick span holding a backtick
+        "See [the guide](<docs/safety menace.md>) for details.\n",  # a link destination
+        "Intro.\n\n    label = 'safety menace'\n\nMore.\n",  # a Markdown indented code block
+        "Intro.\r\n\r\n\tlabel = 'safety menace'\r\n\r\nMore.\r\n",
+        "Example::\n\n   label = 'safety menace'\n\nMore.\n",  # reStructuredText literal block
+        ".. code-block:: python\n\n   label = 'safety menace'\n",
+        '>>> classify("the safety menace")\n',  # a doctest line
+    ],
+)
+def test_code_in_any_markup_is_never_edited(code):
+    text = code + "\nBut the safety menace in prose is fixed.\n"
+    assert [e.start for e in mtfix.check(text)] == [text.rindex("safety menace")]
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "    The safety menace grew.\n\n    Another safety menace.\n",  # every paragraph indented
+        "1. Step one\n\n    The safety menace grew.\n",  # a list item's second paragraph
+        ".. note:: Mind the gap.\n\n   The safety menace grew.\n",  # an admonition is prose
+        "Use `a\n\nb` and the safety menace.\n",  # a backtick never spans a paragraph
+    ],
+)
+def test_indented_or_marked_prose_is_still_prose(prose):
+    assert len(mtfix.check(prose)) == prose.count("safety menace")
+
+
+@pytest.mark.parametrize(
     "markdown",
     [
         "\ufeff```\nthe safety menace\n```\nThe safety menace.\n",  # a byte-order mark before the fence
@@ -756,6 +787,36 @@ def test_code_links_and_addresses_are_never_edited():
 def test_a_code_fence_ends_where_markdown_ends_it(markdown):
     edits = mtfix.check(markdown)
     assert [e.start for e in edits] == [markdown.rindex("safety menace")]
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "---\ntitle: Safety menace in the city\ntags: [safety menace]\n---\n\nThe safety menace grew.\n",
+        "---\ntitle: A safety menace\n...\nThe safety menace grew.\n",  # YAML's document end
+        "\ufeff---\r\ntitle: A safety menace\r\n---\r\nThe safety menace grew.\r\n",
+        "+++\ntitle = \"Safety menace\"\n+++\nThe safety menace grew.\n",  # TOML (Hugo)
+        "---\n---\nThe safety menace grew.\n",
+    ],
+)
+def test_front_matter_is_metadata_not_prose(markdown):
+    edits = mtfix.check(markdown)
+    assert [e.start for e in edits] == [markdown.rindex("safety menace")]
+    # one span of its own, so the first sentence starts at the body
+    assert split_sentences(markdown)[1].start == markdown.rindex("The")
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "Intro.\n\n---\ntitle: A safety menace\n---\n\nThe safety menace grew.\n",  # a thematic break
+        "---\ntitle: A safety menace\nThe safety menace grew.\n",  # never closed
+        "---\n\nA safety menace.\n\n---\n\nThe safety menace grew.\n",  # a thematic break first
+        " ---\ntitle: A safety menace\n---\nThe safety menace grew.\n",
+    ],
+)
+def test_a_rule_line_that_does_not_open_the_text_is_no_front_matter(markdown):
+    assert len(mtfix.check(markdown)) == 2
 
 
 def test_rechecks_in_full_mode_skip_the_model_the_parser_and_the_restorer():

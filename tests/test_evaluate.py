@@ -188,6 +188,16 @@ def run_cli(args, capsys):
     return code, out.out, out.err
 
 
+def test_cli_refuses_an_unwritable_pairs_out_before_repairing(tmp_path, capsys, monkeypatch):
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("\n".join(json.dumps(p) for p in PAIRS) + "\n", encoding="utf-8")
+    repaired = []
+    monkeypatch.setattr("mtfix.evaluate.command.evaluate_pairs", lambda *a, **k: repaired.append(1) or [])
+    code, out, err = run_cli([str(pairs), "--pairs-out", str(tmp_path / "missing" / "x.jsonl")], capsys)
+    assert code == 3 and out == "" and not repaired
+    assert err.count("\n") == 1 and "cannot write (no such directory" in err
+
+
 def test_cli_json_from_jsonl_carries_extra_fields(tmp_path, capsys):
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text("\n".join(json.dumps(p) for p in PAIRS) + "\n", encoding="utf-8")

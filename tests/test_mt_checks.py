@@ -215,6 +215,64 @@ def test_pronoun_offsets_are_valid_on_crlf_and_nbsp(spacy_nlp):
     assert "It also plans" in result.repaired and "She also hopes to buy ships for her crews" in result.repaired
 
 
+# ---- hard-wrapped text: a sentence goes on over a single line break ---------------------------
+
+
+def _wrapped_at_each_gap(text: str, newline: str, skip: str = ""):
+    """`text` with one word gap made a line break, for each gap but the one after `skip`."""
+    for m in re.finditer(" ", text):
+        if skip and text[: m.start()].endswith(skip):
+            continue
+        yield text[: m.start()] + newline + text[m.end() :]
+
+
+def _one_line_view(edits) -> list[tuple]:
+    return [(" ".join(e.found.split()), e.replacement and " ".join(e.replacement.split()), e.auto, e.confidence)
+            for e in edits]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("min_confidence", [0.5, 0.0])
+@pytest.mark.parametrize(
+    "text, first_sentence",
+    [
+        pytest.param("The plan will deepen the divide between the regions, he said. Maria Lopez, chief economist "
+                     "at the Central Bank.", "he said.", id="join"),
+        pytest.param("Exports fell for a third month. Maria Lopez, chief economist at the Central Bank.", "month.",
+                     id="appositive"),
+        pytest.param("Rents kept rising all year. A huge problem for young families in the capital.", "year.",
+                     id="verbless"),
+    ],
+)
+def test_a_hard_wrapped_fragment_is_one_sentence(text, first_sentence, newline, min_confidence):
+    # Wrapped anywhere but between the two sentences (a fragment on a line of its own is a
+    # caption or a byline), the fragment is found as on one line; offsets point into the
+    # wrapped text and the join keeps each line break.
+    expected = mtfix.check(text, proposers=("mt-fragment",), min_confidence=min_confidence)
+    assert expected or min_confidence > 0.4
+    for wrapped in _wrapped_at_each_gap(text, newline, skip=first_sentence):
+        edits = mtfix.check(wrapped, proposers=("mt-fragment",), min_confidence=min_confidence)
+        assert _one_line_view(edits) == _one_line_view(expected), wrapped
+        for e in edits:
+            assert wrapped[e.start : e.end] == e.found
+            assert e.replacement is None or e.replacement.count(newline) == e.found.count(newline)
+            assert "\n" not in e.reason and "\r" not in e.reason
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_pronouns_read_paragraphs_and_wrapped_lines_whatever_the_line_ends(spacy_nlp, newline):
+    # The person in the first paragraph is no antecedent for the second one's "He"; CRLF blank
+    # lines end a paragraph too, and a wrapped line does not.
+    text = (
+        "Ms Okafor met the press on Monday.\n\nGermany has expanded its navy\nthis year. He also plans to\n"
+        "invest in new submarines for his\nfleet."
+    ).replace("\n", newline)
+    edits = mtfix.check(text, proposers=("mt-pronoun",), min_confidence=0.0)
+    assert [(e.found, e.replacement, e.auto) for e in edits] == [("He", "It", True), ("his", "its", True)]
+    for e in edits:
+        assert text[e.start : e.end] == e.found
+
+
 # ---- switches: registration, modes, --disable, no spaCy where it is not needed ---------------
 
 

@@ -218,6 +218,33 @@ def test_proposer_tolerates_failed_generations_and_rejects_miscounts():
         propose_restorer(ctx, generator=lambda items: [])
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_proposer_keeps_the_line_breaks_of_hard_wrapped_text(newline):
+    # The model reads and writes one line; an edit across a line break keeps the break.
+    text = (
+        "Officials told\nSmith the menace was actual. The plans may well be deepened\n"
+        "till the end of the year. The team won by\nsimply\njust\nenough votes."
+    ).replace("\n", newline)
+    fixes = {
+        "Officials told Smith the menace was actual.": "Officials told Jones the threat was real.",
+        "The plans may well be deepened till the end of the year.":
+            "The plans may be changed until the end of the year.",
+        "The team won by simply just enough votes.": "The team won by just enough votes.",
+    }
+    edits = propose_restorer(flagged(text), generator=FakeGenerator(fixes))
+    for e in edits:
+        assert text[e.start : e.end] == e.found
+        assert "\n" not in e.reason and "\r" not in e.reason
+    got = {(e.found, e.replacement) for e in edits}
+    assert (f"deepened{newline}till", f"changed{newline}until") in got
+    assert ("well be", "be") in got and ("menace", "threat") in got
+    # A name starting a wrapped line is no sentence start: Smith stays.
+    assert not any("Smith" in e.found for e in edits)
+    # "simply\njust" on lines of their own leaves no place for the break in "just": no edit, no reflow.
+    assert not any("simply" in e.found for e in edits)
+    assert len(edits) == 4  # and "actual" -> "real"
+
+
 def test_gate_keeps_sentences_of_useful_length():
     ctx = flagged("Yes. The menace grew again today.")
     assert [ctx.doc.text[a:b] for a, b in suspicious_sentences(ctx)] == ["The menace grew again today."]

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from ..io import new_file_mode
-from .plan import JSONL, MARKER_FORMAT, PARQUET, TEXT, TMP_SUFFIX, Job, Shard
+from .plan import JSONL, MARKER_FORMAT, PARQUET, TEXT, TMP_SUFFIX, Job, Shard, read_json
 
 
 SPIN_THRESHOLD = 0.7  # as mtfix.evidence.SPUN_THRESHOLD; kept here so the writer imports no rules
@@ -313,10 +313,17 @@ class ShardWriter:
 
 
 def assemble(shards: list[Shard], job: Job) -> None:
-    """Join the parts of a many-shard file into its output, in row order."""
+    """Join the parts of a many-shard file into its output, in row order. A joined output is
+    kept only when it was made from these very parts: an input cut at a shard boundary leaves
+    every remaining part done, but the old output still holds the rows cut off."""
     dest = Path(job.out) / shards[0].rel
-    if shards[0].count == 1 or dest.exists():
+    if shards[0].count == 1:
         return
+    made_from = {"parts": [[s.key, s.digest] for s in shards]}
+    record = job.state_dir / "assembled" / f"{shards[0].rel}.json"
+    if dest.exists() and read_json(record) == made_from:
+        return
+    record.unlink(missing_ok=True)
     f = AtomicFile(dest)
     try:
         if shards[0].fmt == PARQUET:
@@ -337,3 +344,4 @@ def assemble(shards: list[Shard], job: Job) -> None:
     except BaseException:
         f.discard()
         raise
+    write_json_atomic(record, made_from)

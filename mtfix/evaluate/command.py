@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -145,6 +146,14 @@ def best_and_worst(scores: list[PairScore], n: int) -> dict:
     }
 
 
+def _refuse_unwritable(path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise fail(f"{path}: cannot write (no such directory: {folder})", ExitCode.INPUT)
+    if not os.access(folder, os.W_OK):
+        raise fail(f"{path}: cannot write (permission denied: {folder})", ExitCode.INPUT)
+
+
 @click.command("eval")
 @click.argument("pairs_file", required=False)
 @click.option("--damaged", type=click.Path(dir_okay=False), help="Damaged text, one segment a line.")
@@ -178,6 +187,8 @@ def eval_command(pairs_file, damaged, reference, clean_file, fmt, show, pairs_ou
         import sacrebleu  # noqa: F401
     except ImportError as exc:
         raise fail(f"{exc.name} is needed for eval: pip install 'mtfix[eval]'", ExitCode.USAGE) from None
+    if pairs_out:
+        _refuse_unwritable(pairs_out)  # before the repairs, which can take long, not after
     options = build_options(kw)
     report: dict = {}
     try:
@@ -196,9 +207,12 @@ def eval_command(pairs_file, damaged, reference, clean_file, fmt, show, pairs_ou
         if show:
             report.update(best_and_worst(scores, show))
         if pairs_out:
-            atomic_write(
-                pairs_out, "".join(json.dumps(pair_record(s, True), ensure_ascii=False) + "\n" for s in scores)
-            )
+            try:
+                atomic_write(
+                    pairs_out, "".join(json.dumps(pair_record(s, True), ensure_ascii=False) + "\n" for s in scores)
+                )
+            except OSError as exc:
+                raise fail(f"{pairs_out}: cannot write ({exc.strerror or exc})", ExitCode.INPUT) from None
     if clean is not None:
         report["clean"] = clean_report(clean, options, repair=run_repair)
     report["signature"] = signature

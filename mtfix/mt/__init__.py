@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from ..edit import Edit
 from ..text import is_word_char
 
-_BLANK_LINE_RE = re.compile(r"\n[ \t\u00a0]*\n\s*")
+_BLANK_LINE_RE = re.compile(r"\r?\n[ \t\u00a0]*\r?\n\s*")  # "\r\n\r\n" too
 _WORD_AT_RE = re.compile(r"[\w'-]+")
 _WORD_BEFORE_RE = re.compile(r"[\w'-]+$")
 # What mtfix.text.is_word_char accepts: letters and digits, hyphens, underscores.

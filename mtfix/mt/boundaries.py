@@ -28,7 +28,9 @@ SUGGEST_CONFIDENCE = 0.55
 _CANDIDATE_RE = re.compile(r"\.[ \t\u00a0\u2009\u202f]+(?=[a-z])")
 _TOKEN_BEFORE_RE = re.compile(r"(\S+)$")
 _WORD_AFTER_RE = re.compile(r"[^\s]+")
-_CONTINUATION_END_RE = re.compile(r"[.!?\u2026](?=[\"'\u201d\u2019)\]]*(?:\s|$))|\n")
+# A continuation ends with its sentence or its paragraph: a hard-wrapped one goes on over a
+# single line break, and a finite verb on its next line makes it a clause of its own.
+_CONTINUATION_END_RE = re.compile(r"[.!?\u2026](?=[\"'\u201d\u2019)\]]*(?:\s|$))|\r?\n[ \t]*\r?\n|\r[ \t]*\r")
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z'\u2019-]*")
 
 ABBREVIATIONS = frozenset("""

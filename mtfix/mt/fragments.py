@@ -12,14 +12,15 @@ it could be a verb at all (mtfix/mt/lexicon.py), which misses some fragments but
 mistakes a sentence for one. Only sentences that follow another one on the same line are
 checked, so headings, captions and bylines on lines of their own are left alone; so are short
 stylistic fragments ("Far from it."), dated captions, labels with a colon, quotations, and
-sentences cut by an abbreviation ("the U.S. Army Corps of Engineers.").
+sentences cut by an abbreviation ("the U.S. Army Corps of Engineers."). A hard-wrapped sentence
+is read as one: it goes on over single line breaks, never over a blank line.
 """
 
 from __future__ import annotations
 
 import re
 
-from ..text import WORD_RE
+from ..text import WORD_RE, has_line_break, keep_line_breaks, one_line
 from . import mt_edit, possible_verb
 from .boundaries import ABBREVIATIONS, inside_quotation
 
@@ -30,17 +31,22 @@ FLAG_CONFIDENCE = 0.6
 QUIET_CONFIDENCE = 0.4  # below the default --min-confidence 0.5
 JOIN_CONFIDENCE = 0.9
 
+# A character of a sentence's body, or one line break of a hard-wrapped sentence: the next
+# line goes on with the sentence, and a blank line (a new paragraph) never does.
+_BODY_CHAR = r"""(?:[^.!?\r\n:;"\u201c\u201d()]|(?:\r\n|\r|\n)(?=[ \t]*\S))"""
+# A word gap, on one line or over one wrapped line's break.
+_GAP = r"(?:[^\S\r\n]|[ \t]*(?:\r\n|\r|\n)[ \t]*(?=\S))"
 # A sentence that follows another on the same line: "... he said. Maria Lopez, chief ...
 # Group." A literal first character keeps the scan at C speed (this check runs in rules mode);
 # by default only sentences opening with a name and a comma, after a full stop, are examined.
 _SENTENCE_AFTER_RE = re.compile(
-    r"[.!?](?P<close>[\"'\u201d\u2019)\]]*)[ \t\u00a0]+(?P<body>[A-Z][^.!?\n:;\"\u201c\u201d()]{15,400}\.)(?=\s|$)"
+    r"[.!?](?P<close>[\"'\u201d\u2019)\]]*)[ \t\u00a0]+(?P<body>[A-Z]" + _BODY_CHAR + r"{15,400}\.)(?=\s|$)"
 )
 _APPOSITIVE_AFTER_RE = re.compile(
     r"\.(?P<close>[\"'\u201d\u2019)\]]?)[ \t\u00a0]+(?!(?:In|On|At|The|A|An|For|After|Before|During|By|From|"
     r"With|Since|Until|As|When|While|But|And|However|Although|Under|Over|Between|Among|Like|Unlike|This|That|Its)"
-    r"\b)(?P<body>[A-Z][\w'\u2019-]*+(?: [A-Z][\w'\u2019.-]*+)++,\s"
-    r"[^.!?\n:;\"\u201c\u201d()]{5,400}\.)(?=\s|$)"
+    r"\b)(?P<body>[A-Z][\w'\u2019-]*+(?:(?: |[ \t]*(?:\r\n|\r|\n)[ \t]*)[A-Z][\w'\u2019.-]*+)++,"
+    + _GAP + _BODY_CHAR + r"{5,400}\.)(?=\s|$)"
 )
 _ATTRIBUTION_RE = re.compile(
     r",\s*(?P<who>he|she|they)\s+(?P<verb>said|added|says|adds|noted|wrote|explained|argued|warned|stressed)$"
@@ -131,15 +137,22 @@ def _attribution_join(text: str, stop: int, start: int, end: int):
     name = _NAME_RE.match(text, start, end)
     if m is None or name is None:
         return None
+    join_start, join_end = m.start("who"), name.end("name")
+    joined = f"{m.group('verb')} {name.group('name')}"
+    if has_line_break(text[join_start:join_end]):
+        # Hard-wrapped: the words move, the line breaks stay ("he\nsaid. Maria" -> "said\nMaria").
+        joined = keep_line_breaks(text, join_start, join_end, joined)
+        if joined is None:
+            return None
     return mt_edit(
         text,
-        m.start("who"),
-        name.end("name"),
-        f"{m.group('verb')} {name.group('name')}",
+        join_start,
+        join_end,
+        joined,
         kind=KIND,
         source=SOURCE,
         confidence=JOIN_CONFIDENCE,
         auto=True,
-        reason=f"'{name.group('name')}, ...' has no verb: the attribution '{m.group('who')} "
+        reason=f"'{one_line(name.group('name'))}, ...' has no verb: the attribution '{m.group('who')} "
         f"{m.group('verb')}' belongs to it",
     )

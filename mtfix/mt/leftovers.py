@@ -41,7 +41,7 @@ _FUNCTION_WORDS = frozenset("""
     """.split())
 # Doubled on purpose, at least sometimes: left alone.
 _LEGITIMATE_DOUBLES = frozenset("""
-    had that is do does very so no yes bye ha ho he hee blah bla la da ta tut tsk knock chop
+    had that is was do does very so no yes bye ha ho he hee blah bla la da ta tut tsk knock chop
     hush well now there come go many far really more long night boo choo pooh goody yum pom bon
     aye yeah oh ah uh um hmm hey hip hear wait please quick cha tom mahi bora walla pago wagga
     sing mau dik beri ylang tse can yo bang kill never little pretty her you it again round over
@@ -50,7 +50,11 @@ _LEGITIMATE_DOUBLES = frozenset("""
 _LEGITIMATE_DOUBLES |= {"dum"}  # codespell:ignore dum
 # Particles of phrasal verbs: "going on on land", "log in in the morning".
 _PARTICLES = frozenset("in on up out off down about around along away back".split())
-_NEXT_COPY_RE = re.compile(r"[ \t\u00a0]+([^\W\d_]+)(?![\w'\u2019-])")
+# A copy follows spaces or one hard-wrapping line break ("at the\nthe station"), never a blank line.
+_NEXT_COPY_RE = re.compile(r"(?:[ \t\u00a0]*(?:\r\n|\r|\n))?[ \t\u00a0]*(?<=\s)([^\W\d_]+)(?![\w'\u2019-])")
+# A word, a line break, the same word: only in text with line breaks, so its cost is rare.
+_WRAPPED_DOUBLE_RE = re.compile(r"(?<![\w'\u2019-])([a-z]++)[ \t]*+(?:\r\n|\r|\n)[ \t]*+\1(?![\w'\u2019-])")
+_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 
 # Literal-prefixed scans are five times faster than one scan for "[,;.][,;.]".
 _PUNCT_SCANS = (re.compile(r",[,.]"), re.compile(r";;"), re.compile(r"\.\."))
@@ -139,6 +143,8 @@ def _core_fixes(text: str, folded: str) -> list:
     doubled += [m.start(1) for m in _NEW_LINE_DOUBLE_RE.finditer(folded)]
     if _LINE_START_DOUBLE_RE.match(folded):
         doubled.append(0)
+    if "\n" in folded or "\r" in folded:
+        doubled += [m.start(1) for m in _WRAPPED_DOUBLE_RE.finditer(folded)]
     covered = -1
     for start in sorted(set(doubled)):
         if start < covered:
@@ -186,12 +192,15 @@ def _doubled_word_edit(text: str, start: int):
         return None  # "Walla Walla", "in the The Hague": names
     if word[0].isupper() and copies[0][0].islower() and not at_sentence_start(text, start):
         return None  # "Georg and Are are", "Gorilla gorilla": a name, then a word
+    start, end, replacement = _keeping_the_line_break(text, start, end, word)
+    if replacement is None:
+        return None
     if lw in _PARTICLES and not loop:
         return mt_edit(
             text,
             start,
             end,
-            word,
+            replacement,
             kind=KIND,
             source="mt/doubled-word",
             confidence=0.6,
@@ -203,13 +212,35 @@ def _doubled_word_edit(text: str, start: int):
         text,
         start,
         end,
-        word,
+        replacement,
         kind=KIND,
         source="mt/doubled-word",
         confidence=0.9 if sure else 0.6,
         auto=sure,
         reason=f"word repeated {total} times" if loop else f"doubled word '{lw}'",
     )
+
+
+def _keeping_the_line_break(text: str, start: int, end: int, word: str):
+    """(start, end, replacement) that leaves one copy of `word` for the run text[start:end] and
+    keeps the line break inside it: the break moves to the gap after the run ("at the\nthe
+    station" -> "at the\nstation") or, at the end of a line, to the gap before it ("sat on
+    the\nthe." -> "sat on\nthe."). Replacement None where the run holds two breaks or has no
+    such gap on its line: no fix rather than a reflowed text."""
+    breaks = list(_LINE_BREAK_RE.finditer(text, start, end))
+    if not breaks:
+        return start, end, word
+    if len(breaks) > 1:
+        return start, end, None
+    # The break's own indentation comes with it: the next line starts where it did.
+    new_line = breaks[0].group() + re.match(r"[ \t\u00a0]*", text[breaks[0].end() :]).group()
+    after = re.compile(r"[ \t\u00a0]+(?=[^\W\d_])").match(text, end)
+    if after is not None:
+        return start, after.end(), word + new_line
+    before = re.search(r"(?<=[^\W\d_])[ \t\u00a0]+\Z", text[max(0, start - 20) : start])
+    if before is not None:
+        return start - len(before.group()), end, new_line + word
+    return start, end, None
 
 
 def _punctuation(text: str, pair: str, at: int, end: int):

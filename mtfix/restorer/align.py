@@ -16,7 +16,9 @@
 5. Made-up rewrites: a restoration changing more than `MAX_CHANGED_SHARE` of the tokens yields
    no edit at all, and an edit longer than `MAX_EDIT_TOKENS` tokens is dropped.
 
-Offsets are character offsets into `source` (plus `offset`), end exclusive.
+Offsets are character offsets into `source` (plus `offset`), end exclusive. A hard-wrapped
+`source` is read as one line (a word starting a wrapped line does not start the sentence);
+each edit's `found` keeps its line breaks; fitting the replacement to them is `propose`'s.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..text import WORD_RE, at_sentence_start, shared_ends
+from ..text import WORD_RE, at_sentence_start, shared_ends, unwrapped
 
 TOKEN_RE = re.compile(WORD_RE.pattern + r"|\S", re.UNICODE)
 QUOTE_CHARS = "\"\u201c\u201d\u00ab\u00bb\u201e"
@@ -191,7 +193,9 @@ def align_edits(source: str, restored: str, offset: int = 0,
     changed = sum(1 for op, _, _ in ops if op != "match")
     if changed > MAX_CHANGED_SHARE * max(len(src_tokens), len(tgt_tokens)):
         return []
-    guard = _Guard(source, src_tokens, quotation_spans(source) + list(protected or ()), names)
+    # Names are told from sentence starts on the sentence as one line: "told\nSmith" holds a name.
+    one_line_source = unwrapped(source)
+    guard = _Guard(one_line_source, src_tokens, quotation_spans(source) + list(protected or ()), names)
     edits = []
     for i0, i1, j0, j1 in _groups(ops):
         if i0 == i1 or j0 == j1:  # a pure insertion or deletion: take in a neighbour
@@ -203,7 +207,7 @@ def align_edits(source: str, restored: str, offset: int = 0,
             continue
         start, end = src_tokens[i0].start, src_tokens[i1 - 1].end
         replacement = restored[tgt_tokens[j0].start : tgt_tokens[j1 - 1].end]
-        if not guard.replacement_ok(replacement, at_sentence_start(source, start)):
+        if not guard.replacement_ok(replacement, at_sentence_start(one_line_source, start)):
             continue
         found = source[start:end]
         if replacement != found:

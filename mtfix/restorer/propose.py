@@ -23,6 +23,8 @@ adapter meets the targets of issue 7; no mode runs it by default.
   the language-model scorer, `mtfix.lm.scorer.SCORED_KINDS`), "mt-other" for punctuation- or
   case-only changes (passed through unscored, so below the default confidence threshold).
   Confidence `PROPOSED_CONFIDENCE`, never automatic: only the scorer can make them count.
+  The model reads and writes one line; on hard-wrapped text an edit keeps the line breaks of
+  what it replaces (`text.options_keeping_line_breaks`), or is not made.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Callable, Sequence
 
 from ..edit import Edit
 from ..pipeline import LM_CANDIDATE_PROPOSERS
-from ..text import WORD_RE, at_sentence_start
+from ..text import WORD_RE, at_sentence_start, one_line, options_keeping_line_breaks
 from .align import align_edits, quotation_spans
 from .prompt import CONTEXT_CHARS, context_window
 
@@ -134,17 +136,23 @@ def propose_restorer(
         for w in align_edits(text[a:b], out, offset=a, protected=local_quotes, names=names):
             if len(WORD_RE.findall(w.found)) > MAX_FOUND_WORDS:
                 continue
+            # The model reads and writes one line: its words go back into the found phrase's
+            # line breaks, never reflowing the text.
+            kept = options_keeping_line_breaks(text, w.start, w.end, (one_line(w.replacement),))
+            if not kept or kept[0] == w.found:
+                continue
+            replacement = kept[0]
             edits.append(
                 Edit(
                     start=w.start,
                     end=w.end,
                     found=w.found,
-                    replacement=w.replacement,
-                    kind=edit_kind(w.found, w.replacement),
+                    replacement=replacement,
+                    kind=edit_kind(w.found, replacement),
                     source=SOURCE,
                     confidence=PROPOSED_CONFIDENCE,
                     auto=False,
-                    reason=f"the restorer rewrites '{w.found}' as '{w.replacement}'",
+                    reason=f"the restorer rewrites '{one_line(w.found)}' as '{one_line(replacement)}'",
                 )
             )
     return sorted(edits, key=lambda e: (e.start, e.end))
