@@ -27,7 +27,6 @@ import argparse
 import csv
 import re
 import sys
-import types
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -388,36 +387,9 @@ def _render(rows: list[list[str]]) -> str:
     return HEADER + "".join("\t".join(r) + "\n" for r in rows)
 
 
-def rewritten_outputs(ruleset, rules) -> dict[str, str]:
-    """found -> id of an automatic rule that would rewrite one of its outputs."""
-    from mtfix.rulematch import propose_rules
-    from mtfix.text import Document
-
-    live = {r.id for r in ruleset.rules if r.apply in ("auto", "spun")}
-    bad: dict[str, str] = {}
-    for rule in rules:
-        outputs = {
-            o
-            for by_tag in rule.forms().values()
-            for reps in by_tag.values()
-            for o in reps
-        }
-        for text in sorted(outputs):
-            ctx = types.SimpleNamespace(doc=Document(text), ruleset=ruleset)
-            hits = [
-                e.source
-                for e in propose_rules(ctx)
-                if e.source in live and e.source != rule.id
-            ]
-            if hits:
-                bad[rule.found] = hits[0]
-                break
-    return bad
-
-
 def table_text(csv_path: Path = DEFAULT_CSV, stats: Counter | None = None) -> str:
     """The tortured.tsv text built from `csv_path` (the same text on every run)."""
-    from mtfix.ruletable import RuleSet, load_rules, parse_table
+    from mtfix.ruletable import RuleSet, load_rules, parse_table, rule_chains
 
     stats = Counter() if stats is None else stats
     news = load_rules(("news",)).rules
@@ -425,7 +397,9 @@ def table_text(csv_path: Path = DEFAULT_CSV, stats: Counter | None = None) -> st
     rows = _rows(read_candidates(csv_path, stats), news_forms, stats)
     while True:  # dropping a row can only remove rewriters, so this settles
         rules = parse_table(_render(rows), "tortured", "tortured.tsv (built)")
-        bad = rewritten_outputs(RuleSet(list(news) + rules), rules)
+        # found -> an applying rule that rewrites one of that row's outputs
+        ids = {r.id for r in rules}
+        bad = {c.rule.found: c.by.id for c in rule_chains(RuleSet(list(news) + rules), among=ids) if c.rule.id in ids}
         if not bad:
             break
         stats["dropped: output rewritten by another rule"] += len(bad)

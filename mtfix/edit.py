@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Iterable
 
+from .text import has_line_break, one_line
+
 KINDS = (
     "synonym-swap",
     "function-word",
@@ -42,6 +44,9 @@ class Edit:
             raise ValueError(f"bad edit span {self.start}:{self.end}")
         if not 0.0 <= self.confidence <= 1.0:
             raise ValueError(f"confidence {self.confidence} outside [0, 1]")
+        if has_line_break(self.reason):
+            # A reason is one report line, whatever a proposer quoted from hard-wrapped text.
+            object.__setattr__(self, "reason", one_line(self.reason))
 
     @property
     def fixable(self) -> bool:

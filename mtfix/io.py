@@ -33,8 +33,6 @@ class EmptyInput(InputError):
 class Source:
     name: str  # path as given, or "<stdin>"
     text: str
-    newline_bytes: bytes = b""
-    bom: bool = False
     encoding: str = "utf-8"  # the codec that writes the text back as it was read
 
 
@@ -49,18 +47,16 @@ def decode(data: bytes, name: str, encoding: str = "utf-8", allow_empty: bool = 
         raise EmptyInput(f"{name}: empty input")
     if b"\x00" in data[:8192] and not encoding.lower().startswith("utf-16"):
         raise InputError(f"{name}: binary data (NUL bytes); mtfix reads text")
-    bom = False
     enc = encoding
     family = encoding.lower().replace("-", "").replace("_", "")
     if family in ("utf8", "utf8sig"):
-        bom = data.startswith(b"\xef\xbb\xbf")
-        enc = "utf-8"
+        enc = "utf-8"  # the BOM stays in the decoded text: 'utf-8-sig' would write a second one
     elif family in _BYTE_ORDER_MARKS:
         # Decoded with the byte order the BOM names, the BOM stays in the text (as for UTF-8)
         # and the file is written back in its own byte order, not the machine's.
         for mark, codec in _BYTE_ORDER_MARKS[family]:
             if data.startswith(mark):
-                bom, enc = True, codec
+                enc = codec
                 break
     try:
         text = data.decode(enc)
@@ -74,13 +70,7 @@ def decode(data: bytes, name: str, encoding: str = "utf-8", allow_empty: bool = 
     if not text.strip() and not allow_empty:
         raise EmptyInput(f"{name}: empty input (only whitespace)")
     # The BOM stays in the text: offsets then match the file, and a repaired file keeps it.
-    return Source(name=name, text=text, bom=bom, encoding=output_encoding(enc))
-
-
-def output_encoding(encoding: str) -> str:
-    """The codec that writes text back as read: the BOM stays in the decoded text, so
-    'utf-8-sig' must not add a second one."""
-    return "utf-8" if encoding.lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig") else encoding
+    return Source(name=name, text=text, encoding=enc)
 
 
 def read_input(path: str, encoding: str = "utf-8", max_bytes: int = DEFAULT_MAX_BYTES) -> Source:

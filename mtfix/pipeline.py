@@ -19,7 +19,7 @@ from . import __version__
 from .edit import KINDS, Edit, Result
 from .options import Options
 from .ruletable import BUILTIN_TABLES, RuleSet, load_rules, rule_table_names
-from .text import Document, not_prose_spans, shared_ends
+from .text import Document, SpanSet, not_prose_spans, shared_ends
 
 
 @dataclass
@@ -43,7 +43,7 @@ class Context:
     # (sorted, non-overlapping). No rule matches inside one: a rule whose replacement
     # contains its own found phrase ("Inc" -> "Inc.") would otherwise apply again and again.
     produced: tuple[tuple[int, int], ...] | None = None
-    _focus_index: "tuple[tuple, _SpanSet] | None" = field(default=None, init=False, repr=False, compare=False)
+    _focus_index: "tuple[tuple, SpanSet] | None" = field(default=None, init=False, repr=False, compare=False)
 
     def in_focus(self, start: int, end: int) -> bool:
         """Whether [start, end] touches a focus span (edges included); logarithmic in the
@@ -52,7 +52,7 @@ class Context:
             return True
         index = self._focus_index
         if index is None or index[0] is not self.focus:
-            index = self._focus_index = (self.focus, _SpanSet(list(self.focus)))
+            index = self._focus_index = (self.focus, SpanSet(list(self.focus)))
         return index[1].touches(start, end)
 
 
@@ -188,19 +188,23 @@ def segment(text: str, options: Options) -> Context:
 
 
 def proposer_names(options: Options) -> tuple[str, ...]:
-    """The proposers a run calls: the named ones or the mode's, then the enabled extras."""
+    """The proposers a run names: the named ones or the mode's, then the enabled extras."""
     return tuple(dict.fromkeys((*(options.proposers or MODE_PROPOSERS[options.mode]), *options.enable)))
+
+
+def active_proposers(options: Options) -> tuple[str, ...]:
+    """The proposers a run calls: those it names, less the disabled ones (not even called: a
+    disabled check must not load its back-end)."""
+    return tuple(n for n in proposer_names(options) if n not in options.disable)
 
 
 def propose(ctx: Context) -> list[Edit]:
     edits: list[Edit] = []
     ctx.proposed = edits
-    for name in proposer_names(ctx.options):
-        if name in ctx.options.disable:
-            continue  # not even called: a disabled check must not load its back-end
+    for name in active_proposers(ctx.options):
         fn = _resolve_entry(PROPOSERS, name, "proposer")
         edits.extend(fn(ctx))
-    untouchable = _SpanSet(ignored_spans(ctx.doc.text, ctx.options.ignore) + not_prose_spans(ctx.doc.text))
+    untouchable = SpanSet(ignored_spans(ctx.doc.text, ctx.options.ignore) + not_prose_spans(ctx.doc.text))
     return [
         e
         for e in edits
@@ -209,30 +213,6 @@ def propose(ctx: Context) -> list[Edit]:
         and ctx.in_focus(e.start, e.end)
         and not untouchable.overlaps(e.start, e.end)
     ]
-
-
-class _SpanSet:
-    """Spans no edit may touch (merged), with a logarithmic overlap test."""
-
-    def __init__(self, spans: list[tuple[int, int]]) -> None:
-        merged: list[list[int]] = []
-        for a, b in sorted(spans):
-            if merged and a <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], b)
-            else:
-                merged.append([a, b])
-        self.starts = [a for a, _ in merged]
-        self.ends = [b for _, b in merged]
-
-    def overlaps(self, start: int, end: int) -> bool:
-        i = bisect.bisect_left(self.ends, start + 1)  # the first span ending after `start`
-        return i < len(self.starts) and self.starts[i] < max(end, start + 1)
-
-    def touches(self, start: int, end: int) -> bool:
-        """Whether [start, end] meets a span, edges included (merging touching spans keeps
-        this exact: their union is the merged span)."""
-        i = bisect.bisect_left(self.ends, start)  # the first span ending at or after `start`
-        return i < len(self.starts) and self.starts[i] <= end
 
 
 def ignored_spans(text: str, phrases: tuple[str, ...]) -> list[tuple[int, int]]:
@@ -264,22 +244,17 @@ def resolve(edits: Iterable[Edit], text: str | None = None) -> list[Edit]:
     ("could also be,," -> "may be,"): dropping one would let it apply on a second run, and
     repair must be idempotent. A less confident fix that makes the kept one's change and more
     ("safety menace" -> "security threat" over "menace" -> "threat") replaces it."""
-    edits = list(edits)
     # Edits only ever meet edits they overlap (a merged edit spans the two it merges), so
     # each run of spans chained by overlaps (or shared edges) is resolved by itself: a
     # document's thousands of separate fixes are never all kept in one sorted list.
-    group_of = [0] * len(edits)
-    groups = 0
+    groups: list[list[Edit]] = []
     reach = -1
-    for k in sorted(range(len(edits)), key=lambda k: (edits[k].start, edits[k].end)):
-        if edits[k].start > reach:
-            groups += 1
-        group_of[k] = groups - 1
-        reach = max(reach, edits[k].end)
-    ranked: list[list[Edit]] = [[] for _ in range(groups)]
-    for k in sorted(range(len(edits)), key=lambda k: _rank(edits[k])):
-        ranked[group_of[k]].append(edits[k])
-    return [e for group in ranked for e in _resolve_group(group, text)]
+    for e in sorted(edits, key=lambda e: (e.start, e.end)):
+        if e.start > reach:
+            groups.append([])
+        groups[-1].append(e)
+        reach = max(reach, e.end)
+    return [e for group in groups for e in _resolve_group(sorted(group, key=_rank), text)]
 
 
 def _rank(e: Edit) -> tuple:

@@ -2,7 +2,6 @@
 case-insensitive, carrying case, inflection and a/an agreement into the replacement."""
 from __future__ import annotations
 
-import bisect
 import re
 from dataclasses import dataclass
 
@@ -10,13 +9,13 @@ from .edit import Edit
 from .ruletable import Rule, RuleSet
 from .text import (
     WORD_RE,
+    SpanSet,
     at_sentence_start,
     has_line_break,
     indefinite_article,
     is_word_char,
     join_wrapped,
     keep_line_breaks,
-    one_line,
     transfer_apostrophes,
     transfer_case,
 )
@@ -127,7 +126,6 @@ def _choose_form(by_tag, prev_text: str) -> tuple[str, ...]:
 
 
 def _reason(rule: Rule, found: str, replacement: str) -> str:
-    found, replacement = one_line(found), one_line(replacement)  # a reason is one line
     alt = " (or " + ", ".join(f"'{r}'" for r in rule.replacements[1:]) + ")" if rule.ambiguous else ""
     target = f"'{replacement}'{alt}"
     if rule.kind == "tortured-phrase":
@@ -147,14 +145,14 @@ def propose_rules(ctx) -> list[Edit]:
     candidates: list[tuple[int, int, Rule, tuple[str, ...]]] = []
     n = len(text)
     # On a re-check, the spans that are rules' output from earlier in the run.
-    inside_output = _Within(getattr(ctx, "produced", None) or ())
+    inside_output = SpanSet(getattr(ctx, "produced", None) or ())
     for jstart, jend, entries in matcher_for(ctx.ruleset).matches(joined.text):
         start, end = joined.original(jstart), joined.original(jend - 1) + 1
         if start > 0 and is_word_char(text[start - 1]):
             continue
         if end < n and is_word_char(text[end]):
             continue
-        if inside_output(start, end):
+        if inside_output.contains(start, end):
             continue  # a rule never rewrites what a rule wrote in this run ("Inc." is no "Inc")
         # An apostrophe glued to a letter continues the word ("don't" is not "don").
         if end + 1 < n and text[end] in "'\u2019" and text[end + 1].isalpha() and text[end + 1] not in "sS":
@@ -189,18 +187,6 @@ def propose_rules(ctx) -> list[Edit]:
         if edit is not None:
             edits.append(edit)
     return edits
-
-
-class _Within:
-    """Whether [start, end) lies inside one of some sorted, non-overlapping spans."""
-
-    def __init__(self, spans) -> None:
-        self.starts = [a for a, _ in spans]
-        self.ends = [b for _, b in spans]
-
-    def __call__(self, start: int, end: int) -> bool:
-        i = bisect.bisect_right(self.starts, start) - 1  # the last span starting at or before it
-        return i >= 0 and end <= self.ends[i]
 
 
 def _make_edit(text: str, start: int, end: int, rule: Rule, forms: tuple[str, ...]) -> Edit | None:

@@ -371,6 +371,36 @@ def _front_matter_end(text: str) -> int:
     return m.end() if m else 0
 
 
+class SpanSet:
+    """Spans (merged where they overlap or touch), with logarithmic tests of a span against
+    them: what no edit may touch, a re-check's focus, a rule's earlier output."""
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        merged: list[list[int]] = []
+        for a, b in sorted(spans):
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        self.starts = [a for a, _ in merged]
+        self.ends = [b for _, b in merged]
+
+    def overlaps(self, start: int, end: int) -> bool:
+        i = bisect.bisect_left(self.ends, start + 1)  # the first span ending after `start`
+        return i < len(self.starts) and self.starts[i] < max(end, start + 1)
+
+    def touches(self, start: int, end: int) -> bool:
+        """Whether [start, end] meets a span, edges included (merging touching spans keeps
+        this exact: their union is the merged span)."""
+        i = bisect.bisect_left(self.ends, start)  # the first span ending at or after `start`
+        return i < len(self.starts) and self.starts[i] <= end
+
+    def contains(self, start: int, end: int) -> bool:
+        """Whether [start, end) lies inside a span (spans that touch count as one)."""
+        i = bisect.bisect_right(self.starts, start) - 1  # the last span starting at or before it
+        return i >= 0 and end <= self.ends[i]
+
+
 def shared_ends(a, b) -> tuple[int, int]:
     """(length of the common prefix, of the common suffix after it) of two sequences."""
     head = 0

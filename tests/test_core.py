@@ -829,3 +829,10 @@ def test_rechecks_in_full_mode_skip_the_model_the_parser_and_the_restorer():
     assert "restorer" not in full.proposers and "mt-spacing" in full.proposers and "rules" in full.proposers
     rules = recheck_options(Options())
     assert rules.proposers == MODE_PROPOSERS["rules"] and rules.scorer is None
+
+
+def test_an_edit_reason_is_one_report_line_whatever_it_quotes():
+    # Every proposer quotes found text, and hard-wrapped text brings its line breaks along.
+    e = Edit(0, 12, "safety\nmenace", "security\nthreat", "synonym-swap", "x", 0.9, True, "'safety\r\nmenace' is spun")
+    assert e.reason == "'safety menace' is spun"
+    assert e.with_(reason="prefers 'a\nb'").reason == "prefers 'a b'"

@@ -18,7 +18,7 @@ from functools import lru_cache
 from importlib import resources
 
 from ..edit import Edit
-from ..text import one_line, options_keeping_line_breaks, transfer_case
+from ..text import options_keeping_line_breaks, transfer_case
 from .propose import candidate_edit, is_name
 
 SOURCE = "function-words"
@@ -63,6 +63,6 @@ def propose_function_words(ctx) -> list[Edit]:
         options = options_keeping_line_breaks(text, m.start(), m.end(), tuple(transfer_case(found, p) for p in plains))
         if not options:
             continue
-        reason = f"'{one_line(found)}' may be a spinner's substitute for '{one_line(options[0])}'"
+        reason = f"'{found}' may be a spinner's substitute for '{options[0]}'"
         edits.append(candidate_edit(m.start(), m.end(), found, options, "function-word", SOURCE, reason))
     return edits

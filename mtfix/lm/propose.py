@@ -13,7 +13,6 @@ from ..text import (
     WORD_RE,
     at_sentence_start,
     indefinite_article,
-    one_line,
     options_keeping_line_breaks,
     transfer_apostrophes,
     transfer_case,
@@ -136,7 +135,7 @@ def candidate_edit(
 
 
 def _edit(start: int, end: int, found: str, options: tuple[str, ...]) -> Edit:
-    reason = f"'{one_line(found)}' may be a thesaurus substitute (for '{one_line(options[0])}'...)"
+    reason = f"'{found}' may be a thesaurus substitute (for '{options[0]}'...)"
     return candidate_edit(start, end, found, options, "synonym-swap", SOURCE, reason)
 
 

@@ -100,9 +100,9 @@ FUNCTION_WORDS_CALIBRATION = "calibration-function-words.json"
 
 def calibration_for(options) -> str:
     """The calibration fitted with the candidates of the proposers these options run."""
-    from ..pipeline import proposer_names
+    from ..pipeline import active_proposers
 
-    names = set(proposer_names(options)) - set(options.disable)
+    names = set(active_proposers(options))
     if "restorer" in names:
         return RESTORER_CALIBRATION
     return FUNCTION_WORDS_CALIBRATION if FUNCTION_WORDS in names else DEFAULT_CALIBRATION
@@ -216,11 +216,6 @@ def site_features(
     }
 
 
-def _best_on_one_line(deltas: dict[str, float]) -> tuple[str, float]:
-    best, delta = max(deltas.items(), key=lambda kv: kv[1])
-    return one_line(best), delta
-
-
 def group_features(group: SiteGroup, zipf) -> dict[str, float] | None:
     if not group.site.deltas:
         return None
@@ -237,6 +232,11 @@ def group_features(group: SiteGroup, zipf) -> dict[str, float] | None:
     )
 
 
+def _phrase_key(phrase: str) -> str:
+    """A phrase as the document-wide clues compare it: a hard-wrapped one is the same phrase."""
+    return one_line(phrase).lower()
+
+
 def add_repeat_agreement(items: list[tuple[str, str, float] | None], features: list[dict | None]) -> None:
     """A spinner maps a word the same way throughout a document, so a word found at several
     sites where the model prefers the same candidate every time is a likely swap (on the
@@ -245,14 +245,14 @@ def add_repeat_agreement(items: list[tuple[str, str, float] | None], features: l
     seen: dict[str, list[tuple[str, float]]] = {}
     for item in items:
         if item is not None:
-            seen.setdefault(item[0].lower(), []).append((item[1].lower(), item[2]))
+            seen.setdefault(_phrase_key(item[0]), []).append((_phrase_key(item[1]), item[2]))
     for item, f in zip(items, features):
         if item is None or f is None:
             continue
-        same = seen[item[0].lower()]
+        same = seen[_phrase_key(item[0])]
         f["repeats"] = math.log(len(same))
         f["repeat_agree"] = float(
-            len(same) > 1 and all(best == item[1].lower() and delta > 0 for best, delta in same)
+            len(same) > 1 and all(best == _phrase_key(item[1]) and delta > 0 for best, delta in same)
         )
         f["agree_delta"] = f["repeat_agree"] * min(sum(delta for _, delta in same) / len(same), 10.0)
 
@@ -274,7 +274,7 @@ def add_thesaurus_and_document_evidence(
     for item, f in zip(items, features):
         if item is None or f is None:
             continue
-        found, best = item[0].lower(), item[1].lower()
+        found, best = _phrase_key(item[0]), _phrase_key(item[1])
         listed = originals(best)
         if found in listed:
             f["fwd_rank"] = math.log1p(listed.index(found))
@@ -364,7 +364,7 @@ def score_with_language_model(ctx, edits: list[Edit]) -> list[Edit]:
     features = [group_features(groups[k], zipf) for k in keys]
     # (found, best candidate, its delta) per site: the document-wide clues read all of them.
     bests = [
-        (one_line(groups[k].site.found), *_best_on_one_line(groups[k].site.deltas))
+        (groups[k].site.found, *max(groups[k].site.deltas.items(), key=lambda kv: kv[1]))
         if f is not None else None
         for k, f in zip(keys, features)
     ]

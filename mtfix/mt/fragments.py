@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from ..text import WORD_RE, has_line_break, keep_line_breaks, one_line
+from ..text import WORD_RE, has_line_break, keep_line_breaks
 from . import mt_edit, possible_verb
 from .boundaries import ABBREVIATIONS, inside_quotation
 
@@ -153,6 +153,6 @@ def _attribution_join(text: str, stop: int, start: int, end: int):
         source=SOURCE,
         confidence=JOIN_CONFIDENCE,
         auto=True,
-        reason=f"'{one_line(name.group('name'))}, ...' has no verb: the attribution '{m.group('who')} "
+        reason=f"'{name.group('name')}, ...' has no verb: the attribution '{m.group('who')} "
         f"{m.group('verb')}' belongs to it",
     )

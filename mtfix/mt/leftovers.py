@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from ..text import at_sentence_start
+from ..text import LINE_END_RE, at_sentence_start
 from . import merge_overlapping, mt_edit
 from .boundaries import ABBREVIATIONS
 
@@ -54,7 +54,9 @@ _PARTICLES = frozenset("in on up out off down about around along away back".spli
 _NEXT_COPY_RE = re.compile(r"(?:[ \t\u00a0]*(?:\r\n|\r|\n))?[ \t\u00a0]*(?<=\s)([^\W\d_]+)(?![\w'\u2019-])")
 # A word, a line break, the same word: only in text with line breaks, so its cost is rare.
 _WRAPPED_DOUBLE_RE = re.compile(r"(?<![\w'\u2019-])([a-z]++)[ \t]*+(?:\r\n|\r|\n)[ \t]*+\1(?![\w'\u2019-])")
-_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
+_INDENT_RE = re.compile(r"[ \t\u00a0]*")
+_GAP_BEFORE_WORD_RE = re.compile(r"[ \t\u00a0]+(?=[^\W\d_])")
+_GAP_AFTER_WORD_RE = re.compile(r"(?<=[^\W\d_])[ \t\u00a0]+\Z")
 
 # Literal-prefixed scans are five times faster than one scan for "[,;.][,;.]".
 _PUNCT_SCANS = (re.compile(r",[,.]"), re.compile(r";;"), re.compile(r"\.\."))
@@ -227,17 +229,17 @@ def _keeping_the_line_break(text: str, start: int, end: int, word: str):
     station" -> "at the\nstation") or, at the end of a line, to the gap before it ("sat on
     the\nthe." -> "sat on\nthe."). Replacement None where the run holds two breaks or has no
     such gap on its line: no fix rather than a reflowed text."""
-    breaks = list(_LINE_BREAK_RE.finditer(text, start, end))
+    breaks = list(LINE_END_RE.finditer(text, start, end))
     if not breaks:
         return start, end, word
     if len(breaks) > 1:
         return start, end, None
     # The break's own indentation comes with it: the next line starts where it did.
-    new_line = breaks[0].group() + re.match(r"[ \t\u00a0]*", text[breaks[0].end() :]).group()
-    after = re.compile(r"[ \t\u00a0]+(?=[^\W\d_])").match(text, end)
+    new_line = breaks[0].group() + _INDENT_RE.match(text, breaks[0].end()).group()
+    after = _GAP_BEFORE_WORD_RE.match(text, end)
     if after is not None:
         return start, after.end(), word + new_line
-    before = re.search(r"(?<=[^\W\d_])[ \t\u00a0]+\Z", text[max(0, start - 20) : start])
+    before = _GAP_AFTER_WORD_RE.search(text[max(0, start - 20) : start])
     if before is not None:
         return start - len(before.group()), end, new_line + word
     return start, end, None

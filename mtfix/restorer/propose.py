@@ -152,7 +152,7 @@ def propose_restorer(
                     source=SOURCE,
                     confidence=PROPOSED_CONFIDENCE,
                     auto=False,
-                    reason=f"the restorer rewrites '{one_line(w.found)}' as '{one_line(replacement)}'",
+                    reason=f"the restorer rewrites '{w.found}' as '{replacement}'",
                 )
             )
     return sorted(edits, key=lambda e: (e.start, e.end))
