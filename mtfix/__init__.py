@@ -26,10 +26,16 @@ def __getattr__(name):
 
 
 def _options(options: dict):
-    from .options import Options
+    from .options import ConfigError, Options
+    from .pipeline import switch_problem
 
     base = options.pop("base", None)
-    return Options.from_kwargs(base, **options)
+    opts = Options.from_kwargs(base, **options)
+    problem = switch_problem(opts)
+    if problem is not None:  # a misspelt name would silently turn nothing off
+        key, name, why = problem
+        raise ConfigError(f"{key} {name!r}: {why}")
+    return opts
 
 
 def repair(text: str, **options):

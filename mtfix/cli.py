@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .io import DEFAULT_MAX_BYTES, EmptyInput, ExitCode, InputError, atomic_write, read_input
+from .io import DEFAULT_MAX_BYTES, EmptyInput, ExitCode, InputError, atomic_write, is_text_encoding, read_input
 
 # Sub-commands living in their own modules, imported only when invoked (or listed in --help).
 LAZY_COMMANDS = {
@@ -73,8 +73,8 @@ def repair_options(f):
                      help="rules: rule tables only (fast, no model). full: also the language model."),
         click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
                      help="Report and apply only edits at least this confident (default 0.5)."),
-        click.option("--all", "apply_all", is_flag=True, default=None,
-                     help="Also apply suggestions, not only automatic fixes."),
+        click.option("--all/--no-all", "apply_all", default=None,
+                     help="Also apply suggestions, not only automatic fixes (--no-all overrides a config's all = true)."),
         click.option("--rules", "rules", multiple=True, type=click.Path(dir_okay=False),
                      help="Extra TSV rule file; its entries override built-in ones. Repeatable."),
         click.option("--disable", multiple=True, metavar="RULE",
@@ -149,27 +149,26 @@ def _refuse_unknown_switches(options, disable, enable, config: Path | None = Non
     closest known name; the values come from the `config` file, or else the command line."""
     import difflib
 
-    from .pipeline import PROPOSERS, disable_names, unknown_disable_names
+    from .pipeline import PROPOSERS, disable_names, switch_problem
     from .ruletable import RuleFileError
 
     try:
-        unknown_disabled = unknown_disable_names(options, disable)
+        found = switch_problem(options, disable, enable)
     except RuleFileError as exc:
         raise fail(str(exc), ExitCode.USAGE) from None
-    unknown_enabled = [name for name in enable if name not in PROPOSERS]
-    if unknown_disabled:
-        key, name, problem = "disable", unknown_disabled[0], "no rule, table, kind or check has this name"
-        known = sorted(disable_names(options))
-        fallback = f"see '{_command_path()} --help'"
-    elif unknown_enabled:
-        key, name, problem = "enable", unknown_enabled[0], "no check has this name"
+    if found is None:
+        return
+    key, name, problem = found
+    where = f"{config}: {key}" if config is not None else f"--{key}"
+    if name in PROPOSERS and key == "enable":  # known, but not in this mode
+        raise fail(f"{where} {name!r}: {problem}", ExitCode.USAGE)
+    if key == "disable":
+        known, fallback = sorted(disable_names(options)), f"see '{_command_path()} --help'"
+    else:
         known = sorted(PROPOSERS)
         fallback = f"known: {', '.join(known)}"
-    else:
-        return
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"did you mean {close[0]!r}?" if close else fallback
-    where = f"{config}: {key}" if config is not None else f"--{key}"
     raise fail(f"{where} {name!r}: {problem} ({hint})", ExitCode.USAGE)
 
 
@@ -179,7 +178,10 @@ def _command_path() -> str:
 
 
 def _pop_io(kw: dict) -> tuple[str, int]:
-    return kw.pop("encoding"), kw.pop("max_bytes")
+    encoding = kw.pop("encoding")
+    if not is_text_encoding(encoding):
+        raise fail(f"--encoding {encoding!r}: not a text encoding Python knows", ExitCode.USAGE)
+    return encoding, kw.pop("max_bytes")
 
 
 def run_repair(text: str, options):
@@ -253,7 +255,8 @@ def cli():
     mtfix fix FILE          write the repaired text (stdout, -o, or --in-place)
     mtfix diff FILE...      show what `fix` would change
 
-    Exit codes: 0 nothing found, 1 edits found, 2 usage error, 3 input error, 130 interrupted.
+    Exit codes: 0 nothing found, 1 edits found, 2 usage error, 3 input error, 4 batch finished
+    but skipped documents, 130 interrupted.
     """
 
 
@@ -287,9 +290,10 @@ def check(files, fmt, skip_empty, **kw):
 
 @cli.command()
 @click.argument("file")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the repaired text here.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the repaired text here ('-': standard output).")
 @click.option("--in-place", "-i", is_flag=True, help="Replace FILE (atomically).")
-@click.option("--backup", metavar="SUFFIX", default=None, help="With --in-place, keep the original as FILE+SUFFIX.")
+@click.option("--backup", metavar="SUFFIX", default=None,
+              help="With --in-place, keep the original as FILE+SUFFIX (for a symbolic link, beside the file it points to).")
 @click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 if the file would change.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
 @click.option("--interactive", is_flag=True,
@@ -306,6 +310,8 @@ def fix(file, output, in_place, backup, check_only, quiet, interactive, **kw):
         raise fail("--backup only makes sense with --in-place", ExitCode.USAGE)
     if backup is not None and (not backup or "/" in backup or os.sep in backup):
         raise fail(f"--backup {backup!r}: give a file-name suffix such as .orig (no folder)", ExitCode.USAGE)
+    if backup and os.path.isdir(os.path.realpath(file) + backup):
+        raise fail(f"{os.path.realpath(file) + backup}: is a folder; the backup cannot go there", ExitCode.USAGE)
     if interactive and (file == "-" or check_only):
         raise fail("--interactive reads answers from stdin: give a file, and drop --check", ExitCode.USAGE)
     ignore_file = kw.get("ignore_file")
@@ -320,14 +326,14 @@ def fix(file, output, in_place, backup, check_only, quiet, interactive, **kw):
 
         result = with_choices(result, choose_edits(_display_name(file), result, ignore_file))
     out_encoding = src.encoding
-    target = file if in_place else output or "<stdout>"
+    target = file if in_place else output if output not in (None, "-") else "<stdout>"
     try:
         if check_only:
             pass
         elif in_place:
             if result.changed:
                 atomic_write(file, result.repaired, encoding=out_encoding, backup_suffix=backup)
-        elif output:
+        elif output and output != "-":
             atomic_write(output, result.repaired, encoding=out_encoding)
         else:
             _write_stdout_exact(result.repaired, out_encoding)

@@ -42,18 +42,49 @@ _BYTE_ORDER_MARKS = {
 }
 
 
+def is_text_encoding(name: str) -> bool:
+    """Can `name` decode files to text? (Not 'rot13' or 'zlib': codecs of bytes or str only.)"""
+    import codecs
+
+    try:
+        return codecs.lookup(name)._is_text_encoding
+    except LookupError:
+        return False
+
+
+_COMPRESSION_MAGIC = {
+    b"\x1f\x8b": "gzip",
+    b"\x28\xb5\x2f\xfd": "zstd",
+    b"BZh": "bzip2",
+    b"\xfd7zXZ\x00": "xz",
+    b"PK\x03\x04": "zip",
+}
+
+
 def decode(data: bytes, name: str, encoding: str = "utf-8", allow_empty: bool = False) -> Source:
     if not data and not allow_empty:
         raise EmptyInput(f"{name}: empty input")
-    if b"\x00" in data[:8192] and not encoding.lower().startswith("utf-16"):
-        raise InputError(f"{name}: binary data (NUL bytes); mtfix reads text")
+    for magic, kind in _COMPRESSION_MAGIC.items():
+        if data.startswith(magic) and (kind != "bzip2" or data[3:4].isdigit()):
+            raise InputError(f"{name}: binary data ({kind}-compressed); decompress it first, mtfix reads text")
     enc = encoding
     family = encoding.lower().replace("-", "").replace("_", "")
+    if b"\x00" in data[:8192] and not family.startswith(("utf16", "utf32")):
+        hint = ""
+        for bom_family in ("utf32", "utf16"):
+            if data.startswith(tuple(mark for mark, _ in _BYTE_ORDER_MARKS[bom_family])):
+                codec = f"{bom_family[:3]}-{bom_family[3:]}"
+                hint = f" (it starts with a {codec.upper()} byte order mark: use --encoding {codec})"
+                break
+        raise InputError(f"{name}: binary data (NUL bytes); mtfix reads text{hint}")
     if family in ("utf8", "utf8sig"):
         enc = "utf-8"  # the BOM stays in the decoded text: 'utf-8-sig' would write a second one
     elif family in _BYTE_ORDER_MARKS:
         # Decoded with the byte order the BOM names, the BOM stays in the text (as for UTF-8)
         # and the file is written back in its own byte order, not the machine's.
+        # Without a BOM the codec reads the machine's byte order, and so must write it back:
+        # plain 'utf-16' would put a BOM in front of a file that had none.
+        enc = f"{family[:3]}-{family[3:]}-{'le' if sys.byteorder == 'little' else 'be'}"
         for mark, codec in _BYTE_ORDER_MARKS[family]:
             if data.startswith(mark):
                 enc = codec
@@ -67,6 +98,8 @@ def decode(data: bytes, name: str, encoding: str = "utf-8", allow_empty: bool = 
         ) from None
     except LookupError:
         raise InputError(f"unknown encoding {encoding!r}") from None
+    except (UnicodeError, ValueError, IndexError) as exc:  # codecs such as punycode fail their own way
+        raise InputError(f"{name}: cannot be read as {encoding} ({exc})") from None
     if not text.strip() and not allow_empty:
         raise EmptyInput(f"{name}: empty input (only whitespace)")
     # The BOM stays in the text: offsets then match the file, and a repaired file keeps it.
@@ -109,6 +142,16 @@ def atomic_write(path: str | Path, text: str, encoding: str = "utf-8", backup_su
     rename would replace the device or link with a file nobody reads. A new file gets the
     permissions the user's umask gives any new file; a replaced one keeps its own."""
     data = text.encode(encoding)
+    fd = _open_descriptor(str(path))
+    if fd is not None:
+        # /dev/stdout of a shell redirect resolves to the log file itself: a rename would
+        # replace the file (and what was written before), a new open would truncate it.
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()  # what the program printed before comes first
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        return
     if os.path.exists(path) and not os.path.isfile(path):
         with open(path, "wb") as fh:
             fh.write(data)
@@ -118,6 +161,19 @@ def atomic_write(path: str | Path, text: str, encoding: str = "utf-8", backup_su
     if backup_suffix and p.exists():
         _replace_with(p.with_name(p.name + backup_suffix), p.read_bytes(), mode)
     _replace_with(p, data, mode)
+
+
+_DESCRIPTOR_PATHS = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def _open_descriptor(path: str) -> int | None:
+    """The file descriptor a /dev/stdout, /dev/fd/N or /proc/self/fd/N path names, else None."""
+    if path in _DESCRIPTOR_PATHS:
+        return _DESCRIPTOR_PATHS[path]
+    for prefix in ("/dev/fd/", "/proc/self/fd/"):
+        if path.startswith(prefix) and path[len(prefix):].isdigit():
+            return int(path[len(prefix):])
+    return None
 
 
 def new_file_mode() -> int:

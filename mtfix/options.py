@@ -89,10 +89,13 @@ def find_config(start: Path | None = None) -> Path | None:
         pyproject = d / "pyproject.toml"
         if pyproject.is_file():
             try:
-                data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-                continue
-            if "mtfix" in data.get("tool", {}):
+                data = tomllib.loads(pyproject.read_text(encoding="utf-8-sig"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+                # Stop here, as ruff does: a broken file may hold this project's settings, and
+                # a folder further up must not stand in for them unnoticed (load_config says why).
+                return pyproject
+            tool = data.get("tool")
+            if isinstance(tool, dict) and "mtfix" in tool:
                 return pyproject
     return None
 
@@ -116,7 +119,13 @@ def load_config(path: Path) -> Options:
         raise ConfigError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    table = data.get("tool", {}).get("mtfix", {}) if path.name == "pyproject.toml" else data
+    if path.name == "pyproject.toml":
+        tool = data.get("tool", {})
+        table = tool.get("mtfix", {}) if isinstance(tool, dict) else {}
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [tool] mtfix must be a table ([tool.mtfix])")
+    else:
+        table = data
     kwargs = {}
     for key, value in table.items():
         if key not in _CONFIG_KEYS:

@@ -12,6 +12,7 @@ import hashlib
 import importlib
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Protocol
 
@@ -151,6 +152,34 @@ def _cheap_disable_names() -> frozenset[str]:
     return frozenset((*PROPOSERS, *rule_ids, *KINDS, *BUILTIN_TABLES))
 
 
+def proposers_without_their_scorer(options: Options) -> list[str]:
+    """The proposers a run calls whose candidates need the language model to confirm them,
+    in a run whose scorer is not it (rules mode): they would cost time and change nothing."""
+    scorer = options.scorer or MODE_SCORER[options.mode]
+    needs_model = LM_CANDIDATE_PROPOSERS | {"restorer"}
+    return [n for n in active_proposers(options) if n in needs_model and scorer != "lm"]
+
+
+def switch_problem(
+    options: Options, disable: Iterable[str] | None = None, enable: Iterable[str] | None = None
+) -> tuple[str, str, str] | None:
+    """(key, name, problem) for the first `disable` or `enable` value a run with `options`
+    cannot honour, or None; `disable` and `enable` narrow the check to some of the values
+    (those of one configuration source)."""
+    disable = options.disable if disable is None else tuple(disable)
+    enable = options.enable if enable is None else tuple(enable)
+    unknown_disabled = unknown_disable_names(options, disable)
+    if unknown_disabled:
+        return "disable", unknown_disabled[0], "no rule, table, kind or check has this name"
+    unknown_enabled = [n for n in enable if n not in PROPOSERS]
+    if unknown_enabled:
+        return "enable", unknown_enabled[0], "no check has this name"
+    unscored = [n for n in proposers_without_their_scorer(options) if n in enable]
+    if unscored:
+        return "enable", unscored[0], "its candidates need the language model to confirm them (mode 'full')"
+    return None
+
+
 def unknown_disable_names(options: Options, names: Iterable[str]) -> list[str]:
     """The `names` that no proposer, rule id, kind, table or found phrase has."""
     cheap = _cheap_disable_names()
@@ -212,7 +241,17 @@ def propose(ctx: Context) -> list[Edit]:
         and e.kind not in ctx.options.disable
         and ctx.in_focus(e.start, e.end)
         and not untouchable.overlaps(e.start, e.end)
+        and not splits_a_character(ctx.doc.text, e.start, e.end)
     ]
+
+
+def splits_a_character(text: str, start: int, end: int) -> bool:
+    """Does text[start:end] begin or stop inside a character written as a letter plus a
+    combining mark (decomposed text: 'e' + U+0301)? Its edit would move the accent onto
+    another letter; the word checks read the letter alone, so such a span is left alone."""
+    return (start < len(text) and unicodedata.combining(text[start]) != 0) or (
+        end < len(text) and unicodedata.combining(text[end]) != 0
+    )
 
 
 def ignored_spans(text: str, phrases: tuple[str, ...]) -> list[tuple[int, int]]:

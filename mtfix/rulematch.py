@@ -189,10 +189,14 @@ def propose_rules(ctx) -> list[Edit]:
     return edits
 
 
+_OTHER_SPACE_RE = re.compile(r"[^\S ]")  # whitespace other than a plain space
+
+
 def _make_edit(text: str, start: int, end: int, rule: Rule, forms: tuple[str, ...]) -> Edit | None:
     found = text[start:end]
     options = tuple(transfer_apostrophes(found, transfer_case(found, f)) for f in forms)
-    if has_line_break(found):
+    if has_line_break(found) or _OTHER_SPACE_RE.search(found):
+        # A wrapped phrase keeps its line breaks, and "safety\u00a0menace" its no-break space.
         # Unlike a thesaurus site's list, the table's first form is the fix: no other stands in.
         kept = [keep_line_breaks(text, start, end, o) for o in options]
         if kept[0] is None:

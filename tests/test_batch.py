@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mtfix
-from mtfix.batch.plan import _scan_jsonl
+from mtfix.batch.plan import STATE_DIR, _scan_jsonl
 
 SPUN = [
     "Officials mentioned a safety menace near the border. Consultants said the risk could also be higher "
@@ -298,6 +298,78 @@ def test_an_input_cut_at_a_shard_boundary_loses_its_cut_rows_in_the_output(tmp_p
     assert json.loads((out / "summary.json").read_text())["run"]["shards_processed"] == 0
 
 
+def test_edits_jsonl_keeps_ids_as_given_and_places_edits_as_check_does(tmp_path, run_cli):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    local = tmp_path / "corpus"
+    local.mkdir()
+    text = "A quiet start.\n" + SPUN[0]
+    (local / "doc.txt").write_text(text)
+    (local / "rows.jsonl").write_text(json.dumps({"doc_id": 7, "text": text}) + "\n")
+    pq.write_table(pa.table({"doc_id": [7], "text": [text]}), local / "table.parquet")
+    out = tmp_path / "out"
+    assert batch(run_cli, local, out).code == 0
+    by_path = {doc["path"]: doc for doc in read_jsonl(out / "edits.jsonl")}
+    assert by_path["rows.jsonl"]["id"] == 7 and by_path["rows.jsonl"]["line"] == 1
+    checked = json.loads(run_cli(["check", "--mode", "rules", "--format", "json", local / "doc.txt"]).out)
+    want = [{k: v for k, v in e.items() if k != "path"} for e in checked["files"][0]["edits"]]
+    assert want and all(e["line"] == 2 for e in want)
+    assert by_path["doc.txt"]["edits"] == by_path["rows.jsonl"]["edits"] == by_path["table.parquet"]["edits"] == want
+    in_table = pq.read_table(out / "table.parquet").column("mtfix")[0].as_py()["edits"]
+    assert [{k: v for k, v in e.items() if v is not None} for e in in_table] == want
+
+
+def _rows(n: int) -> str:
+    return "".join(json.dumps({"doc_id": i, "text": SPUN[i % len(SPUN)]}) + "\n" for i in range(n))
+
+
+def test_a_file_that_grows_or_shrinks_across_a_shard_boundary_is_rejoined(tmp_path, run_cli):
+    local = tmp_path / "corpus"
+    local.mkdir()
+    out = tmp_path / "out"
+    for n in (8, 12, 8, 12):  # one shard (written in place), two (joined from parts), and back
+        (local / "rows.jsonl").write_text(_rows(n))
+        assert batch(run_cli, local, out).code == 0
+        assert [json.loads(x)["doc_id"] for x in (out / "rows.jsonl").read_text().splitlines()] == list(range(n))
+        assert [e["id"] for e in read_jsonl(out / "edits.jsonl")] == list(range(n))
+
+
+def test_a_damaged_joined_output_is_rebuilt(tmp_path, run_cli):
+    local = tmp_path / "corpus"
+    local.mkdir()
+    (local / "rows.jsonl").write_text(_rows(12))
+    out = tmp_path / "out"
+    assert batch(run_cli, local, out).code == 0
+    whole = (out / "rows.jsonl").read_bytes()
+    (out / "rows.jsonl").write_bytes(whole[:100])
+    assert batch(run_cli, local, out).code == 0
+    assert (out / "rows.jsonl").read_bytes() == whole
+
+
+def test_outputs_of_inputs_no_longer_in_the_job_are_removed(tmp_path, run_cli):
+    local = tmp_path / "corpus"
+    (local / "sub").mkdir(parents=True)
+    (local / "a.txt").write_text(SPUN[0])
+    (local / "sub" / "b.jsonl").write_text(_rows(12))
+    out = tmp_path / "out"
+    assert batch(run_cli, local, out).code == 0
+    (local / "sub" / "b.jsonl").rename(local / "c.jsonl")
+    again = batch(run_cli, local, out)
+    assert again.code == 0
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if STATE_DIR not in p.parts and p.is_file())
+    assert files == ["a.txt", "c.jsonl", "edits.jsonl", "errors.jsonl", "summary.json"]
+    assert len(read_jsonl(out / "edits.jsonl")) == 13
+
+
+def test_refuses_an_out_folder_it_did_not_write(tmp_path, run_cli, corpus):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "summary.json").write_text("precious")
+    assert batch(run_cli, corpus, out).code == 3
+    assert (out / "summary.json").read_text() == "precious" and sorted(out.iterdir()) == [out / "summary.json"]
+
+
 def test_dry_run_writes_nothing(corpus, tmp_path, run_cli):
     out = tmp_path / "out"
     result = batch(run_cli, corpus, out, "--dry-run")
@@ -354,6 +426,10 @@ def test_clean_folder_exits_zero_and_globs(tmp_path, run_cli):
         "summary.json",
     ]
     assert "2 documents read, 1 changed, 0 skipped" in result.err
+    (folder / "sub").mkdir()
+    (folder / "sub" / "c.txt").write_text(CLEAN[0])
+    again = run_cli(["batch", folder, "--out", tmp_path / "out", "--glob", "**/*.txt", "--workers", "0"])
+    assert again.code == 0 and "3 documents read" in again.err  # '**/' matches the top folder too
 
 
 def test_repair_records_is_pure_and_passes_bad_records_through():

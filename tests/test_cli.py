@@ -5,9 +5,11 @@ outputs do not move when the tables grow; the subprocess tests use the real defa
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
+import shlex
 import shutil
 import stat
 import subprocess
@@ -71,6 +73,8 @@ def test_exit_codes_clean_and_found(run_cli, command, spun_file, clean_file):
         ["check", "--config", "{missing}", "{spun}"],
         ["check", "--tables", "nope", "{spun}"],
         ["check", "--enable", "nosuch", "{spun}"],
+        ["check", "--mode", "rules", "--enable", "restorer", "{spun}"],  # nothing would confirm it
+        ["check", "--encoding", "no-such-codec", "{spun}"],
         ["check", "--ignore-file", "{missing}", "{spun}"],
         ["fix", "--in-place", "-"],
         ["fix", "--backup", ".orig", "{spun}"],
@@ -127,6 +131,8 @@ def _input(tmp_path: Path, kind: str) -> list[str]:
         "empty": b"",
         "whitespace": b" \r\n\t\n",
         "too_big": b"safety menace " * 20,
+        "gzipped": gzip.compress(b"The safety menace grew.\n"),
+        "utf16_unnamed": "The safety menace grew.\n".encode("utf-16"),
     }[kind]
     path.write_bytes(data)
     return ["--max-bytes", "100", str(path)] if kind == "too_big" else [str(path)]
@@ -140,6 +146,8 @@ INPUT_PROBLEMS = {
     "empty": "empty",
     "whitespace": "whitespace",
     "too_big": "limit",
+    "gzipped": "(gzip-compressed); decompress it first",
+    "utf16_unnamed": "byte order mark: use --encoding utf-16",
 }
 
 
@@ -279,6 +287,14 @@ def test_config_file_in_working_directory_and_no_config(run_cli, tmp_path, monke
     args = ["check", "--tables", "", "--rules", CORE_RULES, spun_file]
     assert run_cli(args).code == ExitCode.OK
     assert run_cli(["check", "--no-config", *args[1:]]).code == ExitCode.FOUND
+
+
+def test_no_all_overrides_the_config_all(run_cli, tmp_path, monkeypatch):
+    (tmp_path / ".mtfix.toml").write_text("all = true\nmin_confidence = 0.0\nmode = 'rules'\n")
+    (tmp_path / "a.txt").write_text("Experts mentioned it.\n")
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(["fix", "-q", "a.txt"]).out == "Experts said it.\n"  # a suggestion, applied by all
+    assert run_cli(["fix", "-q", "--no-all", "a.txt"]).out == "Experts mentioned it.\n"
 
 
 def test_enable_adds_a_proposer_to_the_mode_from_flags_and_config(run_cli, tmp_path, monkeypatch):
@@ -444,10 +460,18 @@ def test_fix_keeps_the_byte_order_of_utf16_input(run_cli, tmp_path):
     run = run_cli(["fix", *RULES, "--encoding", "utf-16", "-i", src])
     assert run.code == ExitCode.OK
     assert src.read_bytes() == "\ufeffThe security threat.\n".encode("utf-16-be")
+    no_mark = tmp_path / "native.txt"
+    native = "utf-16-le" if sys.byteorder == "little" else "utf-16-be"
+    no_mark.write_bytes("The safety menace.\n".encode(native))
+    assert run_cli(["fix", *RULES, "--encoding", "utf-16", "-i", no_mark]).code == ExitCode.OK
+    assert no_mark.read_bytes() == "The security threat.\n".encode(native)  # no BOM added
 
 
-@pytest.mark.parametrize("args", [["-i", "--backup", "/tmp/x"], ["-i", "--backup", ""], ["--max-bytes", "-5"]])
+@pytest.mark.parametrize(
+    "args", [["-i", "--backup", "/tmp/x"], ["-i", "--backup", ""], ["--max-bytes", "-5"], ["-i", "--backup", ".orig"]]
+)
 def test_fix_refuses_a_backup_folder_and_a_negative_size_limit(run_cli, spun_file, args):
+    (spun_file.parent / "spun.txt.orig").mkdir()
     run = run_cli(["fix", *RULES, *args, spun_file])
     assert run.code == ExitCode.USAGE
     assert spun_file.read_bytes() == SPUN.encode()
@@ -776,3 +800,15 @@ def test_the_pre_commit_hook_runs_a_real_check_command(run_cli, tmp_path):
     empty = tmp_path / "notes.md"
     empty.write_bytes(b"")
     assert run_cli([*command[1:], "--no-config", "--min-confidence", "0.8", empty]).code == ExitCode.OK
+
+
+def test_fix_into_dev_stdout_or_dash_writes_to_the_stream_and_keeps_a_redirected_log(tmp_path, spun_file):
+    # /dev/stdout of `> log.txt` is log.txt itself: replacing it would lose what came before.
+    log = tmp_path / "log.txt"
+    fix = [sys.executable, "-m", "mtfix", "fix", *map(str, RULES), "-q"]
+    script = f"echo before; {' '.join(map(shlex.quote, fix))} -o /dev/stdout {shlex.quote(str(spun_file))}; echo after"
+    with open(log, "wb") as fh:
+        subprocess.run(["bash", "-c", script], stdout=fh, check=True, timeout=120, cwd=tmp_path)
+    assert log.read_text() == "before\n" + SPUN_FIXED + "after\n"
+    dash = subprocess.run([*fix, "-o", "-", str(spun_file)], capture_output=True, timeout=120, cwd=tmp_path)
+    assert dash.returncode == 0 and dash.stdout == SPUN_FIXED.encode() and not (tmp_path / "-").exists()

@@ -593,6 +593,18 @@ def test_pyproject_without_tool_table_is_not_a_config(tmp_path, monkeypatch):
     assert find_config() != tmp_path / "pyproject.toml"
 
 
+@pytest.mark.parametrize("content", ["[tool.mtfix\nmode = 'rules'\n", "[tool]\nmtfix = 1\n"])
+def test_a_broken_pyproject_stops_the_search_with_a_config_error(tmp_path, monkeypatch, content):
+    # A folder further up must not stand in for this project's unreadable settings.
+    (tmp_path / ".mtfix.toml").write_text("min_confidence = 0.99\n")
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "pyproject.toml").write_text(content)
+    monkeypatch.chdir(tmp_path / "proj")
+    assert find_config() == tmp_path / "proj" / "pyproject.toml"
+    with pytest.raises(ConfigError, match="pyproject.toml: (invalid TOML|.*must be a table)"):
+        load_config(find_config())
+
+
 @pytest.mark.parametrize(
     "content,problem",
     [
@@ -627,6 +639,10 @@ def test_api_check_and_repair():
         mtfix.repair(text, colour=True)
     with pytest.raises(ConfigError):
         mtfix.repair(text, mode="turbo")
+    with pytest.raises(ConfigError, match="disable 'news/main': no rule"):
+        mtfix.check(text, disable=["news/main"])  # a misspelt name would silently turn nothing off
+    with pytest.raises(ConfigError, match="enable 'restorer': .* language model"):
+        mtfix.check(text, mode="rules", enable=["restorer"])
     assert isinstance(mtfix.Options(), Options)
 
 
@@ -836,3 +852,16 @@ def test_an_edit_reason_is_one_report_line_whatever_it_quotes():
     e = Edit(0, 12, "safety\nmenace", "security\nthreat", "synonym-swap", "x", 0.9, True, "'safety\r\nmenace' is spun")
     assert e.reason == "'safety menace' is spun"
     assert e.with_(reason="prefers 'a\nb'").reason == "prefers 'a b'"
+
+
+def test_no_edit_moves_a_combining_accent_onto_another_letter():
+    # Decomposed text (macOS, PDFs) writes 'ë' as 'e' + U+0308: "the" there is not the word "the".
+    text = "The the\u0308 end. A safety menace\u0301 grew. " + EVIDENCE
+    result = mtfix.repair(text, mode="rules")
+    assert result.repaired.startswith("The the\u0308 end. A safety menace\u0301 grew. ")
+    assert result.changed  # the plain phrases after it are still fixed
+
+
+def test_a_fixed_phrase_keeps_its_no_break_space():
+    text = EVIDENCE + "A safety\u00a0menace and a safety\u202fmenace."
+    assert core(text).repaired.endswith("A security\u00a0threat and a security\u202fthreat.")

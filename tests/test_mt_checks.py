@@ -368,3 +368,19 @@ def test_missing_spacy_skips_the_pronoun_check_with_one_warning(monkeypatch, cap
     assert [e.source for e in first.edits] == ["mt/doubled-word"]
     assert second.edits == []
     assert len(err) == 1 and err[0].startswith("mtfix: warning:") and "spaCy" in err[0]
+
+
+def test_a_leftover_check_is_active_when_enabled_and_not_when_disabled():
+    # mt-boundary folds the active leftover checks' fixes into its joins, so it must see
+    # an --enable'd one (rules mode has no mt-spacing of its own) and miss a disabled one.
+    from types import SimpleNamespace
+
+    from mtfix.mt.leftovers import active
+    from mtfix.pipeline import Options
+
+    def ctx(**kw):
+        return SimpleNamespace(options=Options.from_kwargs(mode="rules", **kw))
+
+    assert not active(ctx(), "mt-spacing") and active(ctx(), "mt-leftover")
+    assert active(ctx(enable=("mt-spacing",)), "mt-spacing")
+    assert not active(ctx(disable=("mt-leftover",)), "mt-leftover")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..cli import build_options, fail, repair_options
-from ..io import ExitCode
+from ..io import ExitCode, is_text_encoding
 from .plan import Job, StartError, batch_signature
 from .runner import RunConfig, run_batch
 
@@ -137,10 +136,8 @@ def batch_command(
     from ..ruletable import RuleFileError
 
     encoding, max_bytes = kw.pop("encoding"), kw.pop("max_bytes")
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise fail(f"unknown encoding {encoding!r}", ExitCode.USAGE) from None
+    if not is_text_encoding(encoding):
+        raise fail(f"--encoding {encoding!r}: not a text encoding Python knows", ExitCode.USAGE)
     options = _absolute(build_options(kw))
     try:
         base_signature = signature(options, ruleset_for(options))

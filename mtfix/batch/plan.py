@@ -26,7 +26,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 RESERVED_NAMES = ("edits.jsonl", "errors.jsonl", "summary.json", "_mtfix")
 STATE_DIR = "_mtfix"
 TMP_SUFFIX = ".mtfix-tmp"
-MARKER_FORMAT = 1
+MARKER_FORMAT = 2  # 2: markers record the file's shard count
 _HASH_CHUNK = 1 << 20
 
 
@@ -150,6 +150,12 @@ def discover(inputs: list[str], out: str, globs: tuple[str, ...] = ()) -> list[I
     out_path = Path(out).resolve()
     if out_path.exists() and not out_path.is_dir():
         raise StartError(f"--out {out}: exists and is not a folder")
+    if out_path.is_dir() and not (out_path / STATE_DIR).is_dir() and any(out_path.iterdir()):
+        # Its files could share a name with an output or a report and would be replaced.
+        raise StartError(
+            f"--out {out}: a folder with other files in it; give a new or empty folder, or one "
+            f"an earlier mtfix batch wrote"
+        )
     given = []
     for item in inputs:
         p = Path(item)
@@ -197,7 +203,7 @@ def _walk(root: Path, globs: tuple[str, ...]) -> list[Path]:
                 continue
             path = Path(dirpath) / name
             rel = path.relative_to(root).as_posix()
-            if globs and not any(fnmatch(name, g) or fnmatch(rel, g) for g in globs):
+            if globs and not any(_glob_matches(name, rel, g) for g in globs):
                 continue
             try:
                 if not stat.S_ISREG(path.stat().st_mode):
@@ -206,6 +212,13 @@ def _walk(root: Path, globs: tuple[str, ...]) -> list[Path]:
                 continue
             files.append(path)
     return files
+
+
+def _glob_matches(name: str, rel: str, pattern: str) -> bool:
+    """fnmatch on the name or the path under the input folder; '**/' also matches no folder
+    at all, as in git and pathlib ('**/*.txt' takes a.txt too)."""
+    bare = pattern[3:] if pattern.startswith("**/") else None
+    return any(fnmatch(s, p) for p in (pattern, bare) if p for s in (name, rel))
 
 
 # ---- planning -----------------------------------------------------------------------------
@@ -331,6 +344,8 @@ def check_done(shard: Shard, job: Job) -> tuple[dict | None, str]:
         return None, "new"
     if marker.get("format") != MARKER_FORMAT or (marker.get("start"), marker.get("stop")) != (shard.start, shard.stop):
         return None, "new"
+    if (marker.get("count") == 1) != (shard.count == 1):  # its output moved between the file's path and a part
+        return None, "file resharded"
     if marker.get("digest") != shard.digest:
         return None, "input changed"
     if marker.get("signature") != job.signature:

@@ -112,7 +112,7 @@ def _jsonl_record(line: bytes, line_no: int, shard: Shard, job: Job) -> dict:
     if not isinstance(row, dict):
         return dict(rec, raw=line, error=_error("not-an-object", f"a JSON {type(row).__name__}, not an object"))
     if job.id_field and row.get(job.id_field) is not None:
-        rec["id"] = str(row[job.id_field])
+        rec["id"] = row[job.id_field]  # as the input has it (7 stays a number), so edits join back
     rec["row"] = row
     rec["eol"] = line[len(content) :].decode("ascii")
     rec["text"], rec["error"] = _check_text(row.get(job.text_field), job, job.text_field)
@@ -127,13 +127,18 @@ def _read_parquet(shard: Shard, job: Job) -> Iterator[dict]:
     row = shard.start
     for texts, ids in _parquet_columns(pf, shard, job, names):
         for text, id_value in zip(texts, ids):
-            rec = {"id": f"{shard.rel}#{row}" if id_value is None else str(id_value), "where": row}
+            rec = {"id": f"{shard.rel}#{row}" if id_value is None else _json_id(id_value), "where": row}
             if job.text_field not in names:
                 rec["text"], rec["error"] = None, _error("missing-text", f"no column {job.text_field!r}")
             else:
                 rec["text"], rec["error"] = _check_text(text, job, job.text_field)
             row += 1
             yield rec
+
+
+def _json_id(value):
+    """A Parquet id as JSON can hold it: numbers and strings as they are, others (dates, bytes) as text."""
+    return value if isinstance(value, (str, int, float, bool)) else str(value)
 
 
 def _parquet_columns(pf, shard: Shard, job: Job, names: list[str]):
@@ -170,7 +175,8 @@ def repair_records(records: Iterable[dict], options, suggest_only: bool = False)
 
     This is the only repair logic of `mtfix batch`; the local pool and Ray both call it."""
     from ..pipeline import run
-    from ..text import count_words
+    from ..render import edit_record
+    from ..text import Document, count_words
 
     slowdown = float(os.environ.get("MTFIX_BATCH_SLOWDOWN") or 0)  # tests only: a job that takes time
     out = []
@@ -184,7 +190,7 @@ def repair_records(records: Iterable[dict], options, suggest_only: bool = False)
         except Exception as exc:  # one pathological document must not stop a million-document job
             out.append(dict(rec, error=_error("repair-failed", f"{type(exc).__name__}: {exc}")))
             continue
-        applied = set(result.applied)
+        applied, doc = set(result.applied), Document(text)
         repaired = text if suggest_only else result.repaired
         out.append(
             dict(
@@ -193,9 +199,16 @@ def repair_records(records: Iterable[dict], options, suggest_only: bool = False)
                 changed=repaired != text,
                 spin_score=round(result.spin_score, 4),
                 words=count_words(text),
-                edits=[dict(e.to_dict(), applied=e in applied) for e in result.edits],
+                edits=[_batch_edit(edit_record("", result, e, doc, applied)) for e in result.edits],
             )
         )
         if slowdown:
             time.sleep(slowdown)
     return out
+
+
+def _batch_edit(record: dict) -> dict:
+    """`mtfix check --format json`'s edit, with line and column counted in the document's own
+    text; the path is the document's (and a JSONL document's line is its line in the file)."""
+    del record["path"]
+    return record

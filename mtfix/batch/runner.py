@@ -11,7 +11,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..io import ExitCode
-from .plan import PARQUET, STATE_DIR, TMP_SUFFIX, FilePlan, Job, Shard, StartError, check_done, discover, plan_file
+from .plan import (
+    PARQUET,
+    STATE_DIR,
+    TMP_SUFFIX,
+    FilePlan,
+    Job,
+    Shard,
+    StartError,
+    check_done,
+    discover,
+    plan_file,
+    read_json,
+)
 from .progress import Progress
 from .report import remove_reports, write_reports
 from .writers import assemble, merge_stats, new_stats
@@ -89,6 +101,47 @@ def _clean_temporaries(out: Path) -> None:
                     pass
 
 
+def _remove_stale_outputs(job: Job, plans: list[FilePlan]) -> int:
+    """Remove what finished shards of an earlier run wrote for inputs or rows this job no longer
+    has (an input renamed, removed or left out by --glob, or mirrored under a new base folder
+    because an input was added), so --out holds each document once; returns how many input
+    files' outputs went. Only files the job's markers list are removed."""
+    shards_dir = job.state_dir / "shards"
+    if not shards_dir.is_dir():
+        return 0
+    out = Path(job.out)
+    keys = {s.key for plan in plans for s in plan.shards}
+    rels = {plan.file.rel for plan in plans}
+    gone: set[str] = set()
+    removed = 0
+    for marker_path in sorted(shards_dir.rglob("*.done.json")):
+        key = marker_path.relative_to(shards_dir).as_posix()[: -len(".done.json")]
+        if key in keys:
+            continue
+        marker = read_json(marker_path) or {}
+        for rel in [*(marker.get("outputs") or {}), marker.get("input")]:
+            if rel and rel not in rels:  # a current input's own output path is its own
+                (out / rel).unlink(missing_ok=True)
+        if marker.get("input") and marker["input"] not in rels:
+            gone.add(marker["input"])
+            (job.state_dir / "assembled" / f"{marker['input']}.json").unlink(missing_ok=True)
+            (job.state_dir / "plans" / f"{marker['input']}.plan.json").unlink(missing_ok=True)
+        marker_path.unlink()
+        removed += 1
+    if removed:
+        _remove_empty_folders(out)
+    return len(gone)
+
+
+def _remove_empty_folders(out: Path) -> None:
+    for dirpath, _, _ in sorted(os.walk(out), key=lambda w: -len(w[0])):
+        if Path(dirpath) != out:
+            try:
+                os.rmdir(dirpath)  # only succeeds on an empty folder
+            except OSError:
+                pass
+
+
 def _dry_run(plans: list[FilePlan], pending: list[Shard], reasons: dict, done: int) -> int:
     for plan in plans:
         if plan.skipped is not None:
@@ -156,6 +209,9 @@ def _run_locked(
 ) -> int:
     out = Path(job.out)
     _clean_temporaries(out)
+    stale = _remove_stale_outputs(job, plans)
+    if stale and not cfg.quiet:
+        _say(f"mtfix batch: removed the outputs of {stale} input file{'s' if stale != 1 else ''} no longer in this job")
     if pending:
         remove_reports(job)
         for shard in pending:  # a joined output is stale as soon as one of its parts is redone

@@ -127,6 +127,8 @@ def _parquet_mtfix_type():
             ("auto", pa.bool_()),
             ("reason", pa.string()),
             ("alternatives", pa.list_(pa.string())),
+            ("line", pa.int64()),
+            ("column", pa.int64()),
             ("applied", pa.bool_()),
         ]
     )
@@ -243,6 +245,7 @@ class ShardWriter:
             "input": s.rel,
             "start": s.start,
             "stop": s.stop,
+            "count": s.count,
             "digest": s.digest,
             "size": s.size,
             "mtime_ns": s.mtime_ns,
@@ -317,11 +320,12 @@ def assemble(shards: list[Shard], job: Job) -> None:
     kept only when it was made from these very parts: an input cut at a shard boundary leaves
     every remaining part done, but the old output still holds the rows cut off."""
     dest = Path(job.out) / shards[0].rel
+    record = job.state_dir / "assembled" / f"{shards[0].rel}.json"
     if shards[0].count == 1:
+        record.unlink(missing_ok=True)  # the one shard writes dest itself
         return
     made_from = {"parts": [[s.key, s.digest] for s in shards]}
-    record = job.state_dir / "assembled" / f"{shards[0].rel}.json"
-    if dest.exists() and read_json(record) == made_from:
+    if dest.exists() and read_json(record) == dict(made_from, size=dest.stat().st_size):
         return
     record.unlink(missing_ok=True)
     f = AtomicFile(dest)
@@ -340,8 +344,8 @@ def assemble(shards: list[Shard], job: Job) -> None:
             for s in shards:
                 with open(s.output_path(job), "rb") as src:
                     shutil.copyfileobj(src, f.fh)
-        f.commit()
+        size = f.commit()
     except BaseException:
         f.discard()
         raise
-    write_json_atomic(record, made_from)
+    write_json_atomic(record, dict(made_from, size=size))  # the size tells a truncated or edited output

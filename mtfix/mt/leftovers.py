@@ -103,10 +103,9 @@ def active(ctx, name: str) -> bool:
     options = getattr(ctx, "options", None)
     if options is None:
         return False
-    from ..pipeline import MODE_PROPOSERS
+    from ..pipeline import active_proposers
 
-    names = options.proposers or MODE_PROPOSERS.get(options.mode, ())
-    return name in names and name not in options.disable
+    return name in active_proposers(options)
 
 
 def fixes_around(ctx, start: int, end: int) -> list:
