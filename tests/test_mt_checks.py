@@ -384,3 +384,9 @@ def test_a_leftover_check_is_active_when_enabled_and_not_when_disabled():
     assert not active(ctx(), "mt-spacing") and active(ctx(), "mt-leftover")
     assert active(ctx(enable=("mt-spacing",)), "mt-spacing")
     assert not active(ctx(disable=("mt-leftover",)), "mt-leftover")
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n", "\r"])
+def test_a_doubled_word_opening_a_line_is_found_whatever_the_line_ends(line_end):
+    text = f"Hi.{line_end}The the end.{line_end}"
+    assert mtfix.repair(text).repaired == f"Hi.{line_end}The end.{line_end}"

@@ -31,7 +31,7 @@ KIND = "mt-other"
 # On the folded text; possessive "++": three times faster.
 _SPACE_SCAN = re.compile(r" ([a-z]++) \1(?![\w'\u2019-])")
 _SPACE_COMMA_SCAN = re.compile(r" ,(?=[ \t][a-z])")
-_NEW_LINE_DOUBLE_RE = re.compile(r"\n([a-z]++) \1(?![\w'\u2019-])")
+_NEW_LINE_DOUBLE_RE = re.compile(r"[\r\n]([a-z]++) \1(?![\w'\u2019-])")  # \r: old Mac line ends
 _LINE_START_DOUBLE_RE = re.compile(r"([a-z]++) \1(?![\w'\u2019-])")
 # Never doubled in well-formed English: a doubled one is a slip.
 _FUNCTION_WORDS = frozenset("""
