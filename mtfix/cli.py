@@ -9,7 +9,16 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .io import DEFAULT_MAX_BYTES, EmptyInput, ExitCode, InputError, atomic_write, is_text_encoding, read_input
+from .io import (
+    DEFAULT_MAX_BYTES,
+    EmptyInput,
+    ExitCode,
+    InputError,
+    atomic_write,
+    backup_path,
+    is_text_encoding,
+    read_input,
+)
 
 # Sub-commands living in their own modules, imported only when invoked (or listed in --help).
 LAZY_COMMANDS = {
@@ -310,8 +319,10 @@ def fix(file, output, in_place, backup, check_only, quiet, interactive, **kw):
         raise fail("--backup only makes sense with --in-place", ExitCode.USAGE)
     if backup is not None and (not backup or "/" in backup or os.sep in backup):
         raise fail(f"--backup {backup!r}: give a file-name suffix such as .orig (no folder)", ExitCode.USAGE)
-    if backup and os.path.isdir(os.path.realpath(file) + backup):
-        raise fail(f"{os.path.realpath(file) + backup}: is a folder; the backup cannot go there", ExitCode.USAGE)
+    if backup and backup_path(file, backup).is_dir():
+        raise fail(f"{backup_path(file, backup)}: is a folder; the backup cannot go there", ExitCode.USAGE)
+    if output == "-":
+        output = None  # standard output, as without -o
     if interactive and (file == "-" or check_only):
         raise fail("--interactive reads answers from stdin: give a file, and drop --check", ExitCode.USAGE)
     ignore_file = kw.get("ignore_file")
@@ -326,14 +337,14 @@ def fix(file, output, in_place, backup, check_only, quiet, interactive, **kw):
 
         result = with_choices(result, choose_edits(_display_name(file), result, ignore_file))
     out_encoding = src.encoding
-    target = file if in_place else output if output not in (None, "-") else "<stdout>"
+    target = file if in_place else output or "<stdout>"
     try:
         if check_only:
             pass
         elif in_place:
             if result.changed:
                 atomic_write(file, result.repaired, encoding=out_encoding, backup_suffix=backup)
-        elif output and output != "-":
+        elif output:
             atomic_write(output, result.repaired, encoding=out_encoding)
         else:
             _write_stdout_exact(result.repaired, out_encoding)

@@ -36,9 +36,11 @@ class Source:
     encoding: str = "utf-8"  # the codec that writes the text back as it was read
 
 
+# Encoding family (as `decode` normalises a name) -> codec, little- and big-endian BOMs.
+# UTF-32 first: its little-endian mark starts with UTF-16's.
 _BYTE_ORDER_MARKS = {
-    "utf32": ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be")),
-    "utf16": ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")),
+    "utf32": ("utf-32", b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"),
+    "utf16": ("utf-16", b"\xff\xfe", b"\xfe\xff"),
 }
 
 
@@ -70,25 +72,19 @@ def decode(data: bytes, name: str, encoding: str = "utf-8", allow_empty: bool = 
     enc = encoding
     family = encoding.lower().replace("-", "").replace("_", "")
     if b"\x00" in data[:8192] and not family.startswith(("utf16", "utf32")):
-        hint = ""
-        for bom_family in ("utf32", "utf16"):
-            if data.startswith(tuple(mark for mark, _ in _BYTE_ORDER_MARKS[bom_family])):
-                codec = f"{bom_family[:3]}-{bom_family[3:]}"
-                hint = f" (it starts with a {codec.upper()} byte order mark: use --encoding {codec})"
-                break
+        marked = [codec for codec, *marks in _BYTE_ORDER_MARKS.values() if data.startswith(tuple(marks))]
+        hint = f" (it starts with a {marked[0].upper()} byte order mark: use --encoding {marked[0]})" if marked else ""
         raise InputError(f"{name}: binary data (NUL bytes); mtfix reads text{hint}")
     if family in ("utf8", "utf8sig"):
         enc = "utf-8"  # the BOM stays in the decoded text: 'utf-8-sig' would write a second one
     elif family in _BYTE_ORDER_MARKS:
-        # Decoded with the byte order the BOM names, the BOM stays in the text (as for UTF-8)
-        # and the file is written back in its own byte order, not the machine's.
-        # Without a BOM the codec reads the machine's byte order, and so must write it back:
-        # plain 'utf-16' would put a BOM in front of a file that had none.
-        enc = f"{family[:3]}-{family[3:]}-{'le' if sys.byteorder == 'little' else 'be'}"
-        for mark, codec in _BYTE_ORDER_MARKS[family]:
-            if data.startswith(mark):
-                enc = codec
-                break
+        # Read in the byte order the BOM names, or without one in the machine's (as the plain
+        # codec reads it); the BOM stays in the text (as for UTF-8), and the named order writes
+        # the file back as it was: plain 'utf-16' would write the machine's order and a BOM.
+        codec, little, big = _BYTE_ORDER_MARKS[family]
+        native = "le" if sys.byteorder == "little" else "be"
+        order = "le" if data.startswith(little) else "be" if data.startswith(big) else native
+        enc = f"{codec}-{order}"
     try:
         text = data.decode(enc)
     except UnicodeDecodeError as exc:
@@ -137,9 +133,10 @@ def atomic_write(path: str | Path, text: str, encoding: str = "utf-8", backup_su
     crash leaves either the old file or the new one, never half of one. With
     `backup_suffix`, the previous file is kept as path+suffix first.
 
-    A symbolic link is written through (its target is replaced, the link kept), and a path
-    that is not a regular file (a pipe, /dev/stdout, a terminal) is written directly: a
-    rename would replace the device or link with a file nobody reads. A new file gets the
+    A symbolic link is written through (its target is replaced, the link kept), a path that
+    is not a regular file (a pipe, a terminal) is written directly (a rename would replace the
+    device with a file nobody reads), and /dev/stdout or /dev/fd/N goes to that descriptor
+    itself (`_open_descriptor`). The backup is `backup_path`. A new file gets the
     permissions the user's umask gives any new file; a replaced one keeps its own."""
     data = text.encode(encoding)
     fd = _open_descriptor(str(path))
@@ -159,11 +156,17 @@ def atomic_write(path: str | Path, text: str, encoding: str = "utf-8", backup_su
     p = Path(os.path.realpath(path))
     mode = p.stat().st_mode & 0o7777 if p.exists() else new_file_mode()
     if backup_suffix and p.exists():
-        _replace_with(p.with_name(p.name + backup_suffix), p.read_bytes(), mode)
+        _replace_with(backup_path(path, backup_suffix), p.read_bytes(), mode)
     _replace_with(p, data, mode)
 
 
-_DESCRIPTOR_PATHS = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+def backup_path(path: str | Path, suffix: str) -> Path:
+    """Where `atomic_write` keeps the original: beside the file itself, a link's target."""
+    p = Path(os.path.realpath(path))
+    return p.with_name(p.name + suffix)
+
+
+_DESCRIPTOR_PATHS = {"/dev/stdout": 1, "/dev/stderr": 2}
 
 
 def _open_descriptor(path: str) -> int | None:

@@ -99,6 +99,9 @@ SCORERS: dict[str, Callable | str] = {
 # every "though"), each under its own name as source: no evidence of damage by themselves
 # (the restorer's gate), nothing to decide without the model (re-checks).
 LM_CANDIDATE_PROPOSERS = frozenset({"thesaurus", "function-words"})
+# Proposers whose edits only the language-model scorer can confirm: they cost time and change
+# nothing in a run without it.
+MODEL_CONFIRMED_PROPOSERS = LM_CANDIDATE_PROPOSERS | {"restorer"}
 # Which proposers and scorer each mode runs when the user names none.
 # MT checks may add at most 30% to a rules run (bench/mt_quality.py, speed): boundaries,
 # fragments and doubled words/punctuation fit; spacing damage and foreign words would double the
@@ -152,12 +155,17 @@ def _cheap_disable_names() -> frozenset[str]:
     return frozenset((*PROPOSERS, *rule_ids, *KINDS, *BUILTIN_TABLES))
 
 
+def scorer_name(options: Options) -> str:
+    """The scorer a run uses: the named one, or its mode's."""
+    return options.scorer or MODE_SCORER[options.mode]
+
+
 def proposers_without_their_scorer(options: Options) -> list[str]:
     """The proposers a run calls whose candidates need the language model to confirm them,
-    in a run whose scorer is not it (rules mode): they would cost time and change nothing."""
-    scorer = options.scorer or MODE_SCORER[options.mode]
-    needs_model = LM_CANDIDATE_PROPOSERS | {"restorer"}
-    return [n for n in active_proposers(options) if n in needs_model and scorer != "lm"]
+    in a run whose scorer is not it (rules mode)."""
+    if scorer_name(options) == "lm":
+        return []
+    return [n for n in active_proposers(options) if n in MODEL_CONFIRMED_PROPOSERS]
 
 
 def switch_problem(
@@ -270,7 +278,7 @@ def _ignore_pattern(phrases: tuple[str, ...]) -> "re.Pattern | None":
 
 
 def score(ctx: Context, edits: list[Edit]) -> list[Edit]:
-    name = ctx.options.scorer or MODE_SCORER[ctx.options.mode]
+    name = scorer_name(ctx.options)
     return list(_resolve_entry(SCORERS, name, "scorer")(ctx, edits))
 
 
@@ -499,7 +507,7 @@ def _clear_of(edits: list[Edit], applied: list[Edit]) -> list[Edit]:
 # What a fix can break is mechanical (a doubled word, an article, a rule phrase formed across
 # the seam), so re-checks run the cheap proposers and the rules-mode scorer: the language
 # model and the parser would cost a second pass over most of a spun document for nothing.
-RECHECK_SKIPS = LM_CANDIDATE_PROPOSERS | {"restorer", "mt-pronoun"}
+RECHECK_SKIPS = MODEL_CONFIRMED_PROPOSERS | {"mt-pronoun"}
 
 
 def recheck_options(options: Options) -> Options:
@@ -507,7 +515,7 @@ def recheck_options(options: Options) -> Options:
         options,
         proposers=tuple(n for n in proposer_names(options) if n not in RECHECK_SKIPS),
         enable=(),
-        scorer="evidence" if (options.scorer or MODE_SCORER[options.mode]) == "lm" else options.scorer,
+        scorer="evidence" if scorer_name(options) == "lm" else options.scorer,
     )
 
 

@@ -38,13 +38,19 @@ def report_lines(path: str, result: Result) -> list[str]:
     return out
 
 
-def edit_record(path: str, result: Result, e: Edit, doc: Document | None = None, applied: set | None = None) -> dict:
-    """`e` as a JSON object; give `doc` and `applied` (the set of `result.applied`) when
-    writing many edits of one result, so each is built once, not once per edit."""
+def edit_record(
+    path: str | None, result: Result, e: Edit, doc: Document | None = None, applied: set | None = None
+) -> dict:
+    """`e` as a JSON object, with its line and column in `result.original` and, unless
+    `path` is None (a batch record names its document once), its path; give `doc` and
+    `applied` (the set of `result.applied`) when writing many edits of one result, so each is
+    built once, not once per edit."""
     doc = doc or Document(result.original)
     line, col = _line_col(doc, e)
     d = e.to_dict()
-    d.update(path=path, line=line, column=col, applied=e in (applied if applied is not None else set(result.applied)))
+    if path is not None:
+        d["path"] = path
+    d.update(line=line, column=col, applied=e in (applied if applied is not None else set(result.applied)))
     return d
 
 

@@ -11,7 +11,7 @@ from .text import (
     WORD_RE,
     SpanSet,
     at_sentence_start,
-    has_line_break,
+    has_kept_separator,
     indefinite_article,
     is_word_char,
     join_wrapped,
@@ -189,13 +189,10 @@ def propose_rules(ctx) -> list[Edit]:
     return edits
 
 
-_OTHER_SPACE_RE = re.compile(r"[^\S ]")  # whitespace other than a plain space
-
-
 def _make_edit(text: str, start: int, end: int, rule: Rule, forms: tuple[str, ...]) -> Edit | None:
     found = text[start:end]
     options = tuple(transfer_apostrophes(found, transfer_case(found, f)) for f in forms)
-    if has_line_break(found) or _OTHER_SPACE_RE.search(found):
+    if has_kept_separator(found):
         # A wrapped phrase keeps its line breaks, and "safety\u00a0menace" its no-break space.
         # Unlike a thesaurus site's list, the table's first form is the fix: no other stands in.
         kept = [keep_line_breaks(text, start, end, o) for o in options]

@@ -241,17 +241,28 @@ def load_user_table(path: str | Path) -> tuple[str, str, list[Rule]]:
 def rule_table_names(tables: Iterable[str], user_files: Iterable[str | Path] = ()) -> set[str]:
     """What `disable` can name in these tables: each table, and each rule by id and by found
     phrase. Only the found column is read: parsing and inflecting every row takes seconds."""
-    sources = [(name, builtin_table_text(name)) for name in dict.fromkeys(tables)]
-    sources += [(p.stem, text) for p, text in map(_read_user_table, user_files)]
     names: set[str] = set()
-    for table, text in sources:
-        names.add(table)
-        rows = (line for _, line in _table_lines(text))
-        next(rows, None)  # the header
-        for row in rows:
-            found = row.split("\t", 1)[0].strip()
-            names.update((found, rule_id(table, found)))
+    for name in dict.fromkeys(tables):
+        names |= _builtin_table_names(name)
+    for p, text in map(_read_user_table, user_files):
+        names |= _table_names(p.stem, text)
     return names
+
+
+@lru_cache(maxsize=None)
+def _builtin_table_names(name: str) -> frozenset[str]:
+    # Read once a process: the API checks `disable` on every call.
+    return _table_names(name, builtin_table_text(name))
+
+
+def _table_names(table: str, text: str) -> frozenset[str]:
+    names = {table}
+    rows = (line for _, line in _table_lines(text))
+    next(rows, None)  # the header
+    for row in rows:
+        found = row.split("\t", 1)[0].strip()
+        names.update((found, rule_id(table, found)))
+    return frozenset(names)
 
 
 APPLYING = ("auto", "spun")  # the apply modes a plain repair applies

@@ -79,6 +79,15 @@ def has_line_break(s: str) -> bool:
     return "\n" in s or "\r" in s
 
 
+_KEPT_SEPARATOR_RE = re.compile(r"[^\S ]")  # whitespace other than a plain space
+
+
+def has_kept_separator(s: str) -> bool:
+    """Whether `s` separates words by something a fix keeps (`keep_line_breaks`): a line
+    break, a tab, a no-break space; not plain spaces only."""
+    return _KEPT_SEPARATOR_RE.search(s) is not None
+
+
 def unwrapped(text: str) -> str:
     """`text` with each hard-wrapping line break made spaces, one for one (offsets stay)."""
     if not has_line_break(text):
@@ -103,7 +112,8 @@ def keep_line_breaks(text: str, start: int, end: int, replacement: str) -> str |
     fix never reflows the text. With as many words as the found phrase, the found phrase's
     separators go back between the words in order ("safety\\nmenace" -> "security\\nthreat");
     otherwise a line break stays at its word gap or, past the replacement's last gap, at that
-    one ("could also\\nbe" -> "may\\nbe"). A break the replacement has no gap for (a phrase
+    one ("could also\\nbe" -> "may\\nbe"), and other separators (a no-break space) become
+    spaces. A break the replacement has no gap for (a phrase
     becoming one word) goes before it or, at the start of a line, after it when a space and more
     words follow (a second one after it); None (no fix) where that would make a blank line or
     start a line with punctuation."""
@@ -144,9 +154,10 @@ def keep_line_breaks(text: str, start: int, end: int, replacement: str) -> str |
 
 
 def options_keeping_line_breaks(text: str, start: int, end: int, options: tuple[str, ...]) -> tuple[str, ...]:
-    """The `options` for `text[start:end]` that can keep its line breaks (`keep_line_breaks`),
-    as they keep them; all of them, unchanged, when it has none."""
-    if not has_line_break(text[start:end]):
+    """The `options` for `text[start:end]` that can keep its line breaks and other kept
+    separators (`keep_line_breaks`), as they keep them; all of them, unchanged, when it has
+    plain spaces only."""
+    if not has_kept_separator(text[start:end]):
         return options
     return tuple(k for k in (keep_line_breaks(text, start, end, o) for o in options) if k is not None)
 

@@ -63,6 +63,19 @@ class Job:
     def state_dir(self) -> Path:
         return Path(self.out) / STATE_DIR
 
+    @property
+    def shards_dir(self) -> Path:
+        """The shards' markers (KEY.done.json) and report parts (`Shard.state_path`)."""
+        return self.state_dir / "shards"
+
+    def plan_cache(self, rel: str) -> Path:
+        """The shard plan of the input at `rel` (JSONL and Parquet files)."""
+        return self.state_dir / "plans" / f"{rel}.plan.json"
+
+    def assembled_record(self, rel: str) -> Path:
+        """What the joined output of the many-shard input at `rel` was made from."""
+        return self.state_dir / "assembled" / f"{rel}.json"
+
 
 def batch_signature(base: str, job_fields: dict) -> str:
     """The repair signature plus the batch options that change what is written."""
@@ -102,7 +115,7 @@ class Shard:
         return self.stop - self.start
 
     def state_path(self, job: Job, suffix: str) -> Path:
-        return job.state_dir / "shards" / f"{self.key}{suffix}"
+        return job.shards_dir / f"{self.key}{suffix}"
 
     def output_path(self, job: Job) -> Path:
         """A one-shard file is written in place; parts of bigger files are joined at the end."""
@@ -245,7 +258,7 @@ def plan_file(f: InputFile, job: Job, write_cache: bool = True) -> FilePlan:
     try:
         if f.fmt == TEXT:
             return FilePlan(f, [_plan_text(f, job)])
-        cache = job.state_dir / "plans" / f"{f.rel}.plan.json"
+        cache = job.plan_cache(f.rel)
         cached = read_json(cache)
         key = {"size": f.size, "mtime_ns": f.mtime_ns, "shard_rows": job.shard_rows, "fmt": f.fmt}
         if cached and all(cached.get(k) == v for k, v in key.items()):

@@ -199,16 +199,10 @@ def repair_records(records: Iterable[dict], options, suggest_only: bool = False)
                 changed=repaired != text,
                 spin_score=round(result.spin_score, 4),
                 words=count_words(text),
-                edits=[_batch_edit(edit_record("", result, e, doc, applied)) for e in result.edits],
+                # As `check --format json` writes them; the path and a JSONL line are the document's.
+                edits=[edit_record(None, result, e, doc, applied) for e in result.edits],
             )
         )
         if slowdown:
             time.sleep(slowdown)
     return out
-
-
-def _batch_edit(record: dict) -> dict:
-    """`mtfix check --format json`'s edit, with line and column counted in the document's own
-    text; the path is the document's (and a JSONL document's line is its line in the file)."""
-    del record["path"]
-    return record

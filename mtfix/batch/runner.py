@@ -106,7 +106,7 @@ def _remove_stale_outputs(job: Job, plans: list[FilePlan]) -> int:
     has (an input renamed, removed or left out by --glob, or mirrored under a new base folder
     because an input was added), so --out holds each document once; returns how many input
     files' outputs went. Only files the job's markers list are removed."""
-    shards_dir = job.state_dir / "shards"
+    shards_dir = job.shards_dir
     if not shards_dir.is_dir():
         return 0
     out = Path(job.out)
@@ -119,13 +119,14 @@ def _remove_stale_outputs(job: Job, plans: list[FilePlan]) -> int:
         if key in keys:
             continue
         marker = read_json(marker_path) or {}
-        for rel in [*(marker.get("outputs") or {}), marker.get("input")]:
-            if rel and rel not in rels:  # a current input's own output path is its own
-                (out / rel).unlink(missing_ok=True)
-        if marker.get("input") and marker["input"] not in rels:
-            gone.add(marker["input"])
-            (job.state_dir / "assembled" / f"{marker['input']}.json").unlink(missing_ok=True)
-            (job.state_dir / "plans" / f"{marker['input']}.plan.json").unlink(missing_ok=True)
+        for path in [*(marker.get("outputs") or {}), marker.get("input")]:
+            if path and path not in rels:  # a current input's own output path is its own
+                (out / path).unlink(missing_ok=True)
+        rel = marker.get("input")
+        if rel and rel not in rels:
+            gone.add(rel)
+            job.assembled_record(rel).unlink(missing_ok=True)
+            job.plan_cache(rel).unlink(missing_ok=True)
         marker_path.unlink()
         removed += 1
     if removed:

@@ -320,7 +320,7 @@ def assemble(shards: list[Shard], job: Job) -> None:
     kept only when it was made from these very parts: an input cut at a shard boundary leaves
     every remaining part done, but the old output still holds the rows cut off."""
     dest = Path(job.out) / shards[0].rel
-    record = job.state_dir / "assembled" / f"{shards[0].rel}.json"
+    record = job.assembled_record(shards[0].rel)
     if shards[0].count == 1:
         record.unlink(missing_ok=True)  # the one shard writes dest itself
         return
