@@ -389,7 +389,7 @@ def _render(rows: list[list[str]]) -> str:
 
 def table_text(csv_path: Path = DEFAULT_CSV, stats: Counter | None = None) -> str:
     """The tortured.tsv text built from `csv_path` (the same text on every run)."""
-    from mtfix.ruletable import RuleSet, load_rules, parse_table, rule_chains
+    from mtfix.ruletable import APPLY_MODES, RuleSet, load_rules, parse_table, rule_chains
 
     stats = Counter() if stats is None else stats
     news = load_rules(("news",)).rules
@@ -397,9 +397,10 @@ def table_text(csv_path: Path = DEFAULT_CSV, stats: Counter | None = None) -> st
     rows = _rows(read_candidates(csv_path, stats), news_forms, stats)
     while True:  # dropping a row can only remove rewriters, so this settles
         rules = parse_table(_render(rows), "tortured", "tortured.tsv (built)")
-        # found -> an applying rule that rewrites one of that row's outputs
+        # found -> a rule that rewrites one of that row's outputs (a suggestion too: `fix --all`)
         ids = {r.id for r in rules}
-        bad = {c.rule.found: c.by.id for c in rule_chains(RuleSet(list(news) + rules), among=ids) if c.rule.id in ids}
+        chains = rule_chains(RuleSet(list(news) + rules), among=ids, applying=APPLY_MODES)
+        bad = {c.rule.found: c.by.id for c in chains if c.rule.id in ids}
         if not bad:
             break
         stats["dropped: output rewritten by another rule"] += len(bad)

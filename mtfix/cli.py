@@ -377,6 +377,18 @@ def _write_stdout_exact(text: str, encoding: str) -> None:
         buffer.flush()
 
 
+def _patch_encoding(patch: str, encoding: str) -> str:
+    """The file's own encoding, so the patch's lines match its bytes (`patch` compares
+    bytes); UTF-8 where that cannot be (UTF-16 has no patch tools, a path it cannot spell)."""
+    if "\n".encode(encoding) != b"\n":
+        return "utf-8"
+    try:
+        patch.encode(encoding)
+    except UnicodeEncodeError:
+        return "utf-8"
+    return encoding
+
+
 @cli.command()
 @click.argument("files", nargs=-1, required=True)
 @click.option("--style", type=click.Choice(["inline", "unified", "side-by-side", "html"]), default="inline",
@@ -399,14 +411,16 @@ def diff(files, style, color, context_lines, skip_empty, **kw):
         from rich.console import Console
 
         console = Console(force_terminal=color, no_color=not color, highlight=False, soft_wrap=style == "inline")
+        if console.color_system is None:  # TERM=dumb: rich writes no colour, so show the markers
+            color = False
     outcome = _Outcome(skip_empty)
     pages = []
     for path, src, result in outcome.repair_each(files, encoding, max_bytes, options):
         name = _display_name(path)
         if style == "unified":
             patch_name = "stdin" if path == "-" else path
-            sys.stdout.write(unified_diff(src.text, result.repaired, patch_name,
-                                          n=3 if context_lines is None else context_lines))
+            patch = unified_diff(src.text, result.repaired, patch_name, n=3 if context_lines is None else context_lines)
+            _write_stdout_exact(patch, _patch_encoding(patch, src.encoding))
         elif style == "html":
             pages.append((name, result))  # one HTML document for all files, written at the end
         elif style == "side-by-side":

@@ -43,10 +43,11 @@ def score_by_document_evidence(ctx, edits: list[Edit]) -> list[Edit]:
     # style repeated ten times is weaker evidence than ten different swaps.
     effective = len(sure_phrases) + 0.25 * (sure - len(sure_phrases))
     s = spin_score(math.floor(effective), ctx.doc.word_count)
+    ctx.notes["sure_hits"] = sure
     if ctx.document:  # a re-check of a window: the whole document's evidence counts
         s = max(s, ctx.document.get("spin_score", 0.0))
+        sure = max(sure, ctx.document.get("sure_hits", 0))  # as the reasons state it
     ctx.spin_score = s
-    ctx.notes["sure_hits"] = sure
     out = []
     for e in edits:
         rule = ctx.ruleset.get(e.source)

@@ -458,12 +458,19 @@ def _one_pass(
 
 def run(text: str, options: Options) -> Result:
     reported, applied, ctx = _one_pass(text, options)
+    judged = {(e.start, e.end, e.source) for e in ctx.proposed}
     repaired = apply(text, applied)
     for _ in range(MAX_PASSES - 1):
         if not applied or repaired == text:
             break
         more = _recheck_around_fixes(
-            text, applied, repaired, recheck_options(options), {"spin_score": ctx.spin_score}, ctx.ruleset
+            text,
+            applied,
+            repaired,
+            recheck_options(options),
+            {"spin_score": ctx.spin_score, "sure_hits": ctx.notes.get("sure_hits", 0)},
+            ctx.ruleset,
+            judged,
         )
         if not more:
             break
@@ -526,16 +533,22 @@ def _recheck_around_fixes(
     options: Options,
     document: dict,
     ruleset: RuleSet | None = None,
+    judged: set | None = None,
 ) -> list[Edit]:
     """Fixes that the repaired text needs near the previous fixes, in repaired-text offsets.
 
     New damage can only appear next to a change, so only windows around the changes are
     checked again (a second pass over a whole 10 MB file would double its cost), and only
-    edits touching a change are scored (in full mode the model would otherwise re-weigh
-    every site of every window). No rule matches inside a rule's output (from `ruleset`):
-    a rule whose replacement contains its own found phrase would apply again each pass."""
+    edits touching a change, or the word either side of one, are scored (in full mode the
+    model would otherwise re-weigh every site of every window). The word either side counts
+    because a rule's context reads it ("solely" is left alone before "as", not before the
+    "instead" that replaced "as a substitute"); an edit there that the first pass already
+    proposed (`judged`: original offsets and source) was judged then and is not re-judged.
+    No rule matches inside a rule's output (from `ruleset`): a rule whose replacement
+    contains its own found phrase would apply again each pass."""
     windows: list[list[int]] = []
     changed: list[tuple[int, int]] = []
+    shift_after: list[int] = []  # repaired minus original offset just after each change
     by_rule: list[bool] = []
     shift = 0
     for e in sorted(applied, key=lambda e: e.start):
@@ -544,12 +557,14 @@ def _recheck_around_fixes(
         changed.append((lo, hi))
         by_rule.append(ruleset is not None and ruleset.get(e.source) is not None)
         shift += len(rep) - (e.end - e.start)
+        shift_after.append(shift)
         lo = _window_edge(repaired, max(0, lo - _RECHECK_MARGIN), -1)
         hi = _window_edge(repaired, min(len(repaired), hi + _RECHECK_MARGIN), +1)
         if windows and lo <= windows[-1][1]:
             windows[-1][1] = max(windows[-1][1], hi)
         else:
             windows.append([lo, hi])
+    changed_ends = [b for _, b in changed]
     more: list[Edit] = []
     k = 0  # windows and changes are both in text order: each change is read once
     for lo, hi in windows:
@@ -561,11 +576,31 @@ def _recheck_around_fixes(
         while k < len(changed) and changed[k][1] <= hi:
             inside.append(k)
             k += 1
-        focus = tuple((changed[i][0] - lo, changed[i][1] - lo) for i in inside)
-        produced = tuple((changed[i][0] - lo, changed[i][1] - lo) for i in inside if by_rule[i])
-        for e in _one_pass(repaired[lo:hi], options, focus, document, produced)[1]:
-            more.append(e.with_(start=e.start + lo, end=e.end + lo))
+        window = repaired[lo:hi]
+        spans = [(changed[i][0] - lo, changed[i][1] - lo) for i in inside]
+        focus = tuple(_with_neighbour_words(window, a, b) for a, b in spans)
+        produced = tuple(span for i, span in zip(inside, spans) if by_rule[i])
+        touching = SpanSet(spans)
+        for e in _one_pass(window, options, focus, document, produced)[1]:
+            start, end = e.start + lo, e.end + lo
+            if not touching.touches(e.start, e.end) and judged is not None:
+                i = bisect.bisect_right(changed_ends, start) - 1  # the last change before the edit
+                back = shift_after[i] if i >= 0 else 0
+                if (start - back, end - back, e.source) in judged:
+                    continue
+            more.append(e.with_(start=start, end=end))
     return more
+
+
+def _with_neighbour_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """[start, end) widened by the token (a word or a punctuation mark) on each side."""
+    before = _TOKEN_BEFORE.search(text, max(0, start - 64), start)  # bounded: one long line, many fixes
+    after = _TOKEN_AFTER.match(text, end)
+    return (before.start(1) if before else start, after.end(1) if after else end)
+
+
+_TOKEN_BEFORE = re.compile(r"(\w+|[^\w\s])\s*\Z")
+_TOKEN_AFTER = re.compile(r"\s*(\w+|[^\w\s])")
 
 
 _RECHECK_MARGIN = 400

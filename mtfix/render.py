@@ -21,7 +21,7 @@ def _line_col(doc: Document, e: Edit) -> tuple[int, int]:
 def _show(s: str | None) -> str:
     if s is None:
         return "(no fix)"
-    return s.replace("\n", "\\n").replace("\r", "\\r")
+    return s.replace("\n", "\\n").replace("\r", "\\r").translate(_VISIBLE)
 
 
 def report_lines(path: str, result: Result) -> list[str]:
@@ -122,10 +122,12 @@ def _patch_lines(text: str) -> list[str]:
 # ---- inline word diff (terminal) ----------------------------------------------------------
 
 # The other characters str.splitlines breaks at, shown escaped: a terminal would move to a
-# new line or page for them, and rich drops "\x0b" and "\x0c" silently.
+# new line or page for them, and rich drops "\x0b" and "\x0c" silently. So are the other
+# control characters: an escape sequence in a scraped file would recolour or drive the
+# user's terminal.
 _VISIBLE = {
     c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
-    for c in (0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029)
+    for c in (*range(0x00, 0x09), *range(0x0B, 0x0D), *range(0x0E, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)
 }
 
 
@@ -228,8 +230,9 @@ def _inline_line(body, doc, result, edits, numbers, applied, ls, le, color) -> N
     pos = ls
     content_end = ls + len(result.original[ls:le].rstrip("\r\n"))
     for e in (e for e in edits if ls <= e.start < le or (e.start < ls < e.end)):
-        if e.start < pos:
-            continue  # an edit spanning a line break was drawn on its first line
+        if e.start < pos:  # an edit spanning a line break was drawn on its first line
+            pos = max(pos, e.end)
+            continue
         body.append(_visible(result.original[pos : e.start]))
         n = numbers[e]
         found, replacement = _visible(_show(e.found)), _visible(_show(e.replacement))
@@ -270,9 +273,13 @@ def side_by_side(path: str, result: Result, color: bool):
     for tag, i1, i2, j1, j2 in sm.get_opcodes():
         if tag == "equal":
             continue
-        left = "\n".join(a[i1:i2])
-        right = "\n".join(b[j1:j2])
-        table.add_row(str(i1 + 1), _style_words(left, right, "red"), _style_words(right, left, "green"))
+        if i2 - i1 == j2 - j1:  # line for line (fixes keep line breaks): a numbered row each
+            rows = [(str(i + 1), a[i], b[j]) for i, j in zip(range(i1, i2), range(j1, j2))]
+        else:  # lines joined or split: the block as one row, numbered with its original lines
+            label = str(i1 + 1) if i2 - i1 <= 1 else f"{i1 + 1}-{i2}"
+            rows = [(label, "\n".join(a[i1:i2]), "\n".join(b[j1:j2]))]
+        for label, left, right in rows:
+            table.add_row(label, _style_words(left, right, "red"), _style_words(right, left, "green"))
     return table
 
 

@@ -278,18 +278,22 @@ class Chain:
     by: Rule
 
 
-def rule_chains(ruleset: RuleSet, among: Iterable[str] | None = None) -> list[Chain]:
+def rule_chains(
+    ruleset: RuleSet, among: Iterable[str] | None = None, applying: Iterable[str] = APPLYING
+) -> list[Chain]:
     """Each rule output (every inflection of every replacement) that an applying rule
     matches, with that rule's conditions read inside the output itself; a rule that matches
     its own output ("Acme" -> "Acme Corp") counts too. With `among` (rule ids), only the
     chains in which one of those rules produces or matches: checking a user's table against
-    the built-in ones reads the built-in outputs only where a user rule's phrase occurs."""
+    the built-in ones reads the built-in outputs only where a user rule's phrase occurs.
+    `applying=APPLY_MODES` counts suggestions as rewriters too, as `fix --all` applies them."""
     import types
 
     from .rulematch import Matcher, propose_rules
     from .text import Document
 
-    live = {r.id for r in ruleset.rules if r.apply in APPLYING}
+    modes = frozenset(applying)
+    live = {r.id for r in ruleset.rules if r.apply in modes}
     wanted = None if among is None else set(among)
     prefilter = None
     if wanted is not None:

@@ -389,6 +389,43 @@ def test_suggest_only_writes_edits_but_no_changes(corpus, tmp_path, run_cli):
         assert row["mtfix"]["changed"] is False and row["text"] in SPUN + CLEAN
 
 
+def test_jsonl_output_changes_only_the_text_and_adds_mtfix(tmp_path, run_cli):
+    """Numbers, escapes, spacing and duplicate keys survive; json.dumps(json.loads()) loses all four."""
+    lines = [
+        '{"id": 1, "text": "old", "score": 1e400, "x": 1.50, "u": "\\u00e9", '
+        '"text": "Officials warned of a safety menace."}',
+        '{ "text" : "Nothing to fix here." , "mtfix": 7 }',
+        '{"text": 5}',
+        "{}",
+    ]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in/rows.jsonl").write_text("\r\n".join(lines) + "\n", encoding="utf-8")
+    result = run_cli(["batch", tmp_path / "in", "--out", tmp_path / "out", "--mode", "rules", "-q"])
+    assert result.code == 4  # two rows skipped
+    out = (tmp_path / "out/rows.jsonl").read_bytes().decode("utf-8").split("\r\n")
+    assert out[0].startswith(
+        '{"id": 1, "text": "old", "score": 1e400, "x": 1.50, "u": "\\u00e9", '
+        '"text": "Officials warned of a security threat.","mtfix":{"changed":true,'
+    )
+    assert out[1].startswith('{ "text" : "Nothing to fix here." , "mtfix": {"changed":false,')
+    assert out[2].startswith('{"text": 5,"mtfix":{"skipped":"text-not-string"')
+    assert out[3].startswith('{"mtfix":{"skipped":"missing-text"') and out[3].endswith("}\n")
+
+
+def test_jsonl_rewrite_keeps_a_lone_surrogate_escaped():
+    from mtfix.batch.jsonline import member_spans, rewrite_bytes
+
+    line = '{"a": [1, {"b": "}"}], "text": "x\\ud800"}'
+    assert [key for key, _, _ in member_spans(line)] == ["a", "text"]
+    assert json.loads(rewrite_bytes(line, {"text": "y\ud800"})) == {"a": [1, {"b": "}"}], "text": "y\ud800"}
+
+
+def test_jsonl_in_an_encoding_without_ascii_newlines_is_refused(tmp_path, run_cli):
+    (tmp_path / "rows.jsonl").write_text('{"text": "Officials mentioned it."}\n', encoding="utf-16")
+    result = run_cli(["batch", tmp_path / "rows.jsonl", "--out", tmp_path / "out", "--mode", "rules", "--encoding", "utf-16"])
+    assert result.code == 3 and "JSONL must be in UTF-8" in result.err and not (tmp_path / "out").exists()
+
+
 def test_refuses_to_start(corpus, tmp_path, run_cli):
     assert batch(run_cli, corpus, corpus / "out").code == 3  # --out inside the input tree
     assert not (corpus / "out").exists()

@@ -812,3 +812,49 @@ def test_fix_into_dev_stdout_or_dash_writes_to_the_stream_and_keeps_a_redirected
     assert log.read_text() == "before\n" + SPUN_FIXED + "after\n"
     dash = subprocess.run([*fix, "-o", "-", str(spun_file)], capture_output=True, timeout=120, cwd=tmp_path)
     assert dash.returncode == 0 and dash.stdout == SPUN_FIXED.encode() and not (tmp_path / "-").exists()
+
+
+def test_inline_diff_goes_on_after_an_edit_across_a_line_break(run_cli, tmp_path):
+    path = tmp_path / "wrapped.txt"
+    path.write_text("We saw the\nthe house and the safety menace.\n", encoding="utf-8")
+    lines = run_cli(["diff", "--no-color", *RULES, path]).out.splitlines()
+    assert lines[1].startswith("    1 | We saw [-the\\nthe house-]")
+    assert lines[2] == "    2 |  and the [-safety menace-]{+security threat+}[2]."  # "the house" not drawn twice
+
+
+def test_control_characters_reach_no_terminal_raw(run_cli, tmp_path):
+    path = tmp_path / "esc.txt"
+    path.write_text("The safety\x1b[2J menace.\nThe safety menace \x1b]0;title\x07here.\n", encoding="utf-8")
+    for args in (["check"], ["diff", "--no-color"], ["diff", "--style", "side-by-side", "--no-color"]):
+        run = run_cli([*args, *RULES, path])
+        assert run.code == ExitCode.FOUND and "\x1b" not in run.out and "\x07" not in run.out, args
+        assert "\\x1b" in run.out or args == ["check"], args  # check shows no text around a finding
+
+
+def test_unified_diff_is_written_in_the_file_encoding(tmp_path, capsysbinary, monkeypatch):
+    from mtfix.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lat.txt").write_bytes("Café: the safety menace.\n".encode("latin-1"))
+    assert main(["diff", "--style", "unified", "--encoding", "latin-1", *RULES, "lat.txt"]) == ExitCode.FOUND
+    patch = capsysbinary.readouterr().out
+    assert b"-Caf\xe9: the safety menace.\n+Caf\xe9: the security threat.\n" in patch
+    if shutil.which("patch"):
+        proc = subprocess.run(["patch", "-p1", "--batch"], input=patch, capture_output=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert (tmp_path / "lat.txt").read_bytes() == "Café: the security threat.\n".encode("latin-1")
+
+
+def test_a_terminal_without_colours_gets_the_plain_markers(run_cli, monkeypatch, spun_file):
+    monkeypatch.setenv("TERM", "dumb")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    run = run_cli(["diff", "--color", *RULES, spun_file])
+    assert "[-safety menace-]{+security threat+}" in run.out and "\x1b[" not in run.out
+
+
+def test_side_by_side_numbers_each_changed_line(run_cli, monkeypatch, tmp_path):
+    monkeypatch.setenv("COLUMNS", "200")
+    path = tmp_path / "three.txt"
+    path.write_text("The safety menace.\nA safety menace.\nFine.\nNo safety menace.\n", encoding="utf-8")
+    table = run_cli(["diff", "--style", "side-by-side", "--no-color", *RULES, path]).out
+    assert re.findall(r"^\W+(\d+) \W+", table, re.M) == ["1", "2", "4"]

@@ -374,3 +374,27 @@ def test_answer_key_judge():
     merged = [edit(text, "safety menace", "security threat")]
     assert judge_key(text, threat, merged) != "restored"
     assert judge_key(text, threat, [edit(text, "safety menace", "safety threat")]) == "restored"
+
+
+def test_cli_pairs_split_lines_as_editors_do(tmp_path, capsys):
+    """Only \n, \r\n and \r end a line (str.splitlines would also split at U+2028 and shift every
+    later pair); a byte-order mark and blank lines at the end do not count."""
+    (tmp_path / "d.txt").write_text("\ufeffOne\u2028line.\r\nWe saw the the house.\n", encoding="utf-8")
+    (tmp_path / "r.txt").write_text("One\u2028line.\nWe saw the house.\n\n\n", encoding="utf-8")
+    code, out, err = run_cli(
+        ["--mode", "rules", "--damaged", str(tmp_path / "d.txt"), "--reference", str(tmp_path / "r.txt"),
+         "--format", "json"],
+        capsys,
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["pairs"] == 2 and report["wer_before"] > 0 and report["wer_after"] == 0.0
+
+
+def test_cli_jsonl_with_a_byte_order_mark_and_a_line_separator_inside_a_string(tmp_path, capsys):
+    pairs = tmp_path / "pairs.jsonl"
+    row = {"damaged": "We saw the the house.\u2028Then.", "reference": "We saw the house.\u2028Then."}
+    pairs.write_text("\ufeff" + json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    code, out, err = run_cli(["--mode", "rules", str(pairs), "--format", "json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["pairs"] == 1

@@ -653,3 +653,31 @@ def test_shipped_adapter_restores_spun_sentences_offline():
     items = [("", clean), ("", "The storm additionally damaged roads and bridges across the region."),
              ("Officials met on Monday.", "The company mentioned it will open a brand new factory round March.")]
     assert r.restore(items) == [r.restore_one(sentence, context) for context, sentence in items]
+
+
+def test_a_wheel_installs_the_shipped_adapter_where_mtfix_looks(tmp_path, monkeypatch):
+    """pyproject's data-files carry every file of models/restorer; outside a checkout the
+    adapter is found under <prefix>/share/mtfix/models/restorer."""
+    import sysconfig
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    from mtfix.restorer import model
+
+    repo = Path(__file__).resolve().parents[1]
+    config = tomllib.loads((repo / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = config["tool"]["setuptools"]["data-files"]["share/mtfix/models/restorer"]
+    shipped = sorted(
+        p.relative_to(repo).as_posix() for p in (repo / "models" / "restorer").iterdir() if p.name != ".gitignore"
+    )
+    assert sorted(listed) == shipped
+    assert set(config["project"]["license-files"]) <= {p.name for p in repo.iterdir()}
+
+    installed = tmp_path / "prefix" / "share" / "mtfix" / "models" / "restorer"
+    installed.mkdir(parents=True)
+    (installed / model.ADAPTER_FILE).write_bytes(b"")
+    monkeypatch.setattr(model, "REPO", tmp_path / "site-packages")  # no models/ beside the package
+    monkeypatch.setattr(sysconfig, "get_path", lambda name, scheme=None: str(tmp_path / "prefix"))
+    assert model._default_adapter_dir() == installed

@@ -3,7 +3,8 @@
 A record is a plain dict (picklable, engine-neutral):
   id, where (1-based line for JSONL, 0-based row for Parquet, None for a text file),
   text (str or None), error ([reason, message] or None),
-  row (the parsed JSONL object), eol (its line ending), raw (bytes of a JSONL line kept verbatim),
+  json_line (a JSONL object's line, decoded, without its line ending), eol (that line ending),
+  raw (bytes of a JSONL line kept verbatim),
   blank (a blank JSONL line: not a document, copied through).
 `repair_records` adds repaired, edits, spin_score, changed and words to each readable record.
 """
@@ -113,7 +114,7 @@ def _jsonl_record(line: bytes, line_no: int, shard: Shard, job: Job) -> dict:
         return dict(rec, raw=line, error=_error("not-an-object", f"a JSON {type(row).__name__}, not an object"))
     if job.id_field and row.get(job.id_field) is not None:
         rec["id"] = row[job.id_field]  # as the input has it (7 stays a number), so edits join back
-    rec["row"] = row
+    rec["json_line"] = decoded  # the writer swaps the text in place: other fields stay byte for byte
     rec["eol"] = line[len(content) :].decode("ascii")
     rec["text"], rec["error"] = _check_text(row.get(job.text_field), job, job.text_field)
     return rec

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from ..io import new_file_mode
+from . import jsonline
 from .plan import JSONL, MARKER_FORMAT, PARQUET, TEXT, TMP_SUFFIX, Job, Shard, read_json
 
 
@@ -207,10 +208,9 @@ class ShardWriter:
             dumps_compact(dict(head, changed=rec["changed"], spin_score=score, words=rec["words"], edits=edits)) + b"\n"
         )
         if self.shard.fmt == JSONL:
-            row = dict(rec["row"])
-            row[self.job.text_field] = rec["repaired"]
-            row[MTFIX_FIELD] = info
-            self.out.write(dumps_compact(row) + rec["eol"].encode("ascii"))
+            changes = {self.job.text_field: rec["repaired"]} if rec["changed"] else {}
+            self.out.write(jsonline.rewrite_bytes(rec["json_line"], dict(changes, **{MTFIX_FIELD: info})))
+            self.out.write(rec["eol"].encode("ascii"))
         elif self.shard.fmt == PARQUET:
             self.parquet_texts.append(rec["repaired"])
             self.parquet_mtfix.append(info)
@@ -219,8 +219,9 @@ class ShardWriter:
         """Skipped documents are copied through unchanged, so the output loses nothing."""
         info = {"skipped": reason, "message": message}
         if self.shard.fmt == JSONL:
-            if rec.get("row") is not None:
-                self.out.write(dumps_compact(dict(rec["row"], **{MTFIX_FIELD: info})) + rec["eol"].encode("ascii"))
+            if rec.get("json_line") is not None:
+                self.out.write(jsonline.rewrite_bytes(rec["json_line"], {MTFIX_FIELD: info}))
+                self.out.write(rec["eol"].encode("ascii"))
             else:  # not a JSON object: the line is kept byte for byte
                 self.out.write(rec["raw"])
         elif self.shard.fmt == PARQUET:

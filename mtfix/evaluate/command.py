@@ -10,6 +10,7 @@ import click
 
 from ..cli import build_options, fail, repair_options, run_repair
 from ..io import ExitCode, InputError, read_input
+from ..text import LINE_END_RE
 from .metrics import (
     REPORT_COLUMNS,
     TOKENISATION,
@@ -24,10 +25,20 @@ from .metrics import (
 
 
 # ---------------------------------------------------------------- input
+def _lines(text: str) -> list[str]:
+    """Lines as editors count them (str.splitlines also breaks at U+2028, form feeds and
+    others, which would shift every later pair), without a byte-order mark or the blank
+    lines at the end."""
+    lines = LINE_END_RE.split(text.removeprefix("\ufeff"))
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return lines
+
+
 def _read_jsonl(path: str, encoding: str, max_bytes: int, need: tuple[str, ...]) -> list[dict]:
     src = read_input(path, encoding, max_bytes)
     rows = []
-    for lineno, line in enumerate(src.text.splitlines(), 1):
+    for lineno, line in enumerate(_lines(src.text), 1):
         if not line.strip():
             continue
         try:
@@ -46,8 +57,8 @@ def _read_jsonl(path: str, encoding: str, max_bytes: int, need: tuple[str, ...])
 def read_pairs(pairs_file, damaged, reference, encoding, max_bytes) -> list[dict]:
     if pairs_file:
         return _read_jsonl(pairs_file, encoding, max_bytes, ("damaged", "reference"))
-    d_lines = read_input(damaged, encoding, max_bytes).text.splitlines()
-    r_lines = read_input(reference, encoding, max_bytes).text.splitlines()
+    d_lines = _lines(read_input(damaged, encoding, max_bytes).text)
+    r_lines = _lines(read_input(reference, encoding, max_bytes).text)
     if len(d_lines) != len(r_lines):
         raise InputError(f"{damaged} has {len(d_lines)} lines but {reference} has {len(r_lines)}")
     return [
@@ -61,7 +72,7 @@ def read_clean(path: str, encoding: str, max_bytes: int) -> list[tuple[str, str]
     """A JSONL file (field text, clean or reference, one document a line) or one text document."""
     if not path.endswith(".jsonl"):
         src = read_input(path, encoding, max_bytes)
-        return [(src.name, src.text)]
+        return [(src.name, src.text.removeprefix("\ufeff"))]
     out = []
     for n, row in enumerate(_read_jsonl(path, encoding, max_bytes, ()), 1):
         text = next((row[k] for k in ("text", "clean", "reference") if isinstance(row.get(k), str)), None)

@@ -20,9 +20,25 @@ from ..lm.backend import DEFAULT_NAME, ModelUnavailable, _start_token, default_m
 from .prompt import PROMPT_VERSION, format_prompt, format_target, normalise
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_ADAPTER_DIR = REPO / "models" / "restorer"
 ENV_ADAPTER = "MTFIX_RESTORER"
 ADAPTER_FILE = "adapter_model.safetensors"
+
+
+def _default_adapter_dir() -> Path:
+    """models/restorer in a checkout (an editable install); else where a wheel put it
+    (pyproject's data-files: <prefix>/share/mtfix/models/restorer, or the user base's)."""
+    import sysconfig
+
+    found = [REPO / "models" / "restorer"]
+    for scheme in (sysconfig.get_default_scheme(), f"{os.name}_user"):
+        try:
+            found.append(Path(sysconfig.get_path("data", scheme)) / "share" / "mtfix" / "models" / "restorer")
+        except KeyError:  # a platform without a user scheme
+            continue
+    return next((d for d in found if (d / ADAPTER_FILE).is_file()), found[0])
+
+
+DEFAULT_ADAPTER_DIR = _default_adapter_dir()
 META_FILE = "restorer.json"
 # Generation stops at the end-of-sequence token or after this many tokens (a runaway output
 # yields no restoration at all).
