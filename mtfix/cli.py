@@ -293,7 +293,7 @@ def check(files, fmt, skip_empty, **kw):
         else:
             results.append((name, result))
     if fmt == "json":
-        click.echo(json_report(results))
+        click.echo(json_report(results, "" if results else _signature_or_blank(options)))
     outcome.exit()
 
 
@@ -363,6 +363,18 @@ def fix(file, output, in_place, backup, check_only, quiet, interactive, **kw):
         )
     if check_only:
         raise click.exceptions.Exit(int(ExitCode.FOUND if result.changed else ExitCode.OK))
+
+
+def _signature_or_blank(options) -> str:
+    """The run's signature when no file was read; blank if its rule files cannot be read
+    (no file reached the step that reports that)."""
+    from .pipeline import ruleset_for, signature
+    from .ruletable import RuleFileError
+
+    try:
+        return signature(options, ruleset_for(options))
+    except (RuleFileError, OSError):
+        return ""
 
 
 def _write_stdout_exact(text: str, encoding: str) -> None:

@@ -54,9 +54,9 @@ def edit_record(
     return d
 
 
-def json_report(results: Iterable[tuple[str, Result]]) -> str:
+def json_report(results: Iterable[tuple[str, Result]], signature: str = "") -> str:
+    """`signature` stands when no file was read (all skipped): the run's, from its options."""
     files = []
-    signature = ""
     for path, r in results:
         doc, applied = Document(r.original), set(r.applied)
         files.append(

@@ -858,3 +858,10 @@ def test_side_by_side_numbers_each_changed_line(run_cli, monkeypatch, tmp_path):
     path.write_text("The safety menace.\nA safety menace.\nFine.\nNo safety menace.\n", encoding="utf-8")
     table = run_cli(["diff", "--style", "side-by-side", "--no-color", *RULES, path]).out
     assert re.findall(r"^\W+(\d+) \W+", table, re.M) == ["1", "2", "4"]
+
+
+def test_json_report_of_a_run_that_read_no_file_keeps_its_signature(run_cli, tmp_path):
+    (tmp_path / "empty.txt").write_text("", encoding="utf-8")
+    run = run_cli(["check", "--format", "json", "--skip-empty", *RULES, tmp_path / "empty.txt"])
+    report = json.loads(run.out)
+    assert run.code == ExitCode.OK and report["files"] == [] and report["signature"].startswith("mtfix:")

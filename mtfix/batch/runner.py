@@ -167,9 +167,10 @@ def _dry_run(plans: list[FilePlan], pending: list[Shard], reasons: dict, done: i
         for s in plan.shards:
             why = reasons.get(s.key)
             print(f"todo  {s.describe()} ({why})" if why else f"done  {s.describe()}")
+    # Counted from the plan, without reading the data: a JSONL line may be blank or bad.
     documents = sum(s.rows for s in pending)
     _say(
-        f"mtfix batch: dry run: {len(pending)} shards ({documents:,} documents) to process, "
+        f"mtfix batch: dry run: {len(pending)} shards (up to {documents:,} documents) to process, "
         f"{done} already done; nothing written"
     )
     return int(ExitCode.OK)
