@@ -329,14 +329,17 @@ _NOT_PROSE_RE = re.compile(
     # lines after the blank line that follows "::"
     r"|(?:^\.\. (?:code-block|code|sourcecode|literalinclude|doctest|testcode|testoutput|parsed-literal|math)::[^\n]*"
     r"|::[ \t]*\r?)\n(?:[ \t]*\r?\n)+(?:[ \t]+\S[^\n]*(?:\n|\Z)(?:[ \t]*\r?\n)*)+"
-    r"|^[ \t]*>>> [^\n]*"  # a doctest line
+    # any other directive's own line: its arguments are names and paths (".. include:: ../a.rst")
+    r"|^[ \t]*\.\. [\w.:-]+::[^\n]*"
+    r"|^[ \t]*>>> [^\n]*(?:\n(?![ \t]*\r?$)[^\n]*)*"  # a doctest: its lines and output, to a blank line
     r"|\]\((?:<[^>\n]*>|[^\s()]*)"  # a Markdown link's destination: [text](<docs/a b.md>)
+    r"|^[ ]{0,3}\[[^\]\n]+\]:[ \t]*\S[^\n]*"  # a Markdown link reference definition: [guide]: ../../a.md
     r"|\b(?:https?|ftp)://[^\s<>\"'\]\[)]*[^\s<>\"'\]\[).,;:!?]"  # URL
     r"|\bwww\.[^\s<>\"'\]\[)]*[^\s<>\"'\]\[).,;:!?]"
-    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+",  # e-mail address
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+(?::[\w./~-]+)?",  # e-mail address, or an scp-style git@host:path
     re.MULTILINE | re.DOTALL,
 )
-_NOT_PROSE_MARKS = ("`", "~~~", "://", "www.", "@", "::", ">>> ", "](")
+_NOT_PROSE_MARKS = ("`", "~~~", "://", "www.", "@", "::", ">>> ", "](", "]:")
 
 _BLOCK_RE = re.compile(r"(?:^[ \t]*\S[^\n]*(?:\n|\Z))+", re.MULTILINE)  # lines up to a blank one
 _INDENTED_LINE_RE = re.compile(r"(?: {4}|[ ]{0,3}\t)")

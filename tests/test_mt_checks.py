@@ -390,3 +390,47 @@ def test_a_leftover_check_is_active_when_enabled_and_not_when_disabled():
 def test_a_doubled_word_opening_a_line_is_found_whatever_the_line_ends(line_end):
     text = f"Hi.{line_end}The the end.{line_end}"
     assert mtfix.repair(text).repaired == f"Hi.{line_end}The end.{line_end}"
+
+
+# Clean text from installed documentation that the doubled-word, doubled-punctuation and
+# boundary checks once rewrote (a hunt over 4.5 million words of READMEs and changelogs).
+LEFT_ALONE = [
+    "[Building guide]: ../../BUILDING.md\n",
+    "Add -I../.. -L../.. to CFLAGS for minizip.\n",
+    'Replaced "while(1)" with "for(;;)" in pngtest.c.\n',
+    ";; Local Variables:\n;; coding: utf-8\n;; End:\n",
+    '    a)  process-trigger-a ;;\n    esac\n',
+    "The fields L;;;;;N and a,,b are empty.\n",
+    "Installed crt1.o, crti,.o and crtn.o files.\n",
+    "New pseudo-ops .func,.endfunc to aid debugging.\n",
+    "Letters:\nABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyz\n",
+    "struct {\n    Window window;\n    Time time;\n};\n",
+    "Run cp -rl dir dir and mount -t tmpfs tmpfs now.\n",
+    "It shows -rwxr-xr-x 1 root root in the listing.\n",
+    "Run make\nmake install to finish.\n",
+    "completion: add new zsh completion\n      completion: start over\n",
+    "Clone git@github.com:me/util-linux.git\ngit push to share it.\n",
+    ">>> x == y\n[True True True True True]\n",
+    ".. pip-news-include:: ../../NEWS.rst\n",
+    "Use numbers 0,1,etc. in order to count.\n",
+    "Check it, eg. from fsck, and that (aka. defining noise) is fine.\n",
+    "Build with -ffile-prefix-map=$(CURDIR)=. for reproducible builds.\n",
+]
+STILL_FIXED = [
+    ("They said,, the plan failed.\n", "They said, the plan failed.\n"),
+    ("It runs on Linux, Mac, etc.. and more.\n", "It runs on Linux, Mac, etc. and more.\n"),
+    ("We went to to the station.\n", "We went to the station.\n"),
+    ("We saw the\nthe station.\n", "We saw the\nstation.\n"),
+    ("The the station was closed.\n", "The station was closed.\n"),
+    ("He left the house house early.\n", "He left the house early.\n"),
+]
+
+
+@pytest.mark.parametrize("text", LEFT_ALONE)
+def test_code_paths_and_lists_in_clean_documents_are_left_alone(text):
+    assert mtfix.repair(text, mode="rules").repaired == text
+
+
+@pytest.mark.parametrize("text, fixed", STILL_FIXED)
+def test_doubled_words_and_punctuation_in_prose_are_still_fixed(text, fixed):
+    assert mtfix.repair(text, mode="rules").repaired == fixed

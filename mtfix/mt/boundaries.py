@@ -44,7 +44,11 @@ ABBREVIATIONS = frozenset("""
 ABBREVIATIONS |= {"thur", "pres", "ser"}  # codespell:ignore thur,pres,ser
 # Titles in the plural and "Miss." as old texts write it ("Drs. and Mrs.", "Miss. and Mrs.").
 ABBREVIATIONS |= {"miss", "drs", "profs", "gens", "sens", "reps", "mmes", "jrs", "sts", "cos"}
+# Written without their inner stops in technical prose ("eg. from fsck", "(aka. defining").
+ABBREVIATIONS |= {"eg", "ie", "aka", "wrt", "cca", "etal"}
 _ROMAN_NUMERAL_RE = re.compile(r"^[ivxlcdm]+$", re.I)
+_LAST_LETTERS_RE = re.compile(r"(?<![A-Za-z])[A-Za-z]+$")
+_CODE_SYMBOLS = frozenset("=<>+*/\\|^~$%&#{}[]`")
 _LOWER_WORD_RE = re.compile(r"[a-z'\u2019-]+")
 _GLUED_TOKEN_RE = re.compile(r"(?:of|the|and|from)[A-Z][a-z]{2,}")
 _TRAILING_PUNCT_RE = re.compile(r"[,;:.)\"'\u201d\u2019]")
@@ -184,6 +188,11 @@ def _legitimate_lower_case(token_before: str, next_token: str, text: str, after_
     lowered = core.lower()
     if lowered in ABBREVIATIONS or (len(core) == 1 and core.isalpha()):
         return True
+    tail = _LAST_LETTERS_RE.search(core)
+    if tail is not None and tail.group(0).lower() in ABBREVIATIONS:
+        return True  # "0,1,etc. in order": a list's abbreviation
+    if core[-1] in _CODE_SYMBOLS:
+        return True  # "-ffile-prefix-map=$(CURDIR)=. for": code, not a sentence's end
     if core.isdigit() and len(core) <= 3:
         return True  # "1. the first item", "Chapter 3. the author"
     if _ROMAN_NUMERAL_RE.match(core) and len(core) <= 4 and lowered not in ("mill", "ill", "mix", "dim"):

@@ -71,6 +71,8 @@ def propose(ctx) -> list:
             continue  # "the U.S. Army Corps of Engineers." is one sentence
         if len(body.split()) < MIN_WORDS or any(c.isdigit() for c in body):
             continue  # short, or dated: "Tony Blair, Prime Minister, 24 June 2007." is a caption
+        if sum(c.isupper() for c in body) > sum(c.islower() for c in body):
+            continue  # capitals only ("IN NO EVENT SHALL THE AUTHORS BE LIABLE"): the lexicon reads no verb there
         if not _verbless(body):
             continue
         if inside_quotation(text, start):

@@ -55,11 +55,15 @@ _NEXT_COPY_RE = re.compile(r"(?:[ \t\u00a0]*(?:\r\n|\r|\n))?[ \t\u00a0]*(?<=\s)(
 # A word, a line break, the same word: only in text with line breaks, so its cost is rare.
 _WRAPPED_DOUBLE_RE = re.compile(r"(?<![\w'\u2019-])([a-z]++)[ \t]*+(?:\r\n|\r|\n)[ \t]*+\1(?![\w'\u2019-])")
 _INDENT_RE = re.compile(r"[ \t\u00a0]*")
+# A command-line option before a repeated word on its line: a shell command or `ls -l` output.
+_COMMAND_LINE_RE = re.compile(r"(?:^|(?<=\s))--?[A-Za-z][\w-]*(?=\s)|^\s*[$#>] ", re.M)
 _GAP_BEFORE_WORD_RE = re.compile(r"[ \t\u00a0]+(?=[^\W\d_])")
 _GAP_AFTER_WORD_RE = re.compile(r"(?<=[^\W\d_])[ \t\u00a0]+\Z")
 
 # Literal-prefixed scans are five times faster than one scan for "[,;.][,;.]".
 _PUNCT_SCANS = (re.compile(r",[,.]"), re.compile(r";;"), re.compile(r"\.\."))
+_CLOSERS = frozenset(")]\"'\u201d\u2019")
+_SPACE_THEN_WORD_RE = re.compile(r"[ \t\u00a0]+[\"'\u201c\u2018(]*\w")
 _MISSING_SPACE_RE = re.compile(r"\.(?=[A-Z][a-z]{2,}\b)")
 # Scans for capitals (rare) and looks behind: one pass for "of", "the", "and" and "from".
 _GLUED_RE = re.compile(r"[A-Z](?<=(?:of|he|nd|om)[A-Z])(?=[a-z]{2})")  # codespell:ignore nd
@@ -193,6 +197,13 @@ def _doubled_word_edit(text: str, start: int):
         return None  # "Walla Walla", "in the The Hague": names
     if word[0].isupper() and copies[0][0].islower() and not at_sentence_start(text, start):
         return None  # "Georg and Are are", "Gorilla gorilla": a name, then a word
+    if word[0].isupper() and copies[0][0].islower() and (lw not in _FUNCTION_WORDS or (len(word) > 1 and word.isupper())):
+        return None  # "Window window;", "Time time;" (a type, then a variable), "ABC abc": code and data
+    if not loop and lw not in _FUNCTION_WORDS:
+        if LINE_END_RE.search(text, start, end):
+            return None  # "make\nmake install", "completion: ...\ncompletion: ...": list lines, commands
+        if _COMMAND_LINE_RE.search(text, _line_start(text, start), start):
+            return None  # "cp -rl dir dir", "mount -t tmpfs tmpfs", "-rwxr-xr-x 1 root root"
     start, end, replacement = _keeping_the_line_break(text, start, end, word)
     if replacement is None:
         return None
@@ -220,6 +231,10 @@ def _doubled_word_edit(text: str, start: int):
         auto=sure,
         reason=f"word repeated {total} times" if loop else f"doubled word '{lw}'",
     )
+
+
+def _line_start(text: str, pos: int) -> int:
+    return max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos)) + 1
 
 
 def _keeping_the_line_break(text: str, start: int, end: int, word: str):
@@ -250,16 +265,20 @@ def _punctuation(text: str, pair: str, at: int, end: int):
     if pair in (",,", ";;"):
         while end < len(text) and text[end] == pair[0]:
             end += 1
-        if before != pair[0]:
+        # Only between a word and the next on its line ("said,, the"): at a line's start or
+        # end, after a space or bracket, or before a letter it is code or data (Lisp
+        # comments, "for (;;)", a shell case's ";;", empty CSV fields "a,,b").
+        if before != pair[0] and (before.isalnum() or before in _CLOSERS) and _SPACE_THEN_WORD_RE.match(text, end):
             yield _sure_fix("mt/doubled-punct", text, at, end, pair[0], 0.9, "doubled punctuation")
-    elif pair == ".." and before not in ". \t\n" and after not in "." and not after.isalnum():
+    elif pair == ".." and before.isalpha() and after not in "." and not after.isalnum():
         # "etc..", "J..": an abbreviation's stop doubled by the sentence's. A bare "Ah.." is an
         # informal ellipsis that post-editors keep.
         token = re.search(r"(\S+)$", text[max(0, at - 30) : at])
         core = token.group(1).lstrip("([{\"'\u201c\u2018") if token else ""
         if "." in core or core.lower() in ABBREVIATIONS or (len(core) == 1 and core.isalpha()):
             yield _sure_fix("mt/doubled-punct", text, at, end, ".", 0.85, "doubled full stop after an abbreviation")
-    elif pair == ",." and after != "." and before not in ",.":
+    elif pair == ",." and after != "." and before not in ",." and (after.isupper() or not after.isalnum()):
+        # Not before a small letter or digit: "crti,.o" and ".func,.endfunc" are file names.
         # "end,.The": the space the missing-space rule would add next time comes now.
         stop = ". " if after.isupper() and before.isalpha() else "."
         yield _sure_fix("mt/doubled-punct", text, at, end, stop, 0.85, "comma before a full stop")
