@@ -389,16 +389,32 @@ def _write_stdout_exact(text: str, encoding: str) -> None:
         buffer.flush()
 
 
-def _patch_encoding(patch: str, encoding: str) -> str:
-    """The file's own encoding, so the patch's lines match its bytes (`patch` compares
-    bytes); UTF-8 where that cannot be (UTF-16 has no patch tools, a path it cannot spell)."""
-    if "\n".encode(encoding) != b"\n":
-        return "utf-8"
+def _patch_bytes(patch: str, encoding: str) -> bytes:
+    """The patch with its lines in the file's own encoding, so they match its bytes (`patch`
+    compares bytes); the two header lines in UTF-8 where the encoding cannot spell the path.
+    All UTF-8 for UTF-16/32, which no patch tool reads."""
+    if not patch or "\n".encode(encoding) != b"\n":
+        return patch.encode("utf-8")
+    header_end = patch.index("\n", patch.index("\n") + 1) + 1  # "--- a/..." and "+++ b/..."
+    head, body = patch[:header_end], patch[header_end:]
     try:
-        patch.encode(encoding)
+        head_bytes = head.encode(encoding)
     except UnicodeEncodeError:
-        return "utf-8"
-    return encoding
+        head_bytes = head.encode("utf-8")
+    try:
+        return head_bytes + body.encode(encoding)
+    except UnicodeEncodeError:  # a replacement the file's encoding cannot hold: `fix` refuses it too
+        return patch.encode("utf-8")
+
+
+def _write_stdout_bytes(data: bytes) -> None:
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(data.decode("utf-8", "replace"))
+    else:
+        buffer.write(data)
+        buffer.flush()
 
 
 @cli.command()
@@ -432,7 +448,7 @@ def diff(files, style, color, context_lines, skip_empty, **kw):
         if style == "unified":
             patch_name = "stdin" if path == "-" else path
             patch = unified_diff(src.text, result.repaired, patch_name, n=3 if context_lines is None else context_lines)
-            _write_stdout_exact(patch, _patch_encoding(patch, src.encoding))
+            _write_stdout_bytes(_patch_bytes(patch, src.encoding))
         elif style == "html":
             pages.append((name, result))  # one HTML document for all files, written at the end
         elif style == "side-by-side":

@@ -196,7 +196,7 @@ def inline_diff(path: str, result: Result, color: bool, context: int = 0, width:
     numbers = {e: i for i, e in enumerate(edits, 1)}
     doc = Document(result.original)
     body = Text()
-    body.append(f"{path}\n", style="bold")
+    body.append(f"{_visible(path)}\n", style="bold")
     if not edits:
         body.append("  no changes\n", style="dim")
         return body if color else body.plain

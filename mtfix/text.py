@@ -331,12 +331,17 @@ _NOT_PROSE_RE = re.compile(
     r"|::[ \t]*\r?)\n(?:[ \t]*\r?\n)+(?:[ \t]+\S[^\n]*(?:\n|\Z)(?:[ \t]*\r?\n)*)+"
     # any other directive's own line: its arguments are names and paths (".. include:: ../a.rst")
     r"|^[ \t]*\.\. [\w.:-]+::[^\n]*"
-    r"|^[ \t]*>>> [^\n]*(?:\n(?![ \t]*\r?$)[^\n]*)*"  # a doctest: its lines and output, to a blank line
+    # a doctest line; one that reads as code (=, a call, brackets) with its output, to a blank line
+    r"|^[ \t]*>>> (?=[^\n]*[=(\[])[^\n]*(?:\n(?![ \t]*\r?$)[^\n]*)*|^[ \t]*>>> [^\n]*"
     r"|\]\((?:<[^>\n]*>|[^\s()]*)"  # a Markdown link's destination: [text](<docs/a b.md>)
-    r"|^[ ]{0,3}\[[^\]\n]+\]:[ \t]*\S[^\n]*"  # a Markdown link reference definition: [guide]: ../../a.md
+    # a Markdown link reference definition, "[guide]: ../../a.md" and an optional title (not
+    # "[Update]: Officials said ...", which is prose)
+    r"|^[ ]{0,3}\[[^\]\n]+\]:[ \t]*(?:<[^>\n]*>|[^\s<>]+)(?:[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*\r?$"
     r"|\b(?:https?|ftp)://[^\s<>\"'\]\[)]*[^\s<>\"'\]\[).,;:!?]"  # URL
     r"|\bwww\.[^\s<>\"'\]\[)]*[^\s<>\"'\]\[).,;:!?]"
-    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+(?::[\w./~-]+)?",  # e-mail address, or an scp-style git@host:path
+    # e-mail address, or an scp-style git@host:path; started only at a token's start, else a
+    # long run of letters is rescanned from each of its characters
+    r"|(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+(?::[\w./~-]+)?",
     re.MULTILINE | re.DOTALL,
 )
 _NOT_PROSE_MARKS = ("`", "~~~", "://", "www.", "@", "::", ">>> ", "](", "]:")

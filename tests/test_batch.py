@@ -710,3 +710,14 @@ def test_a_worker_exits_even_when_a_dead_worker_holds_the_progress_queue_lock():
         worker.join()
     queue._wlock.release()
     assert not stuck, "the worker hung at exit, waiting to flush its progress"
+
+
+def test_jsonl_lines_kept_as_they_are_join_the_output_in_utf8_and_deep_nesting_is_one_bad_line(tmp_path, run_cli):
+    (tmp_path / "in").mkdir()
+    deep = '{"a":' + "[" * 100_000 + "]" * 100_000 + ',"text":"x"}'
+    lines = ['{"text":"Officials warned of a safety menace.","who":"Jos\xe9"}', '["Jos\xe9"]', deep, '{"text":"Fine."}']
+    (tmp_path / "in/rows.jsonl").write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    result = run_cli(["batch", tmp_path / "in", "--out", tmp_path / "out", "--mode", "rules", "--encoding", "latin-1", "-q"])
+    assert result.code == 4  # the array and the deep line are skipped; nothing else is lost
+    out = (tmp_path / "out/rows.jsonl").read_bytes().decode("utf-8").splitlines()
+    assert len(out) == 4 and out[1] == '["Jos\xe9"]' and json.loads(out[3])["text"] == "Fine."

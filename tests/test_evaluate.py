@@ -398,3 +398,14 @@ def test_cli_jsonl_with_a_byte_order_mark_and_a_line_separator_inside_a_string(t
     code, out, err = run_cli(["--mode", "rules", str(pairs), "--format", "json"], capsys)
     assert code == 0, err
     assert json.loads(out)["pairs"] == 1
+
+
+def test_cli_an_empty_last_segment_is_a_pair_and_one_extra_blank_line_no_mismatch(tmp_path, capsys):
+    (tmp_path / "d.txt").write_text("We saw the the house.\n\n", encoding="utf-8")
+    (tmp_path / "r.txt").write_text("We saw the house.\nThen.\n", encoding="utf-8")
+    (tmp_path / "r1.txt").write_text("We saw the house.\n", encoding="utf-8")
+    args = ["--mode", "rules", "--format", "json", "--damaged", str(tmp_path / "d.txt"), "--reference"]
+    code, out, err = run_cli([*args, str(tmp_path / "r.txt")], capsys)
+    assert code == 0, err  # two lines each: the empty damaged segment pairs with "Then."
+    code, out, err = run_cli([*args, str(tmp_path / "r1.txt")], capsys)
+    assert code == 0 and json.loads(out)["pairs"] == 1, err

@@ -106,18 +106,27 @@ def _jsonl_record(line: bytes, line_no: int, shard: Shard, job: Job) -> dict:
         )
     if line_no == 1:
         decoded = decoded.lstrip("\ufeff")
+    # A line copied through as it is joins output written as UTF-8: in UTF-8 too.
+    kept = line if _is_utf8(job.encoding) else (decoded + line[len(content) :].decode("ascii")).encode("utf-8")
     try:
         row = json.loads(decoded)
-    except ValueError as exc:
-        return dict(rec, raw=line, error=_error("malformed-json", f"not valid JSON: {exc}"))
+    except (ValueError, RecursionError) as exc:  # RecursionError: arrays nested 100,000 deep
+        message = str(exc) if isinstance(exc, ValueError) else "nested too deeply to read"
+        return dict(rec, raw=kept, error=_error("malformed-json", f"not valid JSON: {message}"))
     if not isinstance(row, dict):
-        return dict(rec, raw=line, error=_error("not-an-object", f"a JSON {type(row).__name__}, not an object"))
+        return dict(rec, raw=kept, error=_error("not-an-object", f"a JSON {type(row).__name__}, not an object"))
     if job.id_field and row.get(job.id_field) is not None:
         rec["id"] = row[job.id_field]  # as the input has it (7 stays a number), so edits join back
     rec["json_line"] = decoded  # the writer swaps the text in place: other fields stay byte for byte
     rec["eol"] = line[len(content) :].decode("ascii")
     rec["text"], rec["error"] = _check_text(row.get(job.text_field), job, job.text_field)
     return rec
+
+
+def _is_utf8(encoding: str) -> bool:
+    import codecs
+
+    return codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
 
 
 def _read_parquet(shard: Shard, job: Job) -> Iterator[dict]:

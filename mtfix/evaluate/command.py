@@ -27,12 +27,20 @@ from .metrics import (
 # ---------------------------------------------------------------- input
 def _lines(text: str) -> list[str]:
     """Lines as editors count them (str.splitlines also breaks at U+2028, form feeds and
-    others, which would shift every later pair), without a byte-order mark or the blank
-    lines at the end."""
+    others, which would shift every later pair), without a byte-order mark."""
     lines = LINE_END_RE.split(text.removeprefix("\ufeff"))
-    while lines and not lines[-1].strip():
-        lines.pop()
+    if lines and lines[-1] == "":
+        lines.pop()  # the text's final line end
     return lines
+
+
+def _without_extra_blank_lines(lines: list[str], length: int) -> list[str]:
+    """`lines` cut to `length` where only blank lines are over: one file's trailing blank
+    line is no missing pair (an empty last segment on both sides is a pair, and kept)."""
+    n = len(lines)
+    while n > length and not lines[n - 1].strip():
+        n -= 1
+    return lines[:n]
 
 
 def _read_jsonl(path: str, encoding: str, max_bytes: int, need: tuple[str, ...]) -> list[dict]:
@@ -59,6 +67,7 @@ def read_pairs(pairs_file, damaged, reference, encoding, max_bytes) -> list[dict
         return _read_jsonl(pairs_file, encoding, max_bytes, ("damaged", "reference"))
     d_lines = _lines(read_input(damaged, encoding, max_bytes).text)
     r_lines = _lines(read_input(reference, encoding, max_bytes).text)
+    d_lines, r_lines = _without_extra_blank_lines(d_lines, len(r_lines)), _without_extra_blank_lines(r_lines, len(d_lines))
     if len(d_lines) != len(r_lines):
         raise InputError(f"{damaged} has {len(d_lines)} lines but {reference} has {len(r_lines)}")
     return [

@@ -56,7 +56,20 @@ _NEXT_COPY_RE = re.compile(r"(?:[ \t\u00a0]*(?:\r\n|\r|\n))?[ \t\u00a0]*(?<=\s)(
 _WRAPPED_DOUBLE_RE = re.compile(r"(?<![\w'\u2019-])([a-z]++)[ \t]*+(?:\r\n|\r|\n)[ \t]*+\1(?![\w'\u2019-])")
 _INDENT_RE = re.compile(r"[ \t\u00a0]*")
 # A command-line option before a repeated word on its line: a shell command or `ls -l` output.
-_COMMAND_LINE_RE = re.compile(r"(?:^|(?<=\s))--?[A-Za-z][\w-]*(?=\s)|^\s*[$#>] ", re.M)
+_COMMAND_LINE_RE = re.compile(r"(?<!\S)(?:--[a-z][\w-]+|-[A-Za-z]{1,2}|[-dlcbps][rwxsStT-]{9})(?=\s)|^[ \t]*\$ ", re.M)
+_CODE_AFTER_RE = re.compile(r"[ \t]*[;=(){}\[\]<>*&]")
+_WRAP_MIN_LINE = 40  # characters: a hard-wrapped paragraph's lines are long, a list's or a script's short
+
+
+def _wrapped_prose(text: str, line: int, start: int, end: int) -> bool:
+    """Whether the line break inside text[start:end] wraps a paragraph: the line before it is
+    long and the next line starts at the same indentation (a list item, a changelog subject
+    or a command on its own line is short or indented differently)."""
+    brk = LINE_END_RE.search(text, start, end)
+    first = text[line : brk.start()]
+    nxt = text[brk.end() : end]
+    indent = len(first) - len(first.lstrip(" \t"))
+    return len(first.strip()) >= _WRAP_MIN_LINE and len(nxt) - len(nxt.lstrip(" \t")) == indent
 _GAP_BEFORE_WORD_RE = re.compile(r"[ \t\u00a0]+(?=[^\W\d_])")
 _GAP_AFTER_WORD_RE = re.compile(r"(?<=[^\W\d_])[ \t\u00a0]+\Z")
 
@@ -197,12 +210,15 @@ def _doubled_word_edit(text: str, start: int):
         return None  # "Walla Walla", "in the The Hague": names
     if word[0].isupper() and copies[0][0].islower() and not at_sentence_start(text, start):
         return None  # "Georg and Are are", "Gorilla gorilla": a name, then a word
-    if word[0].isupper() and copies[0][0].islower() and (lw not in _FUNCTION_WORDS or (len(word) > 1 and word.isupper())):
-        return None  # "Window window;", "Time time;" (a type, then a variable), "ABC abc": code and data
+    if len(word) > 1 and word.isupper() and not copies[0].isupper():
+        return None  # "ABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyz": data
+    if word[0].isupper() and copies[0][0].islower() and lw not in _FUNCTION_WORDS and _CODE_AFTER_RE.match(text, end):
+        return None  # "Window window;", "Time time = 0": a type, then a variable
     if not loop and lw not in _FUNCTION_WORDS:
-        if LINE_END_RE.search(text, start, end):
-            return None  # "make\nmake install", "completion: ...\ncompletion: ...": list lines, commands
-        if _COMMAND_LINE_RE.search(text, _line_start(text, start), start):
+        line = _line_start(text, start)
+        if LINE_END_RE.search(text, start, end) and not _wrapped_prose(text, line, start, end):
+            return None  # "make\nmake install", "completion: ...\n    completion: ...": list lines, commands
+        if _COMMAND_LINE_RE.search(text, max(line, start - 200), start):
             return None  # "cp -rl dir dir", "mount -t tmpfs tmpfs", "-rwxr-xr-x 1 root root"
     start, end, replacement = _keeping_the_line_break(text, start, end, word)
     if replacement is None:
