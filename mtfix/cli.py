@@ -16,6 +16,7 @@ from .io import (
     InputError,
     atomic_write,
     backup_path,
+    is_ascii_compatible,
     is_text_encoding,
     read_input,
 )
@@ -379,21 +380,15 @@ def _signature_or_blank(options) -> str:
 
 def _write_stdout_exact(text: str, encoding: str) -> None:
     """The repaired text in the input's encoding, line endings untouched, so `fix` on a clean
-    file reproduces it byte for byte (a text-mode stdout would re-encode and translate)."""
-    sys.stdout.flush()
-    buffer = getattr(sys.stdout, "buffer", None)
-    if buffer is None:
-        sys.stdout.write(text)
-    else:
-        buffer.write(text.encode(encoding))
-        buffer.flush()
+    file reproduces it byte for byte."""
+    _write_stdout_bytes(text.encode(encoding), encoding)
 
 
 def _patch_bytes(patch: str, encoding: str) -> bytes:
     """The patch with its lines in the file's own encoding, so they match its bytes (`patch`
     compares bytes); the two header lines in UTF-8 where the encoding cannot spell the path.
     All UTF-8 for UTF-16/32, which no patch tool reads."""
-    if not patch or "\n".encode(encoding) != b"\n":
+    if not patch or not is_ascii_compatible(encoding):
         return patch.encode("utf-8")
     header_end = patch.index("\n", patch.index("\n") + 1) + 1  # "--- a/..." and "+++ b/..."
     head, body = patch[:header_end], patch[header_end:]
@@ -407,11 +402,13 @@ def _patch_bytes(patch: str, encoding: str) -> bytes:
         return patch.encode("utf-8")
 
 
-def _write_stdout_bytes(data: bytes) -> None:
+def _write_stdout_bytes(data: bytes, encoding: str = "utf-8") -> None:
+    """Bytes to stdout as they are (a text-mode stdout would re-encode and translate line
+    ends); decoded only where stdout has no byte layer (an embedding host's stream)."""
     sys.stdout.flush()
     buffer = getattr(sys.stdout, "buffer", None)
     if buffer is None:
-        sys.stdout.write(data.decode("utf-8", "replace"))
+        sys.stdout.write(data.decode(encoding, "replace"))
     else:
         buffer.write(data)
         buffer.flush()

@@ -54,6 +54,16 @@ def is_text_encoding(name: str) -> bool:
         return False
 
 
+def is_ascii_compatible(encoding: str) -> bool:
+    """Does ASCII text read the same in `encoding` (a leading byte-order mark aside)? Then its
+    lines end at b"\n", as JSONL readers and `patch` expect; UTF-16/32 are not."""
+    sample = '{"a": 1}\r\n'
+    try:
+        return sample.encode(encoding).endswith(sample.encode("ascii"))  # utf-8-sig puts a mark ahead
+    except (LookupError, UnicodeError):
+        return False
+
+
 _COMPRESSION_MAGIC = {
     b"\x1f\x8b": "gzip",
     b"\x28\xb5\x2f\xfd": "zstd",

@@ -464,7 +464,6 @@ def run(text: str, options: Options) -> Result:
         if not applied or repaired == text:
             break
         more = _recheck_around_fixes(
-            text,
             applied,
             repaired,
             recheck_options(options),
@@ -527,7 +526,6 @@ def recheck_options(options: Options) -> Options:
 
 
 def _recheck_around_fixes(
-    original: str,
     applied: list[Edit],
     repaired: str,
     options: Options,
@@ -546,25 +544,19 @@ def _recheck_around_fixes(
     proposed (`judged`: original offsets and source) was judged then and is not re-judged.
     No rule matches inside a rule's output (from `ruleset`): a rule whose replacement
     contains its own found phrase would apply again each pass."""
+    from .rulematch import context_reach
+
+    regions = _Regions(applied)
+    changed = regions.spans
+    by_rule = [ruleset is not None and ruleset.get(e.source) is not None for e in regions.edits]
     windows: list[list[int]] = []
-    changed: list[tuple[int, int]] = []
-    shift_after: list[int] = []  # repaired minus original offset just after each change
-    by_rule: list[bool] = []
-    shift = 0
-    for e in sorted(applied, key=lambda e: e.start):
-        rep = e.replacement if e.replacement is not None else e.found
-        lo, hi = e.start + shift, e.start + shift + len(rep)
-        changed.append((lo, hi))
-        by_rule.append(ruleset is not None and ruleset.get(e.source) is not None)
-        shift += len(rep) - (e.end - e.start)
-        shift_after.append(shift)
+    for lo, hi in changed:
         lo = _window_edge(repaired, max(0, lo - _RECHECK_MARGIN), -1)
         hi = _window_edge(repaired, min(len(repaired), hi + _RECHECK_MARGIN), +1)
         if windows and lo <= windows[-1][1]:
             windows[-1][1] = max(windows[-1][1], hi)
         else:
             windows.append([lo, hi])
-    changed_ends = [b for _, b in changed]
     more: list[Edit] = []
     k = 0  # windows and changes are both in text order: each change is read once
     for lo, hi in windows:
@@ -578,29 +570,38 @@ def _recheck_around_fixes(
             k += 1
         window = repaired[lo:hi]
         spans = [(changed[i][0] - lo, changed[i][1] - lo) for i in inside]
-        focus = tuple(_with_neighbour_words(window, a, b) for a, b in spans)
+        focus = tuple(context_reach(window, a, b) for a, b in spans)
         produced = tuple(span for i, span in zip(inside, spans) if by_rule[i])
         touching = SpanSet(spans)
         for e in _one_pass(window, options, focus, document, produced)[1]:
             start, end = e.start + lo, e.end + lo
             if not touching.touches(e.start, e.end) and judged is not None:
-                i = bisect.bisect_right(changed_ends, start) - 1  # the last change before the edit
-                back = shift_after[i] if i >= 0 else 0
-                if (start - back, end - back, e.source) in judged:
+                if (regions.to_original(start), regions.to_original(end), e.source) in judged:
                     continue
             more.append(e.with_(start=start, end=end))
     return more
 
 
-def _with_neighbour_words(text: str, start: int, end: int) -> tuple[int, int]:
-    """[start, end) widened by the token (a word or a punctuation mark) on each side."""
-    before = _TOKEN_BEFORE.search(text, max(0, start - 64), start)  # bounded: one long line, many fixes
-    after = _TOKEN_AFTER.match(text, end)
-    return (before.start(1) if before else start, after.end(1) if after else end)
+class _Regions:
+    """Each applied edit's span in the repaired text, in text order. The edits do not overlap,
+    so the spans' starts and ends both ascend: those near a position are found by bisection."""
 
+    def __init__(self, applied: list[Edit]) -> None:
+        self.edits = sorted(applied, key=lambda e: e.start)
+        self.spans: list[tuple[int, int]] = []
+        shift = 0
+        for e in self.edits:
+            rep = e.replacement if e.replacement is not None else e.found
+            start = e.start + shift
+            self.spans.append((start, start + len(rep)))
+            shift += len(rep) - (e.end - e.start)
+        self.ends = [b for _, b in self.spans]
 
-_TOKEN_BEFORE = re.compile(r"(\w+|[^\w\s])\s*\Z")
-_TOKEN_AFTER = re.compile(r"\s*(\w+|[^\w\s])")
+    def to_original(self, pos: int) -> int:
+        """For a position in unchanged text (or at a span's edge): undo the length changes
+        of every replacement that ends at or before it."""
+        i = bisect.bisect_right(self.ends, pos) - 1  # the last span ending at or before it
+        return pos + (self.edits[i].end - self.ends[i]) if i >= 0 else pos
 
 
 _RECHECK_MARGIN = 400
@@ -619,28 +620,14 @@ def compose(original: str, first: list[Edit], repaired: str, second: list[Edit])
     """Express edits made to `repaired` (= `first` applied to `original`) as edits of the
     original: an edit in unchanged text is shifted; one touching a first-pass replacement is
     merged with it into a single edit from the original wording to the final one."""
-    first = sorted(first, key=lambda e: e.start)
-    # Each first-pass edit's region in the repaired text. The edits do not overlap, so the
-    # regions' starts and ends both ascend: the ones near a position are found by bisection.
-    regions, shift = [], 0
-    for e in first:
-        start = e.start + shift
-        rep = e.replacement if e.replacement is not None else e.found
-        regions.append((start, start + len(rep), e))
-        shift += len(rep) - (e.end - e.start)
-    region_ends = [re_ for _, re_, _ in regions]
-
-    def to_original(pos: int) -> int:
-        """For a position in unchanged text (or at a region's edge): undo the length
-        changes of every first-pass replacement that ends at or before it."""
-        i = bisect.bisect_right(region_ends, pos) - 1  # the last region ending at or before it
-        return pos + (regions[i][2].end - regions[i][1]) if i >= 0 else pos
+    regions = _Regions(first)
+    first, spans, to_original = regions.edits, regions.spans, regions.to_original
 
     def touching_regions(s: Edit) -> list[int]:
         touching = []
-        i = bisect.bisect_left(region_ends, s.start)  # no earlier region can touch `s`
-        while i < len(regions) and regions[i][0] <= s.end:
-            rs, re_, _ = regions[i]
+        i = bisect.bisect_left(regions.ends, s.start)  # no earlier region can touch `s`
+        while i < len(spans) and spans[i][0] <= s.end:
+            rs, re_ = spans[i]
             if rs < s.end and s.start < re_ or rs == re_ == s.start:
                 touching.append(i)
             i += 1
@@ -654,11 +641,11 @@ def compose(original: str, first: list[Edit], repaired: str, second: list[Edit])
             o0, o1 = to_original(s.start), to_original(s.end)
             out.append(s.with_(start=o0, end=o1, found=original[o0:o1]))
             continue
-        r0 = min(s.start, regions[touching[0]][0])
-        r1 = max(s.end, regions[touching[-1]][1])
-        o0 = min(to_original(s.start) if s.start <= regions[touching[0]][0] else first[touching[0]].start,
+        r0 = min(s.start, spans[touching[0]][0])
+        r1 = max(s.end, spans[touching[-1]][1])
+        o0 = min(to_original(s.start) if s.start <= spans[touching[0]][0] else first[touching[0]].start,
                  first[touching[0]].start)
-        o1 = max(to_original(s.end) if s.end >= regions[touching[-1]][1] else first[touching[-1]].end,
+        o1 = max(to_original(s.end) if s.end >= spans[touching[-1]][1] else first[touching[-1]].end,
                  first[touching[-1]].end)
         final = repaired[r0 : s.start] + (s.replacement or s.found) + repaired[s.end : r1]
         base = first[touching[0]]

@@ -9,7 +9,7 @@ import re
 from typing import Iterable
 
 from .edit import Edit, Result
-from .text import LINE_END_RE, Document
+from .text import LINE_END_RE, Document, split_lines
 
 ARROW = "\u2192"
 
@@ -131,17 +131,6 @@ _VISIBLE = {
 }
 
 
-def _lines(text: str, keepends: bool = False) -> list[str]:
-    """Rows end where `check` ends a line, so every view numbers lines as it does."""
-    out, pos = [], 0
-    for m in LINE_END_RE.finditer(text):
-        out.append(text[pos : m.end() if keepends else m.start()])
-        pos = m.end()
-    if pos < len(text):
-        out.append(text[pos:])
-    return out
-
-
 def _visible(s: str) -> str:
     return s.translate(_VISIBLE)
 
@@ -161,7 +150,7 @@ def _segments(text: str, edits: list[Edit], start: int, end: int):
 
 def _context_lines(text: str, edits: list[Edit], context: int) -> list[tuple[int, int]]:
     """Line ranges (start offset, end offset) holding edits, with `context` lines around."""
-    lines = _lines(text, keepends=True)
+    lines = split_lines(text, keepends=True)
     starts, pos = [], 0
     for ln in lines:
         starts.append(pos)
@@ -205,7 +194,7 @@ def inline_diff(path: str, result: Result, color: bool, context: int = 0, width:
         if k:
             body.append("  ...\n", style="dim")
         line_start = rs
-        for line in _lines(result.original[rs:re_], keepends=True):
+        for line in split_lines(result.original[rs:re_], keepends=True):
             line_end = line_start + len(line)
             _inline_line(body, doc, result, edits, numbers, applied, line_start, line_end, color)
             line_start = line_end
@@ -267,8 +256,8 @@ def side_by_side(path: str, result: Result, color: bool):
     table.add_column("line", justify="right", style="dim", no_wrap=True)
     table.add_column("original", ratio=1)
     table.add_column("repaired", ratio=1)
-    a = [_visible(ln) for ln in _lines(result.original)]
-    b = [_visible(ln) for ln in _lines(result.repaired)]
+    a = [_visible(ln) for ln in split_lines(result.original)]
+    b = [_visible(ln) for ln in split_lines(result.repaired)]
     sm = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
     for tag, i1, i2, j1, j2 in sm.get_opcodes():
         if tag == "equal":

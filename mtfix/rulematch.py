@@ -93,6 +93,15 @@ def _neighbours(text: str, start: int, end: int):
     return (prev_word, prev_char), (next_word, next_char)
 
 
+def context_reach(text: str, start: int, end: int) -> tuple[int, int]:
+    """[start, end) widened to the words a rule's context reads beside it (`_neighbours`):
+    a rule next to a changed span may now match, or no longer, as its context changed."""
+    before = text[max(0, start - 60) : start]
+    prev = _PREV_WORD_RE.search(before)
+    nxt = _NEXT_WORD_RE.match(text[end : end + 60])
+    return (start - len(before) + prev.start(1) if prev else start, end + nxt.end(1) if nxt else end)
+
+
 def _looks_like_name(text: str, start: int, found: str) -> bool:
     """A capitalised word inside the match, not explained by sentence start or all-caps."""
     letters = [c for c in found if c.isalpha()]

@@ -75,6 +75,17 @@ _ANY_BREAK_RE = re.compile(r"(?:\r\n?|\n)[ \t]*(?=\S)")
 _BARE_LF_RE = re.compile(r"\n(?<=\S\n)(?=\S)")
 
 
+def split_lines(text: str, keepends: bool = False) -> list[str]:
+    """Lines where `check` ends them (LINE_END_RE), without an empty one after a final line end."""
+    out, pos = [], 0
+    for m in LINE_END_RE.finditer(text):
+        out.append(text[pos : m.end() if keepends else m.start()])
+        pos = m.end()
+    if pos < len(text):
+        out.append(text[pos:])
+    return out
+
+
 def has_line_break(s: str) -> bool:
     return "\n" in s or "\r" in s
 

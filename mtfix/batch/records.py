@@ -106,27 +106,30 @@ def _jsonl_record(line: bytes, line_no: int, shard: Shard, job: Job) -> dict:
         )
     if line_no == 1:
         decoded = decoded.lstrip("\ufeff")
-    # A line copied through as it is joins output written as UTF-8: in UTF-8 too.
-    kept = line if _is_utf8(job.encoding) else (decoded + line[len(content) :].decode("ascii")).encode("utf-8")
+    eol = line[len(content) :].decode("ascii")
     try:
         row = json.loads(decoded)
     except (ValueError, RecursionError) as exc:  # RecursionError: arrays nested 100,000 deep
         message = str(exc) if isinstance(exc, ValueError) else "nested too deeply to read"
-        return dict(rec, raw=kept, error=_error("malformed-json", f"not valid JSON: {message}"))
-    if not isinstance(row, dict):
-        return dict(rec, raw=kept, error=_error("not-an-object", f"a JSON {type(row).__name__}, not an object"))
+        error = _error("malformed-json", f"not valid JSON: {message}")
+    else:
+        error = None if isinstance(row, dict) else _error("not-an-object", f"a JSON {type(row).__name__}, not an object")
+    if error is not None:
+        return dict(rec, raw=_as_utf8(line, decoded + eol, job), error=error)
     if job.id_field and row.get(job.id_field) is not None:
         rec["id"] = row[job.id_field]  # as the input has it (7 stays a number), so edits join back
     rec["json_line"] = decoded  # the writer swaps the text in place: other fields stay byte for byte
-    rec["eol"] = line[len(content) :].decode("ascii")
+    rec["eol"] = eol
     rec["text"], rec["error"] = _check_text(row.get(job.text_field), job, job.text_field)
     return rec
 
 
-def _is_utf8(encoding: str) -> bool:
+def _as_utf8(line: bytes, decoded: str, job: Job) -> bytes:
+    """A line copied through as it is: the output is UTF-8, so a line read in another
+    encoding is written in UTF-8 too (a UTF-8 line is kept byte for byte)."""
     import codecs
 
-    return codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+    return line if codecs.lookup(job.encoding).name in ("utf-8", "utf-8-sig") else decoded.encode("utf-8")
 
 
 def _read_parquet(shard: Shard, job: Job) -> Iterator[dict]:

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..io import ExitCode
+from ..io import ExitCode, is_ascii_compatible
 from .plan import (
     JSONL,
     PARQUET,
@@ -89,21 +89,13 @@ def plan_job(cfg: RunConfig, job: Job) -> list[FilePlan]:
         except ImportError:
             raise StartError("Parquet inputs need pyarrow: pip install pyarrow (or 'mtfix[ray]')") from None
     jsonl = next((f for f in files if f.fmt == JSONL), None)
-    if jsonl is not None and not _splits_lines_as_ascii(job.encoding):
+    if jsonl is not None and not is_ascii_compatible(job.encoding):
         # JSONL is read line by line at newline bytes, which UTF-16/32 do not have.
         raise StartError(
             f"{jsonl.path}: JSONL must be in UTF-8 or another encoding ASCII text reads the same in, "
             f"not {job.encoding}; convert it (iconv -f {job.encoding} -t utf-8) or leave out --encoding"
         )
     return [plan_file(f, job, write_cache=not cfg.dry_run) for f in files]
-
-
-def _splits_lines_as_ascii(encoding: str) -> bool:
-    sample = '{"a": 1}\r\n'
-    try:
-        return sample.encode(encoding).endswith(sample.encode("ascii"))  # utf-8-sig adds a mark ahead
-    except (LookupError, UnicodeError):
-        return False
 
 
 def _clean_temporaries(out: Path) -> None:

@@ -10,7 +10,7 @@ import click
 
 from ..cli import build_options, fail, repair_options, run_repair
 from ..io import ExitCode, InputError, read_input
-from ..text import LINE_END_RE
+from ..text import split_lines
 from .metrics import (
     REPORT_COLUMNS,
     TOKENISATION,
@@ -28,10 +28,7 @@ from .metrics import (
 def _lines(text: str) -> list[str]:
     """Lines as editors count them (str.splitlines also breaks at U+2028, form feeds and
     others, which would shift every later pair), without a byte-order mark."""
-    lines = LINE_END_RE.split(text.removeprefix("\ufeff"))
-    if lines and lines[-1] == "":
-        lines.pop()  # the text's final line end
-    return lines
+    return split_lines(text.removeprefix("\ufeff"))
 
 
 def _without_extra_blank_lines(lines: list[str], length: int) -> list[str]:

@@ -61,11 +61,10 @@ _CODE_AFTER_RE = re.compile(r"[ \t]*[;=(){}\[\]<>*&]")
 _WRAP_MIN_LINE = 40  # characters: a hard-wrapped paragraph's lines are long, a list's or a script's short
 
 
-def _wrapped_prose(text: str, line: int, start: int, end: int) -> bool:
-    """Whether the line break inside text[start:end] wraps a paragraph: the line before it is
-    long and the next line starts at the same indentation (a list item, a changelog subject
-    or a command on its own line is short or indented differently)."""
-    brk = LINE_END_RE.search(text, start, end)
+def _wrapped_prose(text: str, line: int, brk: "re.Match", end: int) -> bool:
+    """Whether the line break `brk` (inside a repeat ending at `end`) wraps a paragraph: the
+    line before it is long and the next line starts at the same indentation (a list item, a
+    changelog subject or a command on its own line is short or indented differently)."""
     first = text[line : brk.start()]
     nxt = text[brk.end() : end]
     indent = len(first) - len(first.lstrip(" \t"))
@@ -216,7 +215,8 @@ def _doubled_word_edit(text: str, start: int):
         return None  # "Window window;", "Time time = 0": a type, then a variable
     if not loop and lw not in _FUNCTION_WORDS:
         line = _line_start(text, start)
-        if LINE_END_RE.search(text, start, end) and not _wrapped_prose(text, line, start, end):
+        brk = LINE_END_RE.search(text, start, end)
+        if brk is not None and not _wrapped_prose(text, line, brk, end):
             return None  # "make\nmake install", "completion: ...\n    completion: ...": list lines, commands
         if _COMMAND_LINE_RE.search(text, max(line, start - 200), start):
             return None  # "cp -rl dir dir", "mount -t tmpfs tmpfs", "-rwxr-xr-x 1 root root"
