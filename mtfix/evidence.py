@@ -36,8 +36,9 @@ def _sure(edit: Edit, ctx) -> bool:
 
 
 def score_by_document_evidence(ctx, edits: list[Edit]) -> list[Edit]:
-    # One phrase whether or not a line break splits it ("safety\nmenace", "safety menace").
-    sure_phrases = {join_wrapped(e.found).lower() for e in edits if _sure(e, ctx)}
+    # One phrase whether or not a line break splits it ("safety\nmenace", "safety menace"), or
+    # the spaces before a break moved out of it are in the edit (`widen_over_moved_break`).
+    sure_phrases = {join_wrapped(e.found).strip().lower() for e in edits if _sure(e, ctx)}
     sure = sum(1 for e in edits if _sure(e, ctx))
     # Distinct phrases count fully, repeats of one phrase only a little: one odd house
     # style repeated ten times is weaker evidence than ten different swaps.

@@ -38,7 +38,7 @@ def _context(text: str, e: Edit) -> str:
 
 def _phrase(e: Edit) -> str:
     """What "ignore" remembers: one line of the ignore file, wrapped in the text or not."""
-    return join_wrapped(e.found)
+    return join_wrapped(e.found).strip()
 
 
 class _EndOfAnswers(Exception):

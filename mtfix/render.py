@@ -268,23 +268,46 @@ def side_by_side(path: str, result: Result, color: bool):
             label = str(i1 + 1) if i2 - i1 <= 1 else f"{i1 + 1}-{i2}"
             rows = [(label, "\n".join(a[i1:i2]), "\n".join(b[j1:j2]))]
         for label, left, right in rows:
-            table.add_row(label, _style_words(left, right, "red"), _style_words(right, left, "green"))
+            table.add_row(
+                label,
+                _style_words(left, right, "red", None if color else ("[-", "-]")),
+                _style_words(right, left, "green", None if color else ("{+", "+}")),
+            )
     return table
 
 
-def _style_words(mine: str, other: str, style: str):
+_DIFF_TOKEN_RE = re.compile(r"\s+|\w+(?:['\u2019]\w+)*|[^\w\s]")
+
+
+def _style_words(mine: str, other: str, style: str, marks: tuple[str, str] | None = None):
+    """`mine` with the words that differ from `other` in `style`, and between `marks` (the
+    inline diff's) when there is no colour to show them. Words and punctuation are compared
+    apart ("consultants." against "experts." changes one word, not the full stop), and two
+    changes with only spaces between them read as one ("[-safety menace-]")."""
     from rich.text import Text
 
-    t = Text()
-    mw, ow = mine.split(" "), other.split(" ")
-    sm = difflib.SequenceMatcher(a=mw, b=ow, autojunk=False)
+    mt, ot = _DIFF_TOKEN_RE.findall(mine), _DIFF_TOKEN_RE.findall(other)
+    pieces: list[list] = []  # [text, changed]
+    sm = difflib.SequenceMatcher(a=mt, b=ot, autojunk=False)
     for tag, i1, i2, _, _ in sm.get_opcodes():
-        chunk = " ".join(mw[i1:i2])
+        chunk, changed = "".join(mt[i1:i2]), tag != "equal"
         if not chunk:
             continue
-        if t.plain:
-            t.append(" ")
-        t.append(chunk, style=None if tag == "equal" else f"{style} bold")
+        if pieces and pieces[-1][1] == changed:
+            pieces[-1][0] += chunk
+        else:
+            pieces.append([chunk, changed])
+    merged: list[list] = []
+    for piece in pieces:
+        if piece[1] and len(merged) > 1 and not merged[-1][0].strip() and merged[-2][1]:
+            merged[-2][0] += merged.pop()[0] + piece[0]
+        else:
+            merged.append(piece)
+    t = Text()
+    for chunk, changed in merged:
+        if changed and marks:
+            chunk = f"{marks[0]}{chunk}{marks[1]}"
+        t.append(chunk, style=f"{style} bold" if changed else None)
     return t
 
 

@@ -18,6 +18,7 @@ from .text import (
     keep_line_breaks,
     transfer_apostrophes,
     transfer_case,
+    widen_over_moved_break,
 )
 
 AUTO_CONFIDENCE = 0.95
@@ -225,8 +226,12 @@ def _make_edit(text: str, start: int, end: int, rule: Rule, forms: tuple[str, ..
                 new_article = want.capitalize() if article[0].isupper() else want
             a_start = m.start(1)
             found = text[a_start:end]
-            replacement = new_article + m.group(2) + replacement
+            # A line break moved before the phrase replaces the article's space.
+            gap = "" if replacement[:1] in ("\r", "\n") else m.group(2)
+            replacement = new_article + gap + replacement
             start = a_start
+    start, end = widen_over_moved_break(text, start, end, replacement)
+    found = text[start:end]
     auto = rule.apply == "auto" and not rule.ambiguous
     return Edit(
         start=start,

@@ -289,7 +289,7 @@ def rule_chains(
     `applying=APPLY_MODES` counts suggestions as rewriters too, as `fix --all` applies them."""
     import types
 
-    from .rulematch import Matcher, propose_rules
+    from .rulematch import Matcher, matcher_for, propose_rules
     from .text import Document
 
     modes = frozenset(applying)
@@ -298,19 +298,65 @@ def rule_chains(
     prefilter = None
     if wanted is not None:
         prefilter = Matcher(RuleSet(rules=[r for r in ruleset.rules if r.id in wanted and r.id in live]))
+    everything = matcher_for(ruleset)
     chains: list[Chain] = []
     for rule in ruleset.rules:
         mine = wanted is None or rule.id in wanted
         outputs = {o for by_tag in rule.forms().values() for reps in by_tag.values() for o in reps}
         for output in sorted(outputs):
-            doc = Document(output)
-            if not mine and next(prefilter.matches(doc.joined.text), None) is None:
+            if not mine and next(prefilter.matches(output.lower()), None) is None:
                 continue
-            for e in propose_rules(types.SimpleNamespace(doc=doc, ruleset=ruleset)):
-                if e.source in live and (mine or e.source in wanted):
-                    chains.append(Chain(rule, output, ruleset.get(e.source)))
+            for text, offset in [(output, 0), *_with_neighbours(rule, output, everything)]:
+                doc = Document(text)
+                hit = next(
+                    (
+                        e for e in propose_rules(types.SimpleNamespace(doc=doc, ruleset=ruleset))
+                        if e.source in live and (mine or e.source in wanted)
+                        and offset <= e.start and e.end <= offset + len(output)
+                    ),
+                    None,
+                )
+                if hit is not None:
+                    chains.append(Chain(rule, output, ruleset.get(hit.source)))
                     break
     return chains
+
+
+# A word each class of a positive condition accepts.
+_CLASS_WITNESS = {
+    "<quote>": '"', "<weekday>": "Monday", "<month>": "May", "<date>": "today", "<number>": "2020",
+    "<cap>": "Reuters", "<det>": "the", "<pron>": "they", "<plural>": "officials", "<punct>": ",",
+    "<end>": ".",
+}
+
+
+def _with_neighbours(rule: Rule, output: str, matcher) -> list[tuple[str, int]]:
+    """`output` with a word before or after it that a rule matching at its edge asks for
+    (a `before:`/`after:` condition), and where the output starts in that text: "health
+    authorities" is left alone by itself, but a rule reading "authorities" as "government"
+    before "shutdown" rewrites it again in "health authorities shutdown". Only words beside
+    which `rule` itself applies count: a rule kept from firing after "sustainable" never
+    writes the "improvement" another rule reads as "development" there."""
+    folded = output.lower()
+    texts = []
+    for start, end, entries in matcher.matches(folded):
+        for entry in entries:
+            for cond in entry.rule.conditions:
+                if cond.field == "before" and end == len(folded):
+                    texts += [(f"{output} {w}", 0) for w in _witnesses(cond) if _fires_beside(rule, w, True)]
+                elif cond.field == "after" and start == 0:
+                    texts += [(f"{w} {output}", len(w) + 1) for w in _witnesses(cond) if _fires_beside(rule, w, False)]
+    return list(dict.fromkeys(texts))
+
+
+def _fires_beside(rule: Rule, word: str, next_to_it: bool) -> bool:
+    """Whether `rule`'s conditions on that side allow `word` (or a punctuation mark) there."""
+    neighbour = (word, word[0] if next_to_it else word[-1]) if word[0].isalnum() else (None, word)
+    return all(c.holds(*neighbour) for c in rule.conditions if c.field != "doc_without" and c.looks_before == next_to_it)
+
+
+def _witnesses(cond: Condition) -> list[str]:
+    return sorted(cond.words) + [_CLASS_WITNESS[c] for c in cond.classes if c in _CLASS_WITNESS]
 
 
 def _refuse_chains(ruleset: RuleSet, user_ids: set[str], labels: dict[str, str]) -> None:

@@ -164,6 +164,20 @@ def keep_line_breaks(text: str, start: int, end: int, replacement: str) -> str |
     return None
 
 
+def widen_over_moved_break(text: str, start: int, end: int, replacement: str) -> tuple[int, int]:
+    """The span an edit writing `replacement` (from `keep_line_breaks`) over `text[start:end]`
+    should cover: a line break moved to before (after) a phrase that became one word takes
+    the place of the spaces there too ("a 12\nmonths-lengthy" -> "a\nyear-long", not
+    "a \nyear-long" with a space left at the line's end)."""
+    if replacement[:1] in ("\r", "\n"):
+        while start > 0 and text[start - 1] in " \t":
+            start -= 1
+    if replacement[-1:] in ("\r", "\n"):
+        while end < len(text) and text[end] in " \t":
+            end += 1
+    return start, end
+
+
 def options_keeping_line_breaks(text: str, start: int, end: int, options: tuple[str, ...]) -> tuple[str, ...]:
     """The `options` for `text[start:end]` that can keep its line breaks and other kept
     separators (`keep_line_breaks`), as they keep them; all of them, unchanged, when it has

@@ -617,7 +617,7 @@ def test_diff_inline_plain(run_cli, spun_file):
 
 def test_diff_side_by_side_and_html(run_cli, spun_file):
     run = run_cli(["diff", "--style", "side-by-side", "--no-color", *RULES, spun_file])
-    assert run.code == ExitCode.FOUND and "security threat" in run.out and "\x1b[" not in run.out
+    assert run.code == ExitCode.FOUND and "{+security" in run.out and "\x1b[" not in run.out
     page = run_cli(["diff", "--style", "html", *RULES, spun_file]).out
     assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
     assert "<del" in page and "<ins" in page and "security threat" in page
@@ -714,7 +714,7 @@ def test_diff_views_number_lines_as_check(run_cli, monkeypatch, tmp_path, sep):
     table = run_cli(["diff", "--style", "side-by-side", "--no-color", *RULES, path]).out
     rows = re.findall(r"^\W+(\d+) \W+(.*?) +\W+ (.*?) +\W+$", table, re.M)
     assert [row[0] for row in rows if "safety menace" in row[1]] == ["1", "3"]
-    assert f"Page one.{shown}The safety menace." in table and sep not in table and "\r" not in table
+    assert f"Page one.{shown}The [-safety menace-]." in table and sep not in table and "\r" not in table
 
 
 def test_diff_context_zero_is_honoured_and_negative_refused(run_cli, tmp_path):
@@ -858,6 +858,17 @@ def test_side_by_side_numbers_each_changed_line(run_cli, monkeypatch, tmp_path):
     path.write_text("The safety menace.\nA safety menace.\nFine.\nNo safety menace.\n", encoding="utf-8")
     table = run_cli(["diff", "--style", "side-by-side", "--no-color", *RULES, path]).out
     assert re.findall(r"^\W+(\d+) \W+", table, re.M) == ["1", "2", "4"]
+
+
+def test_side_by_side_without_colour_marks_the_changed_words(run_cli, monkeypatch, tmp_path):
+    monkeypatch.setenv("COLUMNS", "200")
+    path = tmp_path / "one.txt"
+    path.write_text("The safety menace was seen by consultants.\n", encoding="utf-8")
+    table = run_cli(["diff", "--style", "side-by-side", "--no-color", *RULES, "--all", path]).out
+    assert "The [-safety menace-] was seen by [-consultants-]." in table, table
+    assert "The {+security threat+} was seen by {+experts+}." in table, table
+    coloured = run_cli(["diff", "--style", "side-by-side", "--color", *RULES, "--all", path]).out
+    assert "[-" not in coloured and "\x1b[" in coloured
 
 
 def test_json_report_of_a_run_that_read_no_file_keeps_its_signature(run_cli, tmp_path):

@@ -291,15 +291,19 @@ def test_a_phrase_wrapped_across_a_line_break_is_matched_and_keeps_the_break(wra
 @pytest.mark.parametrize(
     "damaged,restored",
     [
-        # A phrase becoming one word: the break goes before it, the spaces before the phrase stay ...
-        ("It was in all\nprobability so.", "It was \nprobably so."),
-        ("It was in all \r\nprobability so.", "It was \r\nprobably so."),
-        ("It was in\nall probability so.", "It was \nprobably so."),
-        # ... or after it, when the phrase starts a line (before it would leave a blank line).
-        ("In all\nprobability it was.", "Probably\n it was."),
-        ("It was\nin all\nprobability so.", "It was\nprobably\n so."),
+        # A phrase becoming one word: the break goes before it, in place of the spaces there
+        # (no space is left at a line's end) ...
+        ("It was in all\nprobability so.", "It was\nprobably so."),
+        ("It was in all \r\nprobability so.", "It was\r\nprobably so."),
+        ("It was in\nall probability so.", "It was\nprobably so."),
+        # ... or after it, when the phrase starts a line (before it would leave a blank line),
+        # in place of the spaces after it (no line starts with a space).
+        ("In all\nprobability it was.", "Probably\nit was."),
+        ("It was\nin all\nprobability so.", "It was\nprobably\nso."),
         # Two breaks: one on each side.
-        ("It was in\nall\nprobability so.", "It was \nprobably\n so."),
+        ("It was in\nall\nprobability so.", "It was\nprobably\nso."),
+        # An indented next line keeps its indentation.
+        ("It was in all\n  probability so.", "It was\n  probably so."),
     ],
 )
 def test_a_wrapped_phrase_becoming_one_word_keeps_its_line_breaks(damaged, restored):
@@ -307,7 +311,7 @@ def test_a_wrapped_phrase_becoming_one_word_keeps_its_line_breaks(damaged, resto
 
 
 def test_a_wrapped_phrase_is_left_alone_where_its_break_has_no_place():
-    assert fixed("It was in all\nprobability so.") == "It was \nprobably so."
+    assert fixed("It was in all\nprobability so.") == "It was\nprobably so."
     # A one-word fix of a phrase filling a line (or two breaks for one) would make a blank line,
     # and one before punctuation would start a line with it: no fix rather than a reflow.
     for text in (

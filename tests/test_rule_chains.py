@@ -115,6 +115,22 @@ def test_rule_chains_of_a_chain_free_ruleset_are_none():
     assert {"Acme Corp", "Acme Corps", "Inc."} <= {c.output for c in chains}  # every inflection
 
 
+def test_a_rule_reading_the_word_beside_an_output_is_a_chain():
+    """"health authorities" is fine alone, but a rule taking "authorities" for "government"
+    before "shutdown" rewrites it in "health authorities shutdown" on a second repair."""
+    produce = "well being authorities\thealth authorities\t-\tsynonym-swap\tauto\t\tt\t\n"
+    reread = "authorities\tgovernment\t-\tsynonym-swap\tauto\tbefore:shutdown{}\tt\t\n"
+    chained = RuleSet(rules=parse_table(HEADER + reread.format("") + produce, "t", "t.tsv"))
+    assert [(c.rule.id, c.output, c.by.id) for c in rule_chains(chained)] == [
+        ("t/well-being-authorities", "health authorities", "t/authorities")
+    ]
+    guarded = RuleSet(rules=parse_table(HEADER + reread.format(";not_after:health") + produce, "t", "t.tsv"))
+    assert rule_chains(guarded) == []
+    # A producing rule that never fires beside that word makes no chain either.
+    blocked = produce.replace("\tauto\t\t", "\tauto\tnot_before:shutdown\t")
+    assert rule_chains(RuleSet(rules=parse_table(HEADER + reread.format("") + blocked, "t", "t.tsv"))) == []
+
+
 def test_the_command_line_turns_a_refused_table_into_a_usage_error(run_cli, tmp_path):
     rules, text = _table(tmp_path, HOUSE), tmp_path / "h.txt"
     text.write_text(TEXT, encoding="utf-8")
@@ -128,3 +144,12 @@ def test_fixing_twice_equals_fixing_once_with_an_accepted_user_table(tmp_path):
     once = mtfix.repair(TEXT, tables=(), rules=[path]).repaired
     assert once == "We met Acme Corp yesterday. Widgets Inc sold well.\n"
     assert mtfix.repair(once, tables=(), rules=[path]).repaired == once
+
+
+def test_fixing_twice_equals_fixing_once_where_a_context_rule_reads_past_an_output():
+    """The fuzzing find: "health authorities" (from "well being authorities") followed by
+    "shutdown" was read as "health government shutdown" by a second repair."""
+    text = "well being authorities shutdown win Related Press May that a lot higher off supplier."
+    once = mtfix.repair(text, mode="rules", apply_all=True, min_confidence=0).repaired
+    assert "health authorities shutdown" in once, once
+    assert mtfix.repair(once, mode="rules", apply_all=True, min_confidence=0).repaired == once

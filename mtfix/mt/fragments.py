@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from ..text import WORD_RE, has_line_break, keep_line_breaks
+from ..text import WORD_RE, has_line_break, keep_line_breaks, widen_over_moved_break
 from . import mt_edit, possible_verb
 from .boundaries import ABBREVIATIONS, inside_quotation
 
@@ -146,6 +146,7 @@ def _attribution_join(text: str, stop: int, start: int, end: int):
         joined = keep_line_breaks(text, join_start, join_end, joined)
         if joined is None:
             return None
+        join_start, join_end = widen_over_moved_break(text, join_start, join_end, joined)
     return mt_edit(
         text,
         join_start,
