@@ -15,7 +15,12 @@ ARROW = "\u2192"
 
 
 def _line_col(doc: Document, e: Edit) -> tuple[int, int]:
-    return doc.line_col(e.start)
+    """Where `e` starts; for a phrase whose line break moved before it, and whose edit took in
+    the spaces there (`text.widen_over_moved_break`), where its first word starts."""
+    start = e.start
+    if (e.replacement or "")[:1] in ("\r", "\n"):
+        start += len(e.found) - len(e.found.lstrip(" \t"))
+    return doc.line_col(start)
 
 
 def _show(s: str | None) -> str:

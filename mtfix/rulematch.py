@@ -136,6 +136,8 @@ def _choose_form(by_tag, prev_text: str) -> tuple[str, ...]:
 
 
 def _reason(rule: Rule, found: str, replacement: str) -> str:
+    # One line of prose: a wrapped phrase's break (or one moved beside it) reads as a space.
+    found, replacement = " ".join(found.split()), " ".join(replacement.split())
     alt = " (or " + ", ".join(f"'{r}'" for r in rule.replacements[1:]) + ")" if rule.ambiguous else ""
     target = f"'{replacement}'{alt}"
     if rule.kind == "tortured-phrase":

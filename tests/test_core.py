@@ -310,6 +310,18 @@ def test_a_wrapped_phrase_becoming_one_word_keeps_its_line_breaks(damaged, resto
     assert fixed(damaged) == restored
 
 
+def test_an_edit_taking_in_the_spaces_beside_a_moved_break_reports_the_phrase(run_cli, tmp_path):
+    text = "It was in all\nprobability so.\n"
+    edit = mtfix.check(text, tables=(), rules=[CORE_RULES], mode="rules")[0]
+    assert (edit.found, edit.replacement) == (" in all\nprobability", "\nprobably")
+    assert text[edit.start : edit.end] == edit.found
+    assert "'in all probability'" in edit.reason and "' in" not in edit.reason
+    path = tmp_path / "w.txt"
+    path.write_text(text, encoding="utf-8")
+    report = run_cli(["check", "--mode", "rules", "--tables", "", "--rules", CORE_RULES, path]).out
+    assert report.startswith(f"{path}:1:8: "), report
+
+
 def test_a_wrapped_phrase_is_left_alone_where_its_break_has_no_place():
     assert fixed("It was in all\nprobability so.") == "It was\nprobably so."
     # A one-word fix of a phrase filling a line (or two breaks for one) would make a blank line,
