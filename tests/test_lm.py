@@ -491,6 +491,39 @@ def test_sure_rules_and_other_kinds_pass_through_and_the_best_candidate_wins(
     assert "prefers 'said' to 'mentioned' here by 9.0 nats" in best.reason
 
 
+def test_sites_are_measured_with_the_sure_fixes_around_them_applied(fake_scorer, monkeypatch):
+    """A site beside a sure fix is weighed as a second repair would see it ("without energy",
+    not "with out energy"); its results come back to its span in the original text."""
+    from mtfix.lm import scorer
+
+    text = "Houses were left with out energy after the safety menace grew."
+    fix = _rule_edit(text, "with out", "without", "news/with-out")
+    menace = _rule_edit(text, "safety menace", "security threat", "news/safety-menace")
+    site = _thesaurus_edit(text, "energy", "power")
+    seen = []
+
+    def measure(lm, doc, sites):
+        seen.extend((doc.text, s.start, s.end, s.found) for s in sites)
+        for s in sites:
+            s.deltas["power"] = 6.0
+        return sites
+
+    monkeypatch.setattr("mtfix.lm.backend.load_language_model", lambda *a, **k: object())
+    monkeypatch.setattr(scorer, "measure_sites", measure)
+    ctx = segment(text, Options(mode="full"))
+    out = scorer.score_with_language_model(ctx, [fix, menace, site])
+    repaired = "Houses were left without energy after the security threat grew."
+    assert seen == [(repaired, repaired.index("energy"), repaired.index("energy") + 6, "energy")]
+    scored = next(e for e in out if e.found == "energy")
+    assert (scored.start, scored.end, scored.replacement) == (site.start, site.end, "power")
+    assert "by 6.0 nats" in scored.reason
+
+
+def _rule_edit(text: str, found: str, replacement: str, source: str) -> Edit:
+    start = text.index(found)
+    return Edit(start, start + len(found), found, replacement, "synonym-swap", source, 0.95, True, "rule")
+
+
 def test_spin_rate_and_score_grow_with_unambiguous_evidence():
     from mtfix.lm.scorer import decide, document_spin_score, load_calibration
 

@@ -344,6 +344,44 @@ def _rules_mode_decisions(
     return ctx.spin_score, applied
 
 
+def measure_in_repaired_context(lm, ctx, sites: list[Site], passthrough: list[Edit]) -> None:
+    """Measure `sites` in the text with the sure rule fixes around them applied: "houses with
+    out energy" reads "without energy" when "energy" is weighed. Read in the damaged text,
+    a site next to a fix was judged on other evidence than a second repair sees, which then
+    changed what the first left (fixing twice differed from fixing once). Fixes that overlap
+    a site stay out: that site is weighed in its own words."""
+    import bisect
+
+    from ..pipeline import apply
+    from ..text import Document, SpanSet
+
+    taken = SpanSet([(s.start, s.end) for s in sites])
+    fixes: list[Edit] = []
+    sure_fixes = (e for e in passthrough if e.auto and e.fixable and _rule_apply(ctx, e) == "auto")
+    for e in sorted(sure_fixes, key=lambda e: (e.start, e.start - e.end)):
+        if taken.overlaps(e.start, e.end) or (fixes and e.start < fixes[-1].end):
+            continue
+        fixes.append(e)
+    if not fixes or not sites:
+        measure_sites(lm, ctx.doc, sites)
+        return
+    text = apply(ctx.doc.text, fixes)
+    ends, shifts, total = [], [], 0
+    for e in fixes:
+        total += len(e.replacement) - (e.end - e.start)
+        ends.append(e.end)
+        shifts.append(total)
+    moved = []
+    for s in sites:
+        i = bisect.bisect_right(ends, s.start) - 1  # the fixes ending at or before the site
+        shift = shifts[i] if i >= 0 else 0
+        moved.append(Site(s.start + shift, s.end + shift, s.found, s.candidates, s.forced))
+    measure_sites(lm, Document(text), moved)
+    for s, m in zip(sites, moved):
+        s.deltas, s.bounds, s.scored = m.deltas, m.bounds, m.scored
+        s.found_logprob, s.found_word_logprob = m.found_logprob, m.found_word_logprob
+
+
 def _reason(origin: Edit, best: str, found: str, delta: float, rate: float) -> str:
     reason = f"the language model prefers '{best}' to '{found}' here by {delta:.1f} nats; document spin rate {rate:.2f}"
     return f"{origin.reason}; {reason}" if origin.source != "thesaurus" else reason
@@ -357,7 +395,7 @@ def score_with_language_model(ctx, edits: list[Edit]) -> list[Edit]:
     cal = load_calibration(calibration_for(ctx.options))
     rules_spin, rules_applied = _rules_mode_decisions(ctx, edits)
     groups, passthrough, sure = collect_sites(ctx, edits)
-    measure_sites(lm, ctx.doc, [g.site for g in groups.values()])
+    measure_in_repaired_context(lm, ctx, [g.site for g in groups.values()], passthrough)
     index = load_index()
     zipf = index.zipf
     keys = list(groups)
