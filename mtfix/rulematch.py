@@ -203,37 +203,29 @@ def propose_rules(ctx) -> list[Edit]:
 
 def _make_edit(text: str, start: int, end: int, rule: Rule, forms: tuple[str, ...]) -> Edit | None:
     found = text[start:end]
-    options = tuple(transfer_apostrophes(found, transfer_case(found, f)) for f in forms)
+    pairs = [(f, transfer_apostrophes(found, transfer_case(found, f))) for f in forms]
     if has_kept_separator(found):
         # A wrapped phrase keeps its line breaks, and "safety\u00a0menace" its no-break space.
         # Unlike a thesaurus site's list, the table's first form is the fix: no other stands in.
-        kept = [keep_line_breaks(text, start, end, o) for o in options]
-        if kept[0] is None:
+        pairs = [(f, keep_line_breaks(text, start, end, o)) for f, o in pairs]
+        if pairs[0][1] is None:
             return None
-        options = tuple(o for o in kept if o is not None)
-    replacement = options[0]
+        pairs = [(f, o) for f, o in pairs if o is not None]
+    options = tuple(o for _, o in pairs)
     # a/an agreement: "an assistance" -> "a help" needs the article too.
     # Searched in place (not in a slice) so a word ending in "a" is never read as the article.
     m = _ARTICLE_BEFORE_RE.search(text, max(0, start - 40), start)
     if m and not join_wrapped(found).lower().startswith(("a ", "an ")):
-        article = m.group(1)
-        # The table's own spelling, not the case-carried one: "A MENTION" -> "A SAY", and
-        # "SAY" is not an acronym to be read letter by letter.
-        want = indefinite_article(forms[0].split(" ")[0])
-        if want != article.lower():
-            shouting = len(article) > 1 or sum(c.isalpha() for c in replacement) > 1 and replacement.isupper()
-            if article.isupper() and shouting:
-                new_article = want.upper()  # "A CONSULTANT" -> "AN EXPERT"
-            else:
-                new_article = want.capitalize() if article[0].isupper() else want
-            a_start = m.start(1)
-            found = text[a_start:end]
+        articles = [_agreeing_article(m.group(1), f, o) for f, o in pairs]
+        if articles[0] != m.group(1):
+            # Every option then covers the article, each with its own ("a help", "an aid").
             # A line break moved before the phrase replaces the article's space.
-            gap = "" if replacement[:1] in ("\r", "\n") else m.group(2)
-            replacement = new_article + gap + replacement
-            start = a_start
-    start, end = widen_over_moved_break(text, start, end, replacement)
-    found = text[start:end]
+            options = tuple(
+                a + ("" if o[:1] in ("\r", "\n") else m.group(2)) + o for a, o in zip(articles, options)
+            )
+            start = m.start(1)
+    start, end, options = widen_over_moved_break(text, start, end, options)
+    found, replacement = text[start:end], options[0]
     auto = rule.apply == "auto" and not rule.ambiguous
     return Edit(
         start=start,
@@ -247,3 +239,16 @@ def _make_edit(text: str, start: int, end: int, rule: Rule, forms: tuple[str, ..
         reason=_reason(rule, found, replacement),
         alternatives=options[1:],
     )
+
+
+def _agreeing_article(article: str, form: str, option: str) -> str:
+    """`article` as it must read before `option` (from the table's `form`)."""
+    # The table's own spelling, not the case-carried one: "A MENTION" -> "A SAY", and
+    # "SAY" is not an acronym to be read letter by letter.
+    want = indefinite_article(form.split(" ")[0])
+    if want == article.lower():
+        return article
+    shouting = len(article) > 1 or sum(c.isalpha() for c in option) > 1 and option.isupper()
+    if article.isupper() and shouting:
+        return want.upper()  # "A CONSULTANT" -> "AN EXPERT"
+    return want.capitalize() if article[0].isupper() else want

@@ -164,18 +164,26 @@ def keep_line_breaks(text: str, start: int, end: int, replacement: str) -> str |
     return None
 
 
-def widen_over_moved_break(text: str, start: int, end: int, replacement: str) -> tuple[int, int]:
-    """The span an edit writing `replacement` (from `keep_line_breaks`) over `text[start:end]`
-    should cover: a line break moved to before (after) a phrase that became one word takes
-    the place of the spaces there too ("a 12\nmonths-lengthy" -> "a\nyear-long", not
-    "a \nyear-long" with a space left at the line's end)."""
-    if replacement[:1] in ("\r", "\n"):
-        while start > 0 and text[start - 1] in " \t":
-            start -= 1
-    if replacement[-1:] in ("\r", "\n"):
-        while end < len(text) and text[end] in " \t":
-            end += 1
-    return start, end
+def widen_over_moved_break(
+    text: str, start: int, end: int, options: tuple[str, ...]
+) -> tuple[int, int, tuple[str, ...]]:
+    """The span and options of an edit writing `options` (from `keep_line_breaks`) over
+    `text[start:end]`: a line break moved to before (after) a phrase that became one word
+    takes the place of the spaces there too ("a 12\nmonths-lengthy" -> "a\nyear-long", not
+    "a \nyear-long" with a space left at the line's end); an option that kept its break
+    inside gets those spaces back, so that any of them can be applied to the wider span."""
+    breaks = ("\r", "\n")
+    lo, hi = start, end
+    if any(o[:1] in breaks for o in options):
+        while lo > 0 and text[lo - 1] in " \t":
+            lo -= 1
+    if any(o[-1:] in breaks for o in options):
+        while hi < len(text) and text[hi] in " \t":
+            hi += 1
+    before, after = text[lo:start], text[end:hi]
+    return lo, hi, tuple(
+        ("" if o[:1] in breaks else before) + o + ("" if o[-1:] in breaks else after) for o in options
+    )
 
 
 def options_keeping_line_breaks(text: str, start: int, end: int, options: tuple[str, ...]) -> tuple[str, ...]:

@@ -322,6 +322,28 @@ def test_an_edit_taking_in_the_spaces_beside_a_moved_break_reports_the_phrase(ru
     assert report.startswith(f"{path}:1:8: "), report
 
 
+@pytest.mark.parametrize(
+    "text,row,expected",
+    [
+        # The span took in the space before a moved break: the alternative gets it back.
+        ("It was in all\nprobability so.", "in all probability\tprobably|most likely",
+         ("It was\nprobably so.", "It was most\nlikely so.")),
+        # The span took in the article: each option carries the article it needs.
+        ("They asked for an assistance today.", "assistance\thelp|aid",
+         ("They asked for a help today.", "They asked for an aid today.")),
+    ],
+)
+def test_every_option_of_a_widened_rule_edit_can_be_applied(tmp_path, text, row, expected):
+    path = tmp_path / "alt.tsv"
+    path.write_text(
+        "found\treplacement\tpos\tkind\tapply\tcontext\tsource\tnote\n" + row + "\t-\tsynonym-swap\tauto\t\ttest\t\n",
+        encoding="utf-8",
+    )
+    (edit,) = mtfix.check(text, tables=(), rules=[str(path)], mode="rules", min_confidence=0)
+    options = (edit.replacement, *edit.alternatives)
+    assert tuple(apply(text, [edit.with_(replacement=o)]) for o in options) == expected
+
+
 def test_a_wrapped_phrase_is_left_alone_where_its_break_has_no_place():
     assert fixed("It was in all\nprobability so.") == "It was\nprobably so."
     # A one-word fix of a phrase filling a line (or two breaks for one) would make a blank line,

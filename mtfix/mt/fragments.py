@@ -146,7 +146,7 @@ def _attribution_join(text: str, stop: int, start: int, end: int):
         joined = keep_line_breaks(text, join_start, join_end, joined)
         if joined is None:
             return None
-        join_start, join_end = widen_over_moved_break(text, join_start, join_end, joined)
+        join_start, join_end, (joined,) = widen_over_moved_break(text, join_start, join_end, (joined,))
     return mt_edit(
         text,
         join_start,
