@@ -116,8 +116,6 @@ def _original(start: int, end: int, spins: list[dict]) -> str | None:
 def collect_document(lm, doc_id: str, text: str, spins: list[dict], variant: Variant = VARIANTS["default"]) -> dict:
     """Raw measurements per site (features are derived at fit time, so `fit` can change them),
     for the proposers of `variant`."""
-    from mtfix.lm.measure import measure_sites
-
     ctx = segment(text, Options(mode="full", enable=variant.enable))
     if variant.proposers is None:
         edits = propose(ctx)
@@ -125,8 +123,9 @@ def collect_document(lm, doc_id: str, text: str, spins: list[dict], variant: Var
         edits = []
         for name in variant.proposers:
             edits.extend(_resolve_entry(PROPOSERS, name, "proposer")(ctx))
-    groups, _, sure = lm_scorer.collect_sites(ctx, edits)
-    measure_sites(lm, ctx.doc, [g.site for g in groups.values()])
+    groups, passthrough, sure = lm_scorer.collect_sites(ctx, edits)
+    # Measured as the scorer measures them: with the sure fixes around them applied.
+    lm_scorer.measure_in_repaired_context(lm, ctx, [g.site for g in groups.values()], passthrough)
     sites = []
     for (start, end), g in groups.items():
         ranked = sorted(g.site.deltas.items(), key=lambda kv: -kv[1])

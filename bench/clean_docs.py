@@ -24,8 +24,9 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "bench" / "out"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import OUT, md_table  # noqa: E402
+
 TEXT_SUFFIXES = (".md", ".rst", ".txt")
 SKIP_INNER = (".html", ".pdf", ".json", ".xml", ".db", ".png", ".svg", ".ps", ".tar", ".log", "status")
 WORD_CAP, CHANGELOG_CAP = 40_000, 4_000  # words a file; one long changelog must not dominate
@@ -54,7 +55,8 @@ def _text_of(p: Path) -> str | None:
         if name.endswith(".gz"):
             if any(x in name[:-3] for x in SKIP_INNER):
                 return None
-            data = gzip.open(p).read()
+            with gzip.open(p) as fh:
+                data = fh.read()
         else:
             data = p.read_bytes()
         if b"\0" in data:
@@ -130,12 +132,14 @@ def main(argv=None) -> int:
         f"Clean documentation: {len(docs):,} files, {words:,} words (file list {digest}); "
         f"{applied} applied edits, {report['applied_per_1000_words']} per 1,000 words; {seconds:.0f} s; `{signature}`",
         "",
-        "| rule | applied | example |",
-        "|---|---|---|",
+        md_table(
+            ["rule", "applied", "example"],
+            [
+                [rule, info["applied"], info["examples"][0]["context"].replace("|", "\\|") if info["examples"] else ""]
+                for rule, info in report["by_rule"].items()
+            ],
+        ),
     ]
-    for rule, info in report["by_rule"].items():
-        example = info["examples"][0]["context"].replace("|", "\\|") if info["examples"] else ""
-        md.append(f"| {rule} | {info['applied']} | {example} |")
     (OUT / f"{args.name}.md").write_text("\n".join(md) + "\n", encoding="utf-8")
     print("\n".join(md))
     return 0

@@ -187,7 +187,8 @@ def _command_path() -> str:
     return ctx.command_path if ctx is not None else "mtfix"
 
 
-def _pop_io(kw: dict) -> tuple[str, int]:
+def pop_io(kw: dict) -> tuple[str, int]:
+    """The --encoding (checked) and --max-bytes options, taken out of a command's keywords."""
     encoding = kw.pop("encoding")
     if not is_text_encoding(encoding):
         raise fail(f"--encoding {encoding!r}: not a text encoding Python knows", ExitCode.USAGE)
@@ -279,7 +280,7 @@ def check(files, fmt, skip_empty, **kw):
     """Report suspicious phrases, one line each: path:line:col: found → fix (confidence, rule, reason)."""
     from .render import json_report, jsonl_report, report_lines
 
-    encoding, max_bytes = _pop_io(kw)
+    encoding, max_bytes = pop_io(kw)
     options = build_options(kw)
     outcome = _Outcome(skip_empty)
     results = []
@@ -311,7 +312,7 @@ def check(files, fmt, skip_empty, **kw):
 @repair_options
 def fix(file, output, in_place, backup, check_only, quiet, interactive, **kw):
     """Repair FILE ('-' for stdin). Applies automatic fixes; --all applies suggestions too."""
-    encoding, max_bytes = _pop_io(kw)
+    encoding, max_bytes = pop_io(kw)
     if in_place and file == "-":
         raise fail("--in-place needs a file, not stdin", ExitCode.USAGE)
     if in_place and output:
@@ -427,7 +428,7 @@ def diff(files, style, color, context_lines, skip_empty, **kw):
     """Show the fixes `mtfix fix` would make. Exit 1 when there is any edit."""
     from .render import html_report, inline_diff, side_by_side, unified_diff
 
-    encoding, max_bytes = _pop_io(kw)
+    encoding, max_bytes = pop_io(kw)
     options = build_options(kw)
     if color is None:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")

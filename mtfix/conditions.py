@@ -46,7 +46,13 @@ _S_NOT_PLURAL = frozenset(
 )
 _QUOTE_CHARS = frozenset("\"'\u201c\u201d\u2018\u2019\u00ab\u00bb:")
 _PUNCT_CHARS = frozenset(",;:.!?\u2013\u2014-()")
-CLASSES = ("<quote>", "<weekday>", "<month>", "<date>", "<number>", "<cap>", "<det>", "<pron>", "<plural>", "<punct>", "<end>")
+# A word (or mark) each class accepts: what the rule-chain check puts beside a rule's output.
+CLASS_WITNESS = {
+    "<quote>": '"', "<weekday>": "Monday", "<month>": "May", "<date>": "today", "<number>": "2020",
+    "<cap>": "Reuters", "<det>": "the", "<pron>": "they", "<plural>": "officials", "<punct>": ",",
+    "<end>": ".",
+}
+CLASSES = tuple(CLASS_WITNESS)
 
 
 class ConditionError(ValueError):
@@ -66,6 +72,11 @@ class Condition:
     @property
     def negated(self) -> bool:
         return self.field.startswith("not_")
+
+    def witnesses(self) -> list[str]:
+        """Words (or marks) the condition's alternatives accept: each listed word and a
+        witness of each class."""
+        return sorted(self.words) + [CLASS_WITNESS[c] for c in self.classes]
 
     def holds_at(self, prev, nxt, doc) -> bool:
         """Whether the condition holds for a match with (word, char) `prev` before it and `nxt`

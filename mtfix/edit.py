@@ -39,6 +39,15 @@ class Edit:
     reason: str
     alternatives: tuple[str, ...] = field(default=())
 
+    @property
+    def phrase_start(self) -> int:
+        """Where a report places the edit: its start, or for a phrase whose line break moved
+        before it, where its first word starts (past the spaces the edit took in there, see
+        `text.widen_over_moved_break`)."""
+        if (self.replacement or "")[:1] in ("\r", "\n"):
+            return self.start + len(self.found) - len(self.found.lstrip(" \t"))
+        return self.start
+
     def __post_init__(self) -> None:
         if not 0 <= self.start <= self.end:
             raise ValueError(f"bad edit span {self.start}:{self.end}")

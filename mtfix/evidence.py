@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from .edit import Edit
-from .text import join_wrapped
+from .text import wrapped_phrase
 
 # A document is judged spun (and `spun` rules apply) at this score or above.
 SPUN_THRESHOLD = 0.7
@@ -36,10 +36,9 @@ def _sure(edit: Edit, ctx) -> bool:
 
 
 def score_by_document_evidence(ctx, edits: list[Edit]) -> list[Edit]:
-    # One phrase whether or not a line break splits it ("safety\nmenace", "safety menace"), or
-    # the spaces before a break moved out of it are in the edit (`widen_over_moved_break`).
-    sure_phrases = {join_wrapped(e.found).strip().lower() for e in edits if _sure(e, ctx)}
-    sure = sum(1 for e in edits if _sure(e, ctx))
+    sure_edits = [e for e in edits if _sure(e, ctx)]
+    sure_phrases = {wrapped_phrase(e.found).lower() for e in sure_edits}
+    sure = len(sure_edits)
     # Distinct phrases count fully, repeats of one phrase only a little: one odd house
     # style repeated ten times is weaker evidence than ten different swaps.
     effective = len(sure_phrases) + 0.25 * (sure - len(sure_phrases))

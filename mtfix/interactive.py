@@ -24,7 +24,7 @@ import click
 
 from .edit import Edit, Result
 from .pipeline import apply
-from .text import Document, join_wrapped
+from .text import Document, wrapped_phrase
 
 CHOICES = "yneiaq"
 CONTEXT_CHARS = 60
@@ -38,7 +38,7 @@ def _context(text: str, e: Edit) -> str:
 
 def _phrase(e: Edit) -> str:
     """What "ignore" remembers: one line of the ignore file, wrapped in the text or not."""
-    return join_wrapped(e.found).strip()
+    return wrapped_phrase(e.found)
 
 
 class _EndOfAnswers(Exception):
@@ -68,7 +68,7 @@ def choose_edits(name: str, result: Result, ignore_file: str | None = None) -> l
     for i, e in enumerate(candidates):
         if _phrase(e).lower() in ignored:
             continue
-        line, col = doc.line_col(e.start)
+        line, col = doc.line_col(e.phrase_start)
         status = "fix" if e in automatic else "suggestion"
         click.echo(f"\n{name}:{line}:{col}: {status}, confidence {e.confidence:.2f} ({e.source})", err=True)
         click.echo(f"  {_context(result.original, e)}", err=True)

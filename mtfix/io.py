@@ -170,6 +170,20 @@ def atomic_write(path: str | Path, text: str, encoding: str = "utf-8", backup_su
     _replace_with(p, data, mode)
 
 
+def write_problem(path: str | Path) -> str | None:
+    """Why `atomic_write` could not write `path`, asked before a long run rather than after
+    it, or None: the folder it would write in (a link's target's) must exist and take new
+    files; a descriptor path or a device is written directly."""
+    if _open_descriptor(str(path)) is not None or os.path.exists(path) and not os.path.isfile(path):
+        return None
+    folder = os.path.dirname(os.path.realpath(path))
+    if not os.path.isdir(folder):
+        return f"no such directory: {folder}"
+    if not os.access(folder, os.W_OK):
+        return f"permission denied: {folder}"
+    return None
+
+
 def backup_path(path: str | Path, suffix: str) -> Path:
     """Where `atomic_write` keeps the original: beside the file itself, a link's target."""
     p = Path(os.path.realpath(path))

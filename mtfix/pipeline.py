@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Protocol
 from . import __version__
 from .edit import KINDS, Edit, Result
 from .options import Options
-from .ruletable import BUILTIN_TABLES, RuleSet, load_rules, rule_table_names
+from .ruletable import BUILTIN_TABLES, RuleSet, load_rules, rule_table_names, unknown_table_names
 from .text import Document, SpanSet, not_prose_spans, shared_ends
 
 
@@ -44,17 +44,17 @@ class Context:
     # (sorted, non-overlapping). No rule matches inside one: a rule whose replacement
     # contains its own found phrase ("Inc" -> "Inc.") would otherwise apply again and again.
     produced: tuple[tuple[int, int], ...] | None = None
-    _focus_index: "tuple[tuple, SpanSet] | None" = field(default=None, init=False, repr=False, compare=False)
+
+    @functools.cached_property
+    def _focus_spans(self) -> SpanSet | None:
+        # Built on the first question; `focus` is set before any (see `_one_pass`).
+        return None if self.focus is None else SpanSet(list(self.focus))
 
     def in_focus(self, start: int, end: int) -> bool:
         """Whether [start, end] touches a focus span (edges included); logarithmic in the
         number of spans (every edit of a long document's re-check asks)."""
-        if self.focus is None:
-            return True
-        index = self._focus_index
-        if index is None or index[0] is not self.focus:
-            index = self._focus_index = (self.focus, SpanSet(list(self.focus)))
-        return index[1].touches(start, end)
+        spans = self._focus_spans
+        return spans is None or spans.touches(start, end)
 
 
 class Proposer(Protocol):
@@ -192,10 +192,7 @@ def unknown_disable_names(options: Options, names: Iterable[str]) -> list[str]:
     """The `names` that no proposer, rule id, kind, table or found phrase has."""
     cheap = _cheap_disable_names()
     rest = [n for n in names if n not in cheap]
-    if not rest:
-        return []  # the common case: no rule table needs reading
-    known = disable_names(options)
-    return [n for n in rest if n not in known]
+    return unknown_table_names(rest, BUILTIN_TABLES, options.rules) if rest else []
 
 
 _RULESET_CACHE: dict[tuple, RuleSet] = {}
@@ -530,8 +527,8 @@ def _recheck_around_fixes(
     repaired: str,
     options: Options,
     document: dict,
-    ruleset: RuleSet | None = None,
-    judged: set | None = None,
+    ruleset: RuleSet,
+    judged: set,
 ) -> list[Edit]:
     """Fixes that the repaired text needs near the previous fixes, in repaired-text offsets.
 
@@ -546,28 +543,22 @@ def _recheck_around_fixes(
     contains its own found phrase would apply again each pass."""
     from .rulematch import context_reach
 
-    regions = _Regions(applied)
+    regions = Regions(applied)
     changed = regions.spans
-    by_rule = [ruleset is not None and ruleset.get(e.source) is not None for e in regions.edits]
-    windows: list[list[int]] = []
-    for lo, hi in changed:
+    by_rule = [ruleset.get(e.source) is not None for e in regions.edits]
+    windows: list[tuple[int, int, list[int]]] = []  # (start, end, the changes inside)
+    for i, (lo, hi) in enumerate(changed):
         lo = _window_edge(repaired, max(0, lo - _RECHECK_MARGIN), -1)
         hi = _window_edge(repaired, min(len(repaired), hi + _RECHECK_MARGIN), +1)
         if windows and lo <= windows[-1][1]:
-            windows[-1][1] = max(windows[-1][1], hi)
+            last = windows[-1]
+            windows[-1] = (last[0], max(last[1], hi), last[2] + [i])
         else:
-            windows.append([lo, hi])
+            windows.append((lo, hi, [i]))
     more: list[Edit] = []
-    k = 0  # windows and changes are both in text order: each change is read once
-    for lo, hi in windows:
+    for lo, hi, inside in windows:
         # Only what touches a change is new damage; anything else in the window was judged
         # by the first pass with the whole document's evidence, which a window lacks.
-        while k < len(changed) and changed[k][0] < lo:
-            k += 1
-        inside = []
-        while k < len(changed) and changed[k][1] <= hi:
-            inside.append(k)
-            k += 1
         window = repaired[lo:hi]
         spans = [(changed[i][0] - lo, changed[i][1] - lo) for i in inside]
         focus = tuple(context_reach(window, a, b) for a, b in spans)
@@ -575,19 +566,21 @@ def _recheck_around_fixes(
         touching = SpanSet(spans)
         for e in _one_pass(window, options, focus, document, produced)[1]:
             start, end = e.start + lo, e.end + lo
-            if not touching.touches(e.start, e.end) and judged is not None:
-                if (regions.to_original(start), regions.to_original(end), e.source) in judged:
-                    continue
+            if not touching.touches(e.start, e.end) and (
+                (regions.to_original(start), regions.to_original(end), e.source) in judged
+            ):
+                continue
             more.append(e.with_(start=start, end=end))
     return more
 
 
-class _Regions:
+class Regions:
     """Each applied edit's span in the repaired text, in text order. The edits do not overlap,
     so the spans' starts and ends both ascend: those near a position are found by bisection."""
 
     def __init__(self, applied: list[Edit]) -> None:
         self.edits = sorted(applied, key=lambda e: e.start)
+        self.original_ends = [e.end for e in self.edits]
         self.spans: list[tuple[int, int]] = []
         shift = 0
         for e in self.edits:
@@ -602,6 +595,11 @@ class _Regions:
         of every replacement that ends at or before it."""
         i = bisect.bisect_right(self.ends, pos) - 1  # the last span ending at or before it
         return pos + (self.edits[i].end - self.ends[i]) if i >= 0 else pos
+
+    def to_repaired(self, pos: int) -> int:
+        """For a position of the original outside every edit (or at an edge): the inverse."""
+        i = bisect.bisect_right(self.original_ends, pos) - 1  # the last edit ending at or before it
+        return pos + (self.ends[i] - self.edits[i].end) if i >= 0 else pos
 
 
 _RECHECK_MARGIN = 400
@@ -620,7 +618,7 @@ def compose(original: str, first: list[Edit], repaired: str, second: list[Edit])
     """Express edits made to `repaired` (= `first` applied to `original`) as edits of the
     original: an edit in unchanged text is shifted; one touching a first-pass replacement is
     merged with it into a single edit from the original wording to the final one."""
-    regions = _Regions(first)
+    regions = Regions(first)
     first, spans, to_original = regions.edits, regions.spans, regions.to_original
 
     def touching_regions(s: Edit) -> list[int]:

@@ -14,19 +14,10 @@ from .text import LINE_END_RE, Document, split_lines
 ARROW = "\u2192"
 
 
-def _line_col(doc: Document, e: Edit) -> tuple[int, int]:
-    """Where `e` starts; for a phrase whose line break moved before it, and whose edit took in
-    the spaces there (`text.widen_over_moved_break`), where its first word starts."""
-    start = e.start
-    if (e.replacement or "")[:1] in ("\r", "\n"):
-        start += len(e.found) - len(e.found.lstrip(" \t"))
-    return doc.line_col(start)
-
-
 def _show(s: str | None) -> str:
     if s is None:
         return "(no fix)"
-    return s.replace("\n", "\\n").replace("\r", "\\r").translate(_VISIBLE)
+    return s.translate(_SHOWN)
 
 
 def report_lines(path: str, result: Result) -> list[str]:
@@ -34,7 +25,7 @@ def report_lines(path: str, result: Result) -> list[str]:
     applied = set(result.applied)
     out = []
     for e in result.edits:
-        line, col = _line_col(doc, e)
+        line, col = doc.line_col(e.phrase_start)
         status = "fix" if e in applied else "suggest"
         out.append(
             f"{path}:{line}:{col}: {_show(e.found)} {ARROW} {_show(e.replacement)} "
@@ -43,33 +34,32 @@ def report_lines(path: str, result: Result) -> list[str]:
     return out
 
 
-def edit_record(
-    path: str | None, result: Result, e: Edit, doc: Document | None = None, applied: set | None = None
-) -> dict:
-    """`e` as a JSON object, with its line and column in `result.original` and, unless
-    `path` is None (a batch record names its document once), its path; give `doc` and
-    `applied` (the set of `result.applied`) when writing many edits of one result, so each is
-    built once, not once per edit."""
-    doc = doc or Document(result.original)
-    line, col = _line_col(doc, e)
-    d = e.to_dict()
-    if path is not None:
-        d["path"] = path
-    d.update(line=line, column=col, applied=e in (applied if applied is not None else set(result.applied)))
-    return d
+def edit_records(path: str | None, result: Result) -> list[dict]:
+    """Each edit of `result` as a JSON object, with its line and column in `result.original`,
+    whether it was applied and, unless `path` is None (a batch record names its document
+    once), its path."""
+    doc, applied = Document(result.original), set(result.applied)
+    records = []
+    for e in result.edits:
+        line, col = doc.line_col(e.phrase_start)
+        d = e.to_dict()
+        if path is not None:
+            d["path"] = path
+        d.update(line=line, column=col, applied=e in applied)
+        records.append(d)
+    return records
 
 
 def json_report(results: Iterable[tuple[str, Result]], signature: str = "") -> str:
     """`signature` stands when no file was read (all skipped): the run's, from its options."""
     files = []
     for path, r in results:
-        doc, applied = Document(r.original), set(r.applied)
         files.append(
             {
                 "path": path,
                 "spin_score": round(r.spin_score, 4),
                 "changed": r.changed,
-                "edits": [edit_record(path, r, e, doc, applied) for e in r.edits],
+                "edits": edit_records(path, r),
             }
         )
         signature = r.signature
@@ -77,8 +67,7 @@ def json_report(results: Iterable[tuple[str, Result]], signature: str = "") -> s
 
 
 def jsonl_report(path: str, result: Result) -> list[str]:
-    doc, applied = Document(result.original), set(result.applied)
-    return [json.dumps(edit_record(path, result, e, doc, applied), ensure_ascii=False) for e in result.edits]
+    return [json.dumps(record, ensure_ascii=False) for record in edit_records(path, result)]
 
 
 # ---- unified diff -------------------------------------------------------------------------
@@ -134,6 +123,9 @@ _VISIBLE = {
     c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
     for c in (*range(0x00, 0x09), *range(0x0B, 0x0D), *range(0x0E, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)
 }
+
+
+_SHOWN = {**_VISIBLE, 0x0A: "\\n", 0x0D: "\\r"}  # a found phrase or fix on one line
 
 
 def _visible(s: str) -> str:
@@ -206,11 +198,11 @@ def inline_diff(path: str, result: Result, color: bool, context: int = 0, width:
     body.append("\n")
     for e in edits:
         n = numbers[e]
-        line, col = doc.line_col(e.start)
+        line, col = doc.line_col(e.phrase_start)
         status = "applied" if e in applied else "suggestion"
         body.append(f"  [{n}] ", style="cyan")
         body.append(f"{line}:{col} ")
-        body.append(_visible(f"{_show(e.found)} {ARROW} {_show(e.replacement)}"), style="bold")
+        body.append(f"{_show(e.found)} {ARROW} {_show(e.replacement)}", style="bold")
         body.append(f"  {status}, {e.confidence:.2f}, {e.source}\n", style="dim")
         body.append(f"      {_visible(e.reason)}\n", style="dim")
     if result.spin_score:
@@ -229,7 +221,7 @@ def _inline_line(body, doc, result, edits, numbers, applied, ls, le, color) -> N
             continue
         body.append(_visible(result.original[pos : e.start]))
         n = numbers[e]
-        found, replacement = _visible(_show(e.found)), _visible(_show(e.replacement))
+        found, replacement = _show(e.found), _show(e.replacement)
         if e in applied:
             if e.found:
                 body.append(found if color else f"[-{found}-]", style="red strike")
@@ -300,16 +292,12 @@ def _style_words(mine: str, other: str, style: str, marks: tuple[str, str] | Non
             continue
         if pieces and pieces[-1][1] == changed:
             pieces[-1][0] += chunk
+        elif changed and len(pieces) > 1 and not pieces[-1][0].strip():
+            pieces[-2][0] += pieces.pop()[0] + chunk  # only spaces since the last change
         else:
             pieces.append([chunk, changed])
-    merged: list[list] = []
-    for piece in pieces:
-        if piece[1] and len(merged) > 1 and not merged[-1][0].strip() and merged[-2][1]:
-            merged[-2][0] += merged.pop()[0] + piece[0]
-        else:
-            merged.append(piece)
     t = Text()
-    for chunk, changed in merged:
+    for chunk, changed in pieces:
         if changed and marks:
             chunk = f"{marks[0]}{chunk}{marks[1]}"
         t.append(chunk, style=f"{style} bold" if changed else None)

@@ -157,7 +157,7 @@ def propose_rules(ctx) -> list[Edit]:
     candidates: list[tuple[int, int, Rule, tuple[str, ...]]] = []
     n = len(text)
     # On a re-check, the spans that are rules' output from earlier in the run.
-    inside_output = SpanSet(getattr(ctx, "produced", None) or ())
+    inside_output = SpanSet(ctx.produced or ())
     for jstart, jend, entries in matcher_for(ctx.ruleset).matches(joined.text):
         start, end = joined.original(jstart), joined.original(jend - 1) + 1
         if start > 0 and is_word_char(text[start - 1]):

@@ -249,6 +249,17 @@ def rule_table_names(tables: Iterable[str], user_files: Iterable[str | Path] = (
     return names
 
 
+def unknown_table_names(names: Iterable[str], tables: Iterable[str], user_files: Iterable[str | Path] = ()) -> list[str]:
+    """The `names` that `rule_table_names` lacks, asked of each table's cached names in turn
+    (the API asks on every call: no union of every table's names is built for it), and
+    reading the user's files only for names no built-in table has."""
+    rest = [n for n in names if not any(n in _builtin_table_names(t) for t in dict.fromkeys(tables))]
+    if rest and user_files:
+        known = rule_table_names((), user_files)
+        rest = [n for n in rest if n not in known]
+    return rest
+
+
 @lru_cache(maxsize=None)
 def _builtin_table_names(name: str) -> frozenset[str]:
     # Read once a process: the API checks `disable` on every call.
@@ -310,7 +321,7 @@ def rule_chains(
                 doc = Document(text)
                 hit = next(
                     (
-                        e for e in propose_rules(types.SimpleNamespace(doc=doc, ruleset=ruleset))
+                        e for e in propose_rules(types.SimpleNamespace(doc=doc, ruleset=ruleset, produced=None))
                         if e.source in live and (mine or e.source in wanted)
                         and offset <= e.start and e.end <= offset + len(output)
                     ),
@@ -320,14 +331,6 @@ def rule_chains(
                     chains.append(Chain(rule, output, ruleset.get(hit.source)))
                     break
     return chains
-
-
-# A word each class of a positive condition accepts.
-_CLASS_WITNESS = {
-    "<quote>": '"', "<weekday>": "Monday", "<month>": "May", "<date>": "today", "<number>": "2020",
-    "<cap>": "Reuters", "<det>": "the", "<pron>": "they", "<plural>": "officials", "<punct>": ",",
-    "<end>": ".",
-}
 
 
 def _with_neighbours(rule: Rule, output: str, matcher) -> list[tuple[str, int]]:
@@ -343,9 +346,9 @@ def _with_neighbours(rule: Rule, output: str, matcher) -> list[tuple[str, int]]:
         for entry in entries:
             for cond in entry.rule.conditions:
                 if cond.field == "before" and end == len(folded):
-                    texts += [(f"{output} {w}", 0) for w in _witnesses(cond) if _fires_beside(rule, w, True)]
+                    texts += [(f"{output} {w}", 0) for w in cond.witnesses() if _fires_beside(rule, w, True)]
                 elif cond.field == "after" and start == 0:
-                    texts += [(f"{w} {output}", len(w) + 1) for w in _witnesses(cond) if _fires_beside(rule, w, False)]
+                    texts += [(f"{w} {output}", len(w) + 1) for w in cond.witnesses() if _fires_beside(rule, w, False)]
     return list(dict.fromkeys(texts))
 
 
@@ -353,10 +356,6 @@ def _fires_beside(rule: Rule, word: str, next_to_it: bool) -> bool:
     """Whether `rule`'s conditions on that side allow `word` (or a punctuation mark) there."""
     neighbour = (word, word[0] if next_to_it else word[-1]) if word[0].isalnum() else (None, word)
     return all(c.holds(*neighbour) for c in rule.conditions if c.field != "doc_without" and c.looks_before == next_to_it)
-
-
-def _witnesses(cond: Condition) -> list[str]:
-    return sorted(cond.words) + [_CLASS_WITNESS[c] for c in cond.classes if c in _CLASS_WITNESS]
 
 
 def _refuse_chains(ruleset: RuleSet, user_ids: set[str], labels: dict[str, str]) -> None:

@@ -118,6 +118,12 @@ def join_wrapped(s: str) -> str:
     return WRAP_RE.sub(" ", s) if has_line_break(s) else s
 
 
+def wrapped_phrase(found: str) -> str:
+    """An edit's phrase as one line, the same whether a line break splits it or not, and
+    without the spaces an edit took in beside a moved break (`widen_over_moved_break`)."""
+    return join_wrapped(found).strip()
+
+
 def keep_line_breaks(text: str, start: int, end: int, replacement: str) -> str | None:
     """`replacement` for the hard-wrapped `text[start:end]`, keeping its line breaks, so that a
     fix never reflows the text. With as many words as the found phrase, the found phrase's
@@ -195,6 +201,12 @@ def options_keeping_line_breaks(text: str, start: int, end: int, options: tuple[
     return tuple(k for k in (keep_line_breaks(text, start, end, o) for o in options) if k is not None)
 
 
+def has_wrapped_lines(s: str) -> bool:
+    """Whether a line break of `s` may end a line of words: False where every line break is
+    one of a pair making a blank line between paragraphs (counted at C speed)."""
+    return "\r" in s or s.count("\n") != 2 * s.count("\n\n")
+
+
 class JoinedText:
     """A text with its hard-wrapped lines joined (as `join_wrapped` does), for matching phrases
     that a line break splits, and the way back: `original(pos)` is where position `pos` of
@@ -206,9 +218,9 @@ class JoinedText:
         self.text = text
         self._at = [0]  # positions of the joined text from which ...
         self._shift = [0]  # ... this many characters have been removed before them
+        if not has_wrapped_lines(text):
+            return  # one line, or only blank lines between paragraphs: nothing to join
         if "\r" not in text:
-            if text.count("\n") == 2 * text.count("\n\n"):
-                return  # one line, or only blank lines between paragraphs: nothing to join
             # Most wrapped lines end in a bare "\n", joined one character for one at C speed;
             # the loop below sees only the rest (blank lines, indented or space-ended lines).
             text = self.text = _BARE_LF_RE.sub(" ", text)
@@ -404,10 +416,13 @@ def _indented_code_spans(text: str) -> list[tuple[int, int]]:
     if all(indented):
         return []
     spans = []
+    previous = None  # the last paragraph that is not indented
     for k, (a, b) in enumerate(blocks):
-        if not indented[k] or k == 0 and a == 0:
+        if not indented[k]:
+            previous = (a, b)
             continue
-        previous = next((blocks[j] for j in range(k - 1, -1, -1) if not indented[j]), None)
+        if k == 0 and a == 0:
+            continue
         if previous is not None and _LIST_ITEM_RE.search(text, *previous):
             continue
         spans.append((a, b))

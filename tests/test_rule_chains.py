@@ -13,6 +13,7 @@ import pytest
 
 import mtfix
 from mtfix import pipeline
+from mtfix.conditions import CLASS_WITNESS, CLASSES, parse_conditions
 from mtfix.io import ExitCode
 from mtfix.options import Options
 from mtfix.rulematch import propose_rules
@@ -153,3 +154,10 @@ def test_fixing_twice_equals_fixing_once_where_a_context_rule_reads_past_an_outp
     once = mtfix.repair(text, mode="rules", apply_all=True, min_confidence=0).repaired
     assert "health authorities shutdown" in once, once
     assert mtfix.repair(once, mode="rules", apply_all=True, min_confidence=0).repaired == once
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_each_class_witness_is_accepted_by_its_class(cls):
+    (cond,) = parse_conditions(f"before:{cls}")
+    word = CLASS_WITNESS[cls]
+    assert cond.holds(word, word[0]) if word[0].isalnum() else cond.holds(None, word), (cls, word)

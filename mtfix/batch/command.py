@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from ..cli import build_options, fail, repair_options
-from ..io import ExitCode, is_text_encoding
+from ..cli import build_options, fail, pop_io, repair_options
+from ..io import ExitCode
 from .plan import Job, StartError, batch_signature
 from .runner import RunConfig, run_batch
 
@@ -136,9 +136,7 @@ def batch_command(
     from ..pipeline import UnknownComponent, ruleset_for, signature
     from ..ruletable import RuleFileError
 
-    encoding, max_bytes = kw.pop("encoding"), kw.pop("max_bytes")
-    if not is_text_encoding(encoding):
-        raise fail(f"--encoding {encoding!r}: not a text encoding Python knows", ExitCode.USAGE)
+    encoding, max_bytes = pop_io(kw)
     options = _absolute(build_options(kw))
     try:
         base_signature = signature(options, ruleset_for(options))

@@ -40,7 +40,8 @@ def member_spans(line: str) -> list[tuple[str, int, int]]:
         i = skip(i + 1)  # past the comma
 
 
-def _dumps(value, ascii_only: bool) -> str:
+def compact(value, ascii_only: bool = False) -> str:
+    """JSON with no spaces, as every line the batch job writes."""
     return json.dumps(value, ensure_ascii=ascii_only, separators=(",", ":"))
 
 
@@ -52,11 +53,11 @@ def rewrite(line: str, changes: dict, ascii_only: bool = False) -> str:
     spans = member_spans(line)
     last = {key: (start, end) for key, start, end in spans}
     replaced = sorted(
-        ((last[k][0], last[k][1], _dumps(v, ascii_only)) for k, v in changes.items() if k in last), reverse=True
+        ((last[k][0], last[k][1], compact(v, ascii_only)) for k, v in changes.items() if k in last), reverse=True
     )
     for start, end, value in replaced:
         line = line[:start] + value + line[end:]
-    added = [f"{_dumps(k, ascii_only)}:{_dumps(v, ascii_only)}" for k, v in changes.items() if k not in last]
+    added = [f"{compact(k, ascii_only)}:{compact(v, ascii_only)}" for k, v in changes.items() if k not in last]
     if added:
         close = line.rindex("}")
         line = line[:close] + ("," if spans else "") + ",".join(added) + line[close:]

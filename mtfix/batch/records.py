@@ -188,8 +188,8 @@ def repair_records(records: Iterable[dict], options, suggest_only: bool = False)
 
     This is the only repair logic of `mtfix batch`; the local pool and Ray both call it."""
     from ..pipeline import run
-    from ..render import edit_record
-    from ..text import Document, count_words
+    from ..render import edit_records
+    from ..text import count_words
 
     slowdown = float(os.environ.get("MTFIX_BATCH_SLOWDOWN") or 0)  # tests only: a job that takes time
     out = []
@@ -203,7 +203,6 @@ def repair_records(records: Iterable[dict], options, suggest_only: bool = False)
         except Exception as exc:  # one pathological document must not stop a million-document job
             out.append(dict(rec, error=_error("repair-failed", f"{type(exc).__name__}: {exc}")))
             continue
-        applied, doc = set(result.applied), Document(text)
         repaired = text if suggest_only else result.repaired
         out.append(
             dict(
@@ -213,7 +212,7 @@ def repair_records(records: Iterable[dict], options, suggest_only: bool = False)
                 spin_score=round(result.spin_score, 4),
                 words=count_words(text),
                 # As `check --format json` writes them; the path and a JSONL line are the document's.
-                edits=[edit_record(None, result, e, doc, applied) for e in result.edits],
+                edits=edit_records(None, result),
             )
         )
         if slowdown:

@@ -118,13 +118,12 @@ def _remove_stale_outputs(job: Job, plans: list[FilePlan]) -> int:
     if not shards_dir.is_dir():
         return 0
     out = Path(job.out)
-    keys = {s.key for plan in plans for s in plan.shards}
+    current = {s.state_path(job, ".done.json") for plan in plans for s in plan.shards}
     rels = {plan.file.rel for plan in plans}
     gone: set[str] = set()
     removed = 0
     for marker_path in sorted(shards_dir.rglob("*.done.json")):
-        key = marker_path.relative_to(shards_dir).as_posix()[: -len(".done.json")]
-        if key in keys:
+        if marker_path in current:
             continue
         marker = read_json(marker_path) or {}
         for path in [*(marker.get("outputs") or {}), marker.get("input")]:

@@ -69,9 +69,9 @@ def write_json_atomic(path: Path, obj, indent: int | None = None) -> int:
 
 def dumps_compact(obj) -> bytes:
     try:
-        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return jsonline.compact(obj).encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate from a JSON escape: keep it escaped
-        return json.dumps(obj, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+        return jsonline.compact(obj, ascii_only=True).encode("ascii")
 
 
 # ---- per-shard statistics (merged into summary.json) --------------------------------------
@@ -209,19 +209,21 @@ class ShardWriter:
         )
         if self.shard.fmt == JSONL:
             changes = {self.job.text_field: rec["repaired"]} if rec["changed"] else {}
-            self.out.write(jsonline.rewrite_bytes(rec["json_line"], dict(changes, **{MTFIX_FIELD: info})))
-            self.out.write(rec["eol"].encode("ascii"))
+            self._write_json_line(rec, dict(changes, **{MTFIX_FIELD: info}))
         elif self.shard.fmt == PARQUET:
             self.parquet_texts.append(rec["repaired"])
             self.parquet_mtfix.append(info)
+
+    def _write_json_line(self, rec: dict, changes: dict) -> None:
+        """The record's input line with `changes` made, and its own line end."""
+        self.out.write(jsonline.rewrite_bytes(rec["json_line"], changes) + rec["eol"].encode("ascii"))
 
     def _write_skipped(self, rec: dict, reason: str, message: str) -> None:
         """Skipped documents are copied through unchanged, so the output loses nothing."""
         info = {"skipped": reason, "message": message}
         if self.shard.fmt == JSONL:
             if rec.get("json_line") is not None:
-                self.out.write(jsonline.rewrite_bytes(rec["json_line"], {MTFIX_FIELD: info}))
-                self.out.write(rec["eol"].encode("ascii"))
+                self._write_json_line(rec, {MTFIX_FIELD: info})
             else:  # not a JSON object: the line is kept byte for byte
                 self.out.write(rec["raw"])
         elif self.shard.fmt == PARQUET:

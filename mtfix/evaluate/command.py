@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import click
 
 from ..cli import build_options, fail, repair_options, run_repair
-from ..io import ExitCode, InputError, read_input
+from ..io import ExitCode, InputError, read_input, write_problem
 from ..text import split_lines
 from .metrics import (
     REPORT_COLUMNS,
@@ -163,14 +162,6 @@ def best_and_worst(scores: list[PairScore], n: int) -> dict:
     }
 
 
-def _refuse_unwritable(path: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise fail(f"{path}: cannot write (no such directory: {folder})", ExitCode.INPUT)
-    if not os.access(folder, os.W_OK):
-        raise fail(f"{path}: cannot write (permission denied: {folder})", ExitCode.INPUT)
-
-
 @click.command("eval")
 @click.argument("pairs_file", required=False)
 @click.option("--damaged", type=click.Path(dir_okay=False), help="Damaged text, one segment a line.")
@@ -205,7 +196,9 @@ def eval_command(pairs_file, damaged, reference, clean_file, fmt, show, pairs_ou
     except ImportError as exc:
         raise fail(f"{exc.name} is needed for eval: pip install 'mtfix[eval]'", ExitCode.USAGE) from None
     if pairs_out:
-        _refuse_unwritable(pairs_out)  # before the repairs, which can take long, not after
+        problem = write_problem(pairs_out)  # before the repairs, which can take long, not after
+        if problem is not None:
+            raise fail(f"{pairs_out}: cannot write ({problem})", ExitCode.INPUT)
     options = build_options(kw)
     report: dict = {}
     try:

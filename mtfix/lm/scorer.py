@@ -242,18 +242,17 @@ def add_repeat_agreement(items: list[tuple[str, str, float] | None], features: l
     sites where the model prefers the same candidate every time is a likely swap (on the
     synthetic dev set: 58% of such sites are restorable swaps, against 7% of all sites).
     `items`: (found, best candidate, delta) per site, None where unscored."""
+    keys = [None if item is None else (_phrase_key(item[0]), _phrase_key(item[1])) for item in items]
     seen: dict[str, list[tuple[str, float]]] = {}
-    for item in items:
-        if item is not None:
-            seen.setdefault(_phrase_key(item[0]), []).append((_phrase_key(item[1]), item[2]))
-    for item, f in zip(items, features):
-        if item is None or f is None:
+    for key, item in zip(keys, items):
+        if key is not None:
+            seen.setdefault(key[0], []).append((key[1], item[2]))
+    for key, f in zip(keys, features):
+        if key is None or f is None:
             continue
-        same = seen[_phrase_key(item[0])]
+        same = seen[key[0]]
         f["repeats"] = math.log(len(same))
-        f["repeat_agree"] = float(
-            len(same) > 1 and all(best == _phrase_key(item[1]) and delta > 0 for best, delta in same)
-        )
+        f["repeat_agree"] = float(len(same) > 1 and all(b == key[1] and delta > 0 for b, delta in same))
         f["agree_delta"] = f["repeat_agree"] * min(sum(delta for _, delta in same) / len(same), 10.0)
 
 
@@ -350,9 +349,7 @@ def measure_in_repaired_context(lm, ctx, sites: list[Site], passthrough: list[Ed
     a site next to a fix was judged on other evidence than a second repair sees, which then
     changed what the first left (fixing twice differed from fixing once). Fixes that overlap
     a site stay out: that site is weighed in its own words."""
-    import bisect
-
-    from ..pipeline import apply
+    from ..pipeline import Regions, apply
     from ..text import Document, SpanSet
 
     taken = SpanSet([(s.start, s.end) for s in sites])
@@ -365,21 +362,15 @@ def measure_in_repaired_context(lm, ctx, sites: list[Site], passthrough: list[Ed
     if not fixes or not sites:
         measure_sites(lm, ctx.doc, sites)
         return
-    text = apply(ctx.doc.text, fixes)
-    ends, shifts, total = [], [], 0
-    for e in fixes:
-        total += len(e.replacement) - (e.end - e.start)
-        ends.append(e.end)
-        shifts.append(total)
-    moved = []
-    for s in sites:
-        i = bisect.bisect_right(ends, s.start) - 1  # the fixes ending at or before the site
-        shift = shifts[i] if i >= 0 else 0
-        moved.append(Site(s.start + shift, s.end + shift, s.found, s.candidates, s.forced))
-    measure_sites(lm, Document(text), moved)
-    for s, m in zip(sites, moved):
-        s.deltas, s.bounds, s.scored = m.deltas, m.bounds, m.scored
-        s.found_logprob, s.found_word_logprob = m.found_logprob, m.found_word_logprob
+    regions = Regions(fixes)
+    spans = [(s.start, s.end) for s in sites]
+    for s in sites:  # measured where they stand in the repaired text, then put back
+        s.start, s.end = regions.to_repaired(s.start), regions.to_repaired(s.end)
+    try:
+        measure_sites(lm, Document(apply(ctx.doc.text, fixes)), sites)
+    finally:
+        for s, (start, end) in zip(sites, spans):
+            s.start, s.end = start, end
 
 
 def _reason(origin: Edit, best: str, found: str, delta: float, rate: float) -> str:

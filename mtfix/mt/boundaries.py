@@ -186,11 +186,11 @@ def _legitimate_lower_case(token_before: str, next_token: str, text: str, after_
     if not core or "." in core or "/" in core or "@" in core:
         return True  # "U.S.", "e.g.", "a.m.", an ellipsis ". . .", a URL or an address
     lowered = core.lower()
-    if lowered in ABBREVIATIONS or (len(core) == 1 and core.isalpha()):
+    if len(core) == 1 and core.isalpha():
         return True
     tail = _LAST_LETTERS_RE.search(core)
     if tail is not None and tail.group(0).lower() in ABBREVIATIONS:
-        return True  # "0,1,etc. in order": a list's abbreviation
+        return True  # "etc.", and "0,1,etc. in order": a list's abbreviation
     if core[-1] in _CODE_SYMBOLS:
         return True  # "-ffile-prefix-map=$(CURDIR)=. for": code, not a sentence's end
     if core.isdigit() and len(core) <= 3:

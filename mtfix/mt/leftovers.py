@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from ..text import LINE_END_RE, at_sentence_start
+from ..text import LINE_END_RE, at_sentence_start, has_wrapped_lines
 from . import merge_overlapping, mt_edit
 from .boundaries import ABBREVIATIONS
 
@@ -160,7 +160,7 @@ def _core_fixes(text: str, folded: str) -> list:
     doubled += [m.start(1) for m in _NEW_LINE_DOUBLE_RE.finditer(folded)]
     if _LINE_START_DOUBLE_RE.match(folded):
         doubled.append(0)
-    if "\n" in folded or "\r" in folded:
+    if has_wrapped_lines(folded):  # the pattern starts anywhere: a scan only where it can match
         doubled += [m.start(1) for m in _WRAPPED_DOUBLE_RE.finditer(folded)]
     covered = -1
     for start in sorted(set(doubled)):
