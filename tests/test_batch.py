@@ -721,3 +721,18 @@ def test_jsonl_lines_kept_as_they_are_join_the_output_in_utf8_and_deep_nesting_i
     assert result.code == 4  # the array and the deep line are skipped; nothing else is lost
     out = (tmp_path / "out/rows.jsonl").read_bytes().decode("utf-8").splitlines()
     assert len(out) == 4 and out[1] == '["Jos\xe9"]' and json.loads(out[3])["text"] == "Fine."
+
+
+@pytest.mark.parametrize("encoding,bom", [("utf-8-sig", b"\xef\xbb\xbf"), ("utf-16", b"\xff\xfe")])
+def test_a_text_file_with_a_byte_order_mark_keeps_exactly_one(tmp_path, run_cli, encoding, bom):
+    (tmp_path / "in").mkdir()
+    body = "Officials warned of a safety menace.\n"
+    data = bom + body.encode("utf-8" if encoding == "utf-8-sig" else "utf-16-le")
+    (tmp_path / "in/doc.txt").write_bytes(data)
+    result = run_cli(["batch", tmp_path / "in", "--out", tmp_path / "out", "--mode", "rules", "--encoding", encoding, "-q"])
+    assert result.code == 0, result.err
+    out = (tmp_path / "out/doc.txt").read_bytes()
+    assert out.startswith(bom) and not out[len(bom):].startswith(bom), out[:8]
+    assert out[len(bom):].decode("utf-8" if encoding == "utf-8-sig" else "utf-16-le") == body.replace(
+        "safety menace", "security threat"
+    )

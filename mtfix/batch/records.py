@@ -64,13 +64,16 @@ def _read_text(shard: Shard, job: Job) -> dict:
         rec["error"] = _error("unreadable", f"cannot read: {exc.strerror or exc}")
         return rec
     try:
-        text = decode(data, shard.rel, job.encoding).text
+        source = decode(data, shard.rel, job.encoding)
     except InputError as exc:
         message = str(exc).split(": ", 1)[-1]
         reason = "binary" if "binary" in message else "empty" if "empty" in message else "undecodable"
         rec["error"] = _error(reason, message)
         return rec
-    rec["text"], rec["error"] = _check_text(text, job)
+    # The codec that writes it back as it was read: "utf-8-sig" or "utf-16" decode the byte
+    # order mark, and writing with them again puts one back.
+    rec["encoding"] = source.encoding
+    rec["text"], rec["error"] = _check_text(source.text, job)
     return rec
 
 

@@ -172,10 +172,11 @@ class ShardWriter:
             self.out.write(rec["raw"])
             return
         if self.shard.fmt == TEXT and not rec.get("error"):
+            encoding = rec.get("encoding", self.job.encoding)
             try:
-                self.text_bytes = rec["repaired"].encode(self.job.encoding)
+                self.text_bytes = rec["repaired"].encode(encoding)
             except UnicodeEncodeError as exc:
-                rec = dict(rec, error=["encode-failed", f"the repair cannot be written in {self.job.encoding}: {exc}"])
+                rec = dict(rec, error=["encode-failed", f"the repair cannot be written in {encoding}: {exc}"])
         st = self.stats
         st["documents"] += 1
         head = {"id": rec["id"], "path": self.shard.rel, **self._where(rec)}
