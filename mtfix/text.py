@@ -362,34 +362,43 @@ _FRONT_MATTER_RE = re.compile(_FRONT_MATTER, re.MULTILINE | re.DOTALL)
 # indented blocks and inline spans, reStructuredText literal blocks, doctest lines), link
 # destinations, URLs and e-mail addresses. Users clean README files and scraped pages, where
 # "safety menace" inside a code sample or a link is somebody's identifier, not a spinner's swap.
-_NOT_PROSE_RE = re.compile(
-    _FRONT_MATTER + "|"
+_NOT_PROSE_BRANCHES = (
+    # (marks of which the text must hold one for the branch to match anywhere, branch)
+    (None, _FRONT_MATTER),  # None: the text opens with a front-matter fence
     # fenced code block: closed by a run of the same character at least as long (CommonMark),
     # on a line that may end in "\r"; a byte-order mark may precede the first fence
-    r"^[\ufeff \t]*(?P<fence>(?P<ch>[`~])(?P=ch){2,})[^\n]*\n.*?(?:^[ \t]*(?P=fence)(?P=ch)*[ \t]*\r?$|\Z)"
+    (("```", "~~~"), r"^[\ufeff \t]*(?P<fence>(?P<ch>[`~])(?P=ch){2,})[^\n]*\n.*?(?:^[ \t]*(?P=fence)(?P=ch)*[ \t]*\r?$|\Z)"),
     # inline code: closed by a run of as many backticks (``a ` b``), may wrap a line, never a
     # paragraph
-    r"|(?<!`)(?P<ticks>`+)(?:(?!\r?\n[ \t]*\r?\n).)+?(?<!`)(?P=ticks)(?!`)"
+    (("`",), r"(?<!`)(?P<ticks>`+)(?:(?!\r?\n[ \t]*\r?\n).)+?(?<!`)(?P=ticks)(?!`)"),
     # reStructuredText literal block ("Example::", ".. code-block:: python"): the indented
     # lines after the blank line that follows "::"
-    r"|(?:^\.\. (?:code-block|code|sourcecode|literalinclude|doctest|testcode|testoutput|parsed-literal|math)::[^\n]*"
-    r"|::[ \t]*\r?)\n(?:[ \t]*\r?\n)+(?:[ \t]+\S[^\n]*(?:\n|\Z)(?:[ \t]*\r?\n)*)+"
+    (("::",),
+     r"(?:^\.\. (?:code-block|code|sourcecode|literalinclude|doctest|testcode|testoutput|parsed-literal|math)::[^\n]*"
+     r"|::[ \t]*\r?)\n(?:[ \t]*\r?\n)+(?:[ \t]+\S[^\n]*(?:\n|\Z)(?:[ \t]*\r?\n)*)+"),
     # any other directive's own line: its arguments are names and paths (".. include:: ../a.rst")
-    r"|^[ \t]*\.\. [\w.:-]+::[^\n]*"
+    (("::",), r"^[ \t]*\.\. [\w.:-]+::[^\n]*"),
     # a doctest line; one that reads as code (=, a call, brackets) with its output, to a blank line
-    r"|^[ \t]*>>> (?=[^\n]*[=(\[])[^\n]*(?:\n(?![ \t]*\r?$)[^\n]*)*|^[ \t]*>>> [^\n]*"
-    r"|\]\((?:<[^>\n]*>|[^\s()]*)"  # a Markdown link's destination: [text](<docs/a b.md>)
+    ((">>> ",), r"^[ \t]*>>> (?=[^\n]*[=(\[])[^\n]*(?:\n(?![ \t]*\r?$)[^\n]*)*|^[ \t]*>>> [^\n]*"),
+    (("](",), r"\]\((?:<[^>\n]*>|[^\s()]*)"),  # a Markdown link's destination: [text](<docs/a b.md>)
     # a Markdown link reference definition, "[guide]: ../../a.md" and an optional title (not
     # "[Update]: Officials said ...", which is prose)
-    r"|^[ ]{0,3}\[[^\]\n]+\]:[ \t]*(?:<[^>\n]*>|[^\s<>]+)(?:[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*\r?$"
-    r"|\b(?:https?|ftp)://[^\s<>\"'\]\[)]*[^\s<>\"'\]\[).,;:!?]"  # URL
-    r"|\bwww\.[^\s<>\"'\]\[)]*[^\s<>\"'\]\[).,;:!?]"
+    (("]:",),
+     r"^[ ]{0,3}\[[^\]\n]+\]:[ \t]*(?:<[^>\n]*>|[^\s<>]+)(?:[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*\r?$"),
+    (("://",), r"\b(?:https?|ftp)://[^\s<>\"'\]\[)]*[^\s<>\"'\]\[).,;:!?]"),  # URL
+    (("www.",), r"\bwww\.[^\s<>\"'\]\[)]*[^\s<>\"'\]\[).,;:!?]"),
     # e-mail address, or an scp-style git@host:path; started only at a token's start, else a
     # long run of letters is rescanned from each of its characters
-    r"|(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+(?::[\w./~-]+)?",
-    re.MULTILINE | re.DOTALL,
+    (("@",), r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+(?::[\w./~-]+)?"),
 )
-_NOT_PROSE_MARKS = ("`", "~~~", "://", "www.", "@", "::", ">>> ", "](", "]:")
+
+
+@lru_cache(maxsize=None)
+def _not_prose_re(branches: tuple[int, ...]) -> re.Pattern[str]:
+    """One alternation of the branches a text can match: a branch whose marks the text lacks
+    can match nowhere, so leaving it out changes no match, and each position tries fewer."""
+    return re.compile("|".join(_NOT_PROSE_BRANCHES[k][1] for k in branches), re.MULTILINE | re.DOTALL)
+
 
 _BLOCK_RE = re.compile(r"(?:^[ \t]*\S[^\n]*(?:\n|\Z))+", re.MULTILINE)  # lines up to a blank one
 _INDENTED_LINE_RE = re.compile(r"(?: {4}|[ ]{0,3}\t)")
@@ -400,8 +409,13 @@ def not_prose_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of front matter, code, link destinations, URLs and e-mail addresses in
     `text`, in order (they may overlap)."""
     spans = []
-    if any(mark in text for mark in _NOT_PROSE_MARKS) or text.startswith(_FRONT_MATTER_OPENERS):
-        spans = [m.span() for m in _NOT_PROSE_RE.finditer(text)]
+    branches = tuple(
+        k
+        for k, (marks, _) in enumerate(_NOT_PROSE_BRANCHES)
+        if (text.startswith(_FRONT_MATTER_OPENERS) if marks is None else any(mark in text for mark in marks))
+    )
+    if branches:
+        spans = [m.span() for m in _not_prose_re(branches).finditer(text)]
     if "\n    " in text or "\n\t" in text or "\n \t" in text:
         spans = sorted(spans + _indented_code_spans(text))
     return spans

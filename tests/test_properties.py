@@ -413,3 +413,25 @@ def test_unified_diff_applies_with_patch_program(text):
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert target.read_bytes() == result.repaired.encode("utf-8")
+
+
+_NOT_PROSE_PIECES = [
+    "`", "``", "```", "~~~", "::", ".. code-block:: python", ".. include:: a.rst", ">>> x = 1",
+    ">>> print", "](", "[a](b c)", "]:", '[g]: ../a.md "t"', "://", "http://x.org/a.", "www.a.com",
+    "@", "a@b.com", "git@h:p/q", "---", "+++", "...", "\n", "\n\n", "\r\n", "    ", "\t", " ",
+    "word", "safety menace", "(", ")", "[", "]", ":", ".", "Example", "\ufeff", "=", "1. ", "- ",
+]
+
+
+@PROPERTY_SETTINGS
+@given(pieces=st.lists(st.sampled_from(_NOT_PROSE_PIECES), max_size=40))
+def test_not_prose_spans_match_the_alternation_of_every_branch(pieces):
+    """not_prose_spans leaves out the branches whose marks a text lacks; that must never
+    change a span (a branch that could match without its marks would be skipped wrongly)."""
+    from mtfix.text import _NOT_PROSE_BRANCHES, _indented_code_spans, _not_prose_re, not_prose_spans
+
+    text = "".join(pieces)
+    every_branch = [m.span() for m in _not_prose_re(tuple(range(len(_NOT_PROSE_BRANCHES)))).finditer(text)]
+    if "\n    " in text or "\n\t" in text or "\n \t" in text:
+        every_branch = sorted(every_branch + _indented_code_spans(text))
+    assert not_prose_spans(text) == every_branch
