@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mtfix
-from mtfix.batch.plan import STATE_DIR, _scan_jsonl
+from mtfix.batch.plan import STATE_DIR, _scan_jsonl, _scan_parquet
 
 SPUN = [
     "Officials mentioned a safety menace near the border. Consultants said the risk could also be higher "
@@ -670,6 +670,74 @@ def test_jsonl_shards_cover_the_file_exactly(tmp_path_factory, lines, trailing_n
         if nxt is not None:
             assert (nxt[0], nxt[2]) == (s1, a1) and s1 - s0 == shard_rows
     assert shards[-1][1] == data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(groups=st.lists(st.integers(0, 9), min_size=1, max_size=6), shard_rows=st.integers(1, 5))
+def test_parquet_shards_cover_every_row_once_and_cut_only_groups_bigger_than_a_shard(
+    tmp_path_factory, groups, shard_rows
+):
+    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow as pa
+
+    path = tmp_path_factory.mktemp("scan") / "t.parquet"
+    schema = pa.schema([("text", pa.string())])
+    with pq.ParquetWriter(path, schema) as writer:
+        for n in groups:
+            writer.write_table(pa.table({"text": [f"r{i}" for i in range(n)]}, schema=schema))
+    meta = pq.ParquetFile(path).metadata
+    sizes = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+    starts = [sum(sizes[:k]) for k in range(len(sizes) + 1)]
+    shards = _scan_parquet(str(path), shard_rows)
+    assert shards[0][0] == 0 and shards[-1][1] == starts[-1]
+    for (s0, s1, g0, g1, _), nxt in zip(shards, shards[1:] + [None]):
+        assert g0 < g1 or sizes == [] and (s0, s1) == (0, 0)
+        if g1 == g0 + 1 and sizes[g0] > shard_rows:  # a piece of a cut group
+            assert starts[g0] <= s0 < s1 <= starts[g1] and s1 - s0 <= shard_rows
+            assert s1 - s0 >= sizes[g0] // -(-sizes[g0] // shard_rows)  # near-equal pieces
+        else:  # whole groups, none bigger than a shard
+            assert (s0, s1) == (starts[g0], starts[g1]) and max(sizes[g0:g1]) <= shard_rows
+        if nxt is not None:
+            assert nxt[0] == s1
+
+
+@pytest.mark.parametrize("read_rows", [1024, 3])
+def test_a_parquet_file_in_one_row_group_is_cut_into_shards_with_the_same_output(
+    tmp_path, run_cli, monkeypatch, read_rows
+):
+    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow as pa
+
+    # Read in batches smaller than a shard too, so a shard starts and ends inside a batch.
+    monkeypatch.setattr("mtfix.batch.records._PARQUET_READ_ROWS", read_rows)
+
+    corpus = tmp_path / "in"
+    corpus.mkdir()
+    texts = [(SPUN + CLEAN)[i % 4] for i in range(25)]
+    texts[7] = None
+    table = pa.table({"doc_id": [f"p{i}" for i in range(25)], "text": texts, "n": list(range(25))})
+    pq.write_table(table, corpus / "one.parquet")  # one row group of 25 rows
+    pq.write_table(table, corpus / "mixed.parquet", row_group_size=11)  # 11 + 11 + 3
+    outs = {}
+    for shard_rows in ("4", "100"):
+        out = tmp_path / f"out{shard_rows}"
+        result = run_cli(["batch", corpus, "--out", out, "--shard-rows", shard_rows, "--workers", "0",
+                          "--id-field", "doc_id", "--no-config", "-q"])
+        assert result.code == 4  # the null text is skipped
+        outs[shard_rows] = out
+    summary = json.loads((outs["4"] / "summary.json").read_text())
+    assert summary["shards"]["total"] == 7 + 7  # 25 rows in 7 pieces; 11 + 11 + 3 in 3 + 3 + 1
+    assert json.loads((outs["100"] / "summary.json").read_text())["shards"]["total"] == 2
+    for name in ("edits.jsonl", "errors.jsonl"):
+        assert (outs["4"] / name).read_bytes() == (outs["100"] / name).read_bytes()
+    for name in ("one.parquet", "mixed.parquet"):
+        got = pq.read_table(outs["4"] / name)  # row groups differ: one per shard
+        assert got.equals(pq.read_table(outs["100"] / name))
+        assert got.column("n").to_pylist() == list(range(25))
+        want = [None if t is None else mtfix.repair(t).repaired for t in texts]
+        assert got.column("text").to_pylist() == want
+    edits = read_jsonl(outs["4"] / "edits.jsonl")
+    assert [e["id"] for e in edits] == [f"p{i}" for i in range(25) if i != 7] * 2
 
 
 def test_workers_share_the_cores_for_torch_unless_the_user_chose(monkeypatch):

@@ -88,8 +88,8 @@ def _absolute(options):
     type=click.IntRange(1),
     default=10_000,
     show_default=True,
-    help="Rows per shard of a JSONL/Parquet file: the unit of resume and of parallel work (a Parquet "
-    "file splits only between its row groups: write big ones with row_group_size near this).",
+    help="Rows per shard of a JSONL/Parquet file: the unit of resume and of parallel work (a bigger "
+    "Parquet row group is cut too, but reads fastest when row_group_size is near this).",
 )
 @click.option("--dry-run", is_flag=True, help="List what would be processed and what is already done.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary line.")

@@ -254,13 +254,24 @@ def read_json(path: Path) -> dict | None:
         return None
 
 
+# Bumped when the same file and options are cut into other shards (2: Parquet row groups
+# bigger than a shard are cut), so a plan cached by an older version is made again.
+PLAN_LAYOUT = 2
+
+
 def plan_file(f: InputFile, job: Job, write_cache: bool = True) -> FilePlan:
     try:
         if f.fmt == TEXT:
             return FilePlan(f, [_plan_text(f, job)])
         cache = job.plan_cache(f.rel)
         cached = read_json(cache)
-        key = {"size": f.size, "mtime_ns": f.mtime_ns, "shard_rows": job.shard_rows, "fmt": f.fmt}
+        key = {
+            "size": f.size,
+            "mtime_ns": f.mtime_ns,
+            "shard_rows": job.shard_rows,
+            "fmt": f.fmt,
+            "layout": PLAN_LAYOUT,
+        }
         if cached and all(cached.get(k) == v for k, v in key.items()):
             rows = cached["shards"]
         else:
@@ -327,7 +338,10 @@ def _scan_jsonl(path: str, shard_rows: int) -> list[list]:
 
 
 def _scan_parquet(path: str, shard_rows: int) -> list[list]:
-    """Consecutive row groups adding up to at least `shard_rows` rows per shard."""
+    """[start_row, stop_row, first_group, end_group, sha256] per shard: consecutive row groups
+    adding up to at least `shard_rows` rows, and a group of more than `shard_rows` rows cut
+    into near-equal runs of rows (pyarrow writes up to a million rows in one group by
+    default; uncut, such a file would be one shard and one worker's work)."""
     import pyarrow.parquet as pq
 
     try:
@@ -338,13 +352,28 @@ def _scan_parquet(path: str, shard_rows: int) -> list[list]:
     shards: list[list] = []
     row = first_row = first_group = 0
     for g in range(meta.num_row_groups):
-        row += meta.row_group(g).num_rows
+        n = meta.row_group(g).num_rows
+        if n > shard_rows:
+            if row > first_row:  # the smaller groups gathered before this one
+                shards.append([first_row, row, first_group, g, digest])
+            pieces = -(-n // shard_rows)
+            cuts = [row + n * k // pieces for k in range(pieces + 1)]
+            shards += [[a, b, g, g + 1, digest] for a, b in zip(cuts, cuts[1:])]
+            row += n
+            first_row, first_group = row, g + 1
+            continue
+        row += n
         if row - first_row >= shard_rows:
             shards.append([first_row, row, first_group, g + 1, digest])
             first_row, first_group = row, g + 1
     if first_group < meta.num_row_groups or not shards:
         shards.append([first_row, row, first_group, meta.num_row_groups, digest])
     return shards
+
+
+def parquet_rows_before(meta, group: int) -> int:
+    """The first row of row group `group`: a shard cut from a group skips the rows before it."""
+    return sum(meta.row_group(g).num_rows for g in range(group))
 
 
 # ---- resume -------------------------------------------------------------------------------

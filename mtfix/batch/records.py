@@ -17,7 +17,7 @@ import time
 from typing import Iterable, Iterator
 
 from ..io import InputError, decode
-from .plan import JSONL, PARQUET, TEXT, Job, Shard
+from .plan import JSONL, PARQUET, TEXT, Job, Shard, parquet_rows_before
 
 _PARQUET_READ_ROWS = 1024
 
@@ -159,20 +159,34 @@ def _json_id(value):
 
 def _parquet_columns(pf, shard: Shard, job: Job, names: list[str]):
     """(texts, ids) lists per batch of rows; None where the file has no such column."""
-    groups = list(range(*shard.span))
     columns = [c for c in (job.text_field, job.id_field) if c and c in names]
-    if not groups:
-        return
     if not columns:
-        for g in groups:
-            n = pf.metadata.row_group(g).num_rows
-            yield [None] * n, [None] * n
+        if shard.rows:
+            yield [None] * shard.rows, [None] * shard.rows
         return
-    for batch in pf.iter_batches(batch_size=_PARQUET_READ_ROWS, row_groups=groups, columns=columns):
+    for batch in parquet_batches(pf, shard, columns):
         n = batch.num_rows
         texts = batch.column(job.text_field).to_pylist() if job.text_field in columns else [None] * n
         ids = batch.column(job.id_field).to_pylist() if job.id_field in columns else [None] * n
         yield texts, ids
+
+
+def parquet_batches(pf, shard: Shard, columns: list[str] | None = None):
+    """The shard's rows of `columns` (all when None), as record batches in row order. A shard
+    cut from a bigger row group reads the group from its start and skips the rows before it
+    (Parquet pages cannot be reached by row number here)."""
+    groups = list(range(*shard.span))
+    if not groups or not shard.rows:
+        return
+    row = parquet_rows_before(pf.metadata, groups[0])
+    for batch in pf.iter_batches(batch_size=_PARQUET_READ_ROWS, row_groups=groups, columns=columns):
+        first, row = row, row + batch.num_rows
+        if row <= shard.start:
+            continue  # wholly before the shard
+        lo, hi = max(shard.start - first, 0), min(shard.stop - first, batch.num_rows)
+        yield batch.slice(lo, hi - lo) if (lo, hi) != (0, batch.num_rows) else batch
+        if row >= shard.stop:
+            break
 
 
 # ---- the repair step ----------------------------------------------------------------------

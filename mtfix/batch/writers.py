@@ -17,6 +17,7 @@ from pathlib import Path
 from ..io import new_file_mode
 from . import jsonline
 from .plan import JSONL, MARKER_FORMAT, PARQUET, TEXT, TMP_SUFFIX, Job, Shard, read_json
+from .records import parquet_batches
 
 
 SPIN_THRESHOLD = 0.7  # as mtfix.evidence.SPUN_THRESHOLD; kept here so the writer imports no rules
@@ -294,8 +295,9 @@ class ShardWriter:
         import pyarrow.parquet as pq
 
         pf = pq.ParquetFile(self.shard.path)
-        groups = list(range(*self.shard.span))
-        table = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
+        batches = list(parquet_batches(pf, self.shard))
+        schema = pf.schema_arrow
+        table = pa.Table.from_batches(batches, schema) if batches else schema.empty_table()
         if table.num_rows != len(self.parquet_mtfix):
             raise RuntimeError(f"{self.shard.rel}: {table.num_rows} rows but {len(self.parquet_mtfix)} records")
         name = self.job.text_field
