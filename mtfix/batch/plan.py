@@ -43,6 +43,11 @@ class FileSkipped(Exception):
         self.message = message
 
 
+# Bumped when the same file and options are cut into other shards (2: Parquet row groups
+# bigger than a shard are cut; 1, unnamed: only between groups).
+PLAN_LAYOUT = 2
+
+
 @dataclass(frozen=True)
 class Job:
     """Everything a worker needs to read, repair and write a shard. Picklable."""
@@ -69,8 +74,10 @@ class Job:
         return self.state_dir / "shards"
 
     def plan_cache(self, rel: str) -> Path:
-        """The shard plan of the input at `rel` (JSONL and Parquet files)."""
-        return self.state_dir / "plans" / f"{rel}.plan.json"
+        """The shard plan of the input at `rel` (JSONL and Parquet files). Named by its layout:
+        a version that cuts files otherwise never reads another's plan (an older one, which
+        checks no layout, took a cut group's pieces for whole groups and wrote rows twice)."""
+        return self.state_dir / "plans" / f"{rel}.plan{PLAN_LAYOUT}.json"
 
     def assembled_record(self, rel: str) -> Path:
         """What the joined output of the many-shard input at `rel` was made from."""
@@ -254,24 +261,13 @@ def read_json(path: Path) -> dict | None:
         return None
 
 
-# Bumped when the same file and options are cut into other shards (2: Parquet row groups
-# bigger than a shard are cut), so a plan cached by an older version is made again.
-PLAN_LAYOUT = 2
-
-
 def plan_file(f: InputFile, job: Job, write_cache: bool = True) -> FilePlan:
     try:
         if f.fmt == TEXT:
             return FilePlan(f, [_plan_text(f, job)])
         cache = job.plan_cache(f.rel)
         cached = read_json(cache)
-        key = {
-            "size": f.size,
-            "mtime_ns": f.mtime_ns,
-            "shard_rows": job.shard_rows,
-            "fmt": f.fmt,
-            "layout": PLAN_LAYOUT,
-        }
+        key = {"size": f.size, "mtime_ns": f.mtime_ns, "shard_rows": job.shard_rows, "fmt": f.fmt}
         if cached and all(cached.get(k) == v for k, v in key.items()):
             rows = cached["shards"]
         else:

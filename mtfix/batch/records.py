@@ -135,10 +135,17 @@ def _as_utf8(line: bytes, decoded: str, job: Job) -> bytes:
     return line if codecs.lookup(job.encoding).name in ("utf-8", "utf-8-sig") else decoded.encode("utf-8")
 
 
-def _read_parquet(shard: Shard, job: Job) -> Iterator[dict]:
+def open_parquet(path: str):
+    """A Parquet file read through a memory map: read plainly, pyarrow loads a row group's
+    whole compressed column chunks, however few of its rows a cut shard needs (measured: 108
+    MB for the first tenth of a 101 MB group; 7 MB mapped)."""
     import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(shard.path)
+    return pq.ParquetFile(path, memory_map=True)
+
+
+def _read_parquet(shard: Shard, job: Job) -> Iterator[dict]:
+    pf = open_parquet(shard.path)
     names = pf.schema_arrow.names
     row = shard.start
     for texts, ids in _parquet_columns(pf, shard, job, names):

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..io import new_file_mode
 from . import jsonline
 from .plan import JSONL, MARKER_FORMAT, PARQUET, TEXT, TMP_SUFFIX, Job, Shard, read_json
-from .records import parquet_batches
+from .records import open_parquet, parquet_batches
 
 
 SPIN_THRESHOLD = 0.7  # as mtfix.evidence.SPUN_THRESHOLD; kept here so the writer imports no rules
@@ -294,7 +294,7 @@ class ShardWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        pf = pq.ParquetFile(self.shard.path)
+        pf = open_parquet(self.shard.path)
         batches = list(parquet_batches(pf, self.shard))
         schema = pf.schema_arrow
         table = pa.Table.from_batches(batches, schema) if batches else schema.empty_table()
