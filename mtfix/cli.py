@@ -72,7 +72,7 @@ class LazyGroup(click.Group):
 
 
 def fail(message: str, code: ExitCode) -> "click.exceptions.Exit":
-    click.echo(f"mtfix: error: {message}", err=True)
+    click.echo(f"mtfix: error: {_one_line(message)}", err=True)
     return click.exceptions.Exit(int(code))
 
 
@@ -230,9 +230,9 @@ class _Outcome:
                 src = read_input(path, encoding, max_bytes)
             except InputError as exc:
                 if isinstance(exc, EmptyInput) and (self.skip_empty or len(files) > 1):
-                    click.echo(f"mtfix: {exc}: skipped, nothing to check", err=True)
+                    click.echo(f"mtfix: {_one_line(str(exc))}: skipped, nothing to check", err=True)
                 else:
-                    click.echo(f"mtfix: error: {exc}", err=True)
+                    click.echo(f"mtfix: error: {_one_line(str(exc))}", err=True)
                     self.input_error = True
                 continue
             result = run_repair(src.text, options)
@@ -253,7 +253,18 @@ skip_empty_option = click.option(
 
 
 def _display_name(path: str) -> str:
+    """A file's name as text output shows it (JSON keeps it raw: JSON escapes for itself)."""
+    return _one_line(_json_name(path))
+
+
+def _json_name(path: str) -> str:
     return "<stdin>" if path == "-" else path
+
+
+def _one_line(message: str) -> str:
+    from .render import one_visible_line
+
+    return one_visible_line(message)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -290,10 +301,10 @@ def check(files, fmt, skip_empty, **kw):
             for line in report_lines(name, result):
                 click.echo(line)
         elif fmt == "jsonl":
-            for line in jsonl_report(name, result):
+            for line in jsonl_report(_json_name(path), result):
                 click.echo(line)
         else:
-            results.append((name, result))
+            results.append((_json_name(path), result))
     if fmt == "json":
         click.echo(json_report(results, "" if results else _signature_or_blank(options)))
     outcome.exit()
@@ -466,7 +477,10 @@ def diff(files, style, color, context_lines, skip_empty, **kw):
 def main(argv=None) -> int:
     """Entry point: returns the exit code instead of letting click pick its own."""
     try:
-        rv = cli.main(args=argv, prog_name="mtfix", standalone_mode=False)
+        try:
+            rv = cli.main(args=argv, prog_name="mtfix", standalone_mode=False)
+        finally:
+            sys.stdout.flush()  # here, so a full disk is reported, not met at exit
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:  # usage errors: bad option, missing argument
@@ -474,7 +488,7 @@ def main(argv=None) -> int:
             exc.show()
             return int(ExitCode.USAGE)
         # One line, like every other mtfix error, with the way to the help text.
-        message = " ".join(exc.format_message().split())
+        message = _one_line(" ".join(exc.format_message().split()))
         command = getattr(getattr(exc, "ctx", None), "command_path", None)
         hint = f" (see '{command} --help')" if isinstance(exc, click.UsageError) and command else ""
         click.echo(f"mtfix: error: {message}{hint}", err=True)
@@ -484,10 +498,20 @@ def main(argv=None) -> int:
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         # `mtfix check big.txt | head`: the reader left; that is not an error of ours.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _discard_stdout()
         return int(ExitCode.OK)
+    except OSError as exc:
+        # Writing the report failed (`mtfix check a.txt > /dev/full`); `fix` says so itself.
+        _discard_stdout()
+        click.echo(f"mtfix: error: cannot write the output ({exc.strerror or exc})", err=True)
+        return int(ExitCode.INPUT)
     return rv if isinstance(rv, int) else 0
+
+
+def _discard_stdout() -> None:
+    """Send what is still buffered for stdout nowhere, so exit does not fail writing it again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,6 +17,12 @@ ARROW = "\u2192"
 def _show(s: str | None) -> str:
     if s is None:
         return "(no fix)"
+    return one_visible_line(s)
+
+
+def one_visible_line(s: str) -> str:
+    """`s` with line breaks and control characters escaped: a phrase, a file name or an error
+    on one line of a terminal, which an escape sequence in it could otherwise drive."""
     return s.translate(_SHOWN)
 
 
@@ -404,4 +410,4 @@ def _paragraphs(text: str, edits: list[Edit]) -> list[tuple[int, int, list[Edit]
 
 
 def _html_lines(text: str) -> str:
-    return "<br>".join(html.escape(line) for line in LINE_END_RE.split(text))
+    return "<br>".join(html.escape(_visible(line)) for line in LINE_END_RE.split(text))

@@ -385,11 +385,12 @@ _NOT_PROSE_BRANCHES = (
     # "[Update]: Officials said ...", which is prose)
     (("]:",),
      r"^[ ]{0,3}\[[^\]\n]+\]:[ \t]*(?:<[^>\n]*>|[^\s<>]+)(?:[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*\r?$"),
-    (("://",), r"\b(?:https?|ftp)://[^\s<>\"'\]\[)]*[^\s<>\"'\]\[).,;:!?]"),  # URL
+    # a URL of any scheme (https, ssh://git@..., git+ssh, file:///srv/...)
+    (("://",), r"(?<![\w+.-])[A-Za-z][\w+.-]*://[^\s<>\"'\]\[)]*[^\s<>\"'\]\[).,;:!?]"),
     (("www.",), r"\bwww\.[^\s<>\"'\]\[)]*[^\s<>\"'\]\[).,;:!?]"),
-    # e-mail address, or an scp-style git@host:path; started only at a token's start, else a
-    # long run of letters is rescanned from each of its characters
-    (("@",), r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+(?::[\w./~-]+)?"),
+    # e-mail address, or an scp-style git@host:path (the host may have no dot); started only
+    # at a token's start, else a long run of letters is rescanned from each of its characters
+    (("@",), r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:(?:\.[\w-]+)+(?::[\w./~-]+)?|:[\w./~-]*[\w/~])"),
 )
 
 

@@ -876,3 +876,52 @@ def test_json_report_of_a_run_that_read_no_file_keeps_its_signature(run_cli, tmp
     run = run_cli(["check", "--format", "json", "--skip-empty", *RULES, tmp_path / "empty.txt"])
     report = json.loads(run.out)
     assert run.code == ExitCode.OK and report["files"] == [] and report["signature"].startswith("mtfix:")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check"],
+        ["check", "--format", "json"],
+        ["diff", "--no-color"],
+        ["diff", "--style", "unified"],
+        ["diff", "--style", "html"],
+        ["fix"],
+    ],
+)
+def test_a_report_that_cannot_be_written_is_one_error_line_and_an_input_error(tmp_path, args):
+    target = tmp_path / "doc.txt"
+    target.write_text(SPUN, encoding="utf-8")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "mtfix", *args, "--no-config", str(target)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+        )
+    assert proc.returncode == ExitCode.INPUT, proc.stderr
+    assert proc.stderr.startswith("mtfix: error:") and len(proc.stderr.splitlines()) == 1, proc.stderr
+
+
+def test_control_characters_in_a_file_name_are_escaped_in_text_output_and_kept_in_json(run_cli, tmp_path):
+    name = "a\x1b[2Jb.txt"
+    (tmp_path / name).write_text(SPUN, encoding="utf-8")
+    path = str(tmp_path / name)
+    shown = path.replace("\x1b", "\\x1b")
+    check = run_cli(["check", "--no-config", path])
+    assert check.out.splitlines()[0].startswith(shown + ":1:") and "\x1b" not in check.out
+    assert json.loads(run_cli(["check", "--no-config", "--format", "json", path]).out)["files"][0]["path"] == path
+    fix = run_cli(["fix", "--no-config", path])
+    assert fix.err.startswith(f"mtfix: {shown}: ") and "\x1b" not in fix.err
+    for style in ("side-by-side", "inline", "html"):
+        assert "\x1b" not in run_cli(["diff", "--no-config", "--no-color", "--style", style, path]).out, style
+    assert f"+++ b/{path.lstrip('/')}" in run_cli(["diff", "--no-config", "--style", "unified", path]).out
+    missing = run_cli(["check", "--no-config", path + "\x07"])
+    assert missing.err == f"mtfix: error: {shown}\\x07: no such file\n"
+    bell = tmp_path / "bell.txt"
+    bell.write_text("A safety menace \x1b[31mgrew\x07.\n", encoding="utf-8")
+    page = run_cli(["diff", "--no-config", "--style", "html", str(bell)]).out
+    assert "\x1b" not in page and "\x07" not in page and "grew\\x07" in page

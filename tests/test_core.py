@@ -809,9 +809,14 @@ def test_code_links_and_addresses_are_never_edited():
         "Example::\n\n   label = 'safety menace'\n\nMore.\n",  # reStructuredText literal block
         ".. code-block:: python\n\n   label = 'safety menace'\n",
         '>>> classify("the safety menace")\n',  # a doctest line
+        "Clone git@host:safety/menace.git now.\n",  # an scp-style remote, host without a dot
+        "See ssh://git@github.com/acme/menace.git too.\n",  # URLs of any scheme
+        "Or git+ssh://host/menace.git here.\n",
+        "Or file:///srv/menace.txt here.\n",
     ],
 )
 def test_code_in_any_markup_is_never_edited(code):
+    # The prose's sure swap makes the document spun, so a lone "menace" would be fixed too.
     text = code + "\nBut the safety menace in prose is fixed.\n"
     assert [e.start for e in mtfix.check(text)] == [text.rindex("safety menace")]
 
