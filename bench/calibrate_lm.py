@@ -123,9 +123,9 @@ def collect_document(lm, doc_id: str, text: str, spins: list[dict], variant: Var
         edits = []
         for name in variant.proposers:
             edits.extend(_resolve_entry(PROPOSERS, name, "proposer")(ctx))
-    groups, passthrough, sure = lm_scorer.collect_sites(ctx, edits)
+    groups, _, sure = lm_scorer.collect_sites(ctx, edits)
     # Measured as the scorer measures them: with the sure fixes around them applied.
-    lm_scorer.measure_in_repaired_context(lm, ctx, [g.site for g in groups.values()], passthrough)
+    lm_scorer.measure_in_repaired_context(lm, ctx, [g.site for g in groups.values()], sure)
     sites = []
     for (start, end), g in groups.items():
         ranked = sorted(g.site.deltas.items(), key=lambda kv: -kv[1])
@@ -156,7 +156,7 @@ def collect_document(lm, doc_id: str, text: str, spins: list[dict], variant: Var
     return {
         "id": doc_id,
         "words": ctx.doc.word_count,
-        "sure": sure,
+        "sure": len(sure),
         "spins": len(spins),
         "sites": sites,
     }

@@ -16,8 +16,10 @@ from .io import (
     InputError,
     atomic_write,
     backup_path,
+    cannot_write,
     is_ascii_compatible,
     is_text_encoding,
+    one_visible_line,
     read_input,
 )
 
@@ -71,8 +73,13 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
+def error(message: str) -> None:
+    """Every mtfix error: one line on stderr, control characters (of a file name) escaped."""
+    click.echo(f"mtfix: error: {one_visible_line(message)}", err=True)
+
+
 def fail(message: str, code: ExitCode) -> "click.exceptions.Exit":
-    click.echo(f"mtfix: error: {_one_line(message)}", err=True)
+    error(message)
     return click.exceptions.Exit(int(code))
 
 
@@ -230,9 +237,9 @@ class _Outcome:
                 src = read_input(path, encoding, max_bytes)
             except InputError as exc:
                 if isinstance(exc, EmptyInput) and (self.skip_empty or len(files) > 1):
-                    click.echo(f"mtfix: {_one_line(str(exc))}: skipped, nothing to check", err=True)
+                    click.echo(f"mtfix: {one_visible_line(str(exc))}: skipped, nothing to check", err=True)
                 else:
-                    click.echo(f"mtfix: error: {_one_line(str(exc))}", err=True)
+                    error(str(exc))
                     self.input_error = True
                 continue
             result = run_repair(src.text, options)
@@ -254,17 +261,11 @@ skip_empty_option = click.option(
 
 def _display_name(path: str) -> str:
     """A file's name as text output shows it (JSON keeps it raw: JSON escapes for itself)."""
-    return _one_line(_json_name(path))
+    return one_visible_line(_json_name(path))
 
 
 def _json_name(path: str) -> str:
     return "<stdin>" if path == "-" else path
-
-
-def _one_line(message: str) -> str:
-    from .render import one_visible_line
-
-    return one_visible_line(message)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -332,8 +333,8 @@ def fix(file, output, in_place, backup, check_only, quiet, interactive, **kw):
         raise fail("--backup only makes sense with --in-place", ExitCode.USAGE)
     if backup is not None and (not backup or "/" in backup or os.sep in backup):
         raise fail(f"--backup {backup!r}: give a file-name suffix such as .orig (no folder)", ExitCode.USAGE)
-    if backup and backup_path(file, backup).is_dir():
-        raise fail(f"{backup_path(file, backup)}: is a folder; the backup cannot go there", ExitCode.USAGE)
+    if backup and (kept := backup_path(file, backup)).is_dir():
+        raise fail(f"{kept}: is a folder; the backup cannot go there", ExitCode.USAGE)
     if output == "-":
         output = None  # standard output, as without -o
     if interactive and (file == "-" or check_only):
@@ -359,15 +360,15 @@ def fix(file, output, in_place, backup, check_only, quiet, interactive, **kw):
                 atomic_write(file, result.repaired, encoding=out_encoding, backup_suffix=backup)
         elif output:
             atomic_write(output, result.repaired, encoding=out_encoding)
-        else:
-            _write_stdout_exact(result.repaired, out_encoding)
+        else:  # in the input's encoding, line endings untouched: a clean file comes back byte for byte
+            _write_stdout_bytes(result.repaired.encode(out_encoding), out_encoding)
     except UnicodeEncodeError as exc:
         raise fail(f"{target}: the repaired text has {exc.object[exc.start]!r}, which {encoding} cannot encode",
                    ExitCode.INPUT) from None
     except OSError as exc:
         if isinstance(exc, BrokenPipeError):
             raise
-        raise fail(f"{target}: cannot write ({exc.strerror or exc})", ExitCode.INPUT) from None
+        raise fail(f"{target}: {cannot_write(exc)}", ExitCode.INPUT) from None
     if not quiet:
         click.echo(
             f"mtfix: {_display_name(file)}: {len(result.applied)} fixed, "
@@ -388,12 +389,6 @@ def _signature_or_blank(options) -> str:
         return signature(options, ruleset_for(options))
     except (RuleFileError, OSError):
         return ""
-
-
-def _write_stdout_exact(text: str, encoding: str) -> None:
-    """The repaired text in the input's encoding, line endings untouched, so `fix` on a clean
-    file reproduces it byte for byte."""
-    _write_stdout_bytes(text.encode(encoding), encoding)
 
 
 def _patch_bytes(patch: str, encoding: str) -> bytes:
@@ -488,10 +483,10 @@ def main(argv=None) -> int:
             exc.show()
             return int(ExitCode.USAGE)
         # One line, like every other mtfix error, with the way to the help text.
-        message = _one_line(" ".join(exc.format_message().split()))
+        message = " ".join(exc.format_message().split())
         command = getattr(getattr(exc, "ctx", None), "command_path", None)
         hint = f" (see '{command} --help')" if isinstance(exc, click.UsageError) and command else ""
-        click.echo(f"mtfix: error: {message}{hint}", err=True)
+        error(message + hint)
         return int(ExitCode.USAGE)
     except (click.Abort, KeyboardInterrupt):
         click.echo("mtfix: interrupted", err=True)
@@ -503,7 +498,7 @@ def main(argv=None) -> int:
     except OSError as exc:
         # Writing the report failed (`mtfix check a.txt > /dev/full`); `fix` says so itself.
         _discard_stdout()
-        click.echo(f"mtfix: error: cannot write the output ({exc.strerror or exc})", err=True)
+        error(f"<stdout>: {cannot_write(exc)}")
         return int(ExitCode.INPUT)
     return rv if isinstance(rv, int) else 0
 

@@ -225,3 +225,39 @@ def _replace_with(target: Path, data: bytes, mode: int) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def file_stamp(path: str | Path) -> tuple[int, int] | None:
+    """(modification time, size) of a file, or None if it cannot be read: what a cache built
+    from the file is checked against, as make and rsync do."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+# The other characters str.splitlines breaks at, shown escaped: a terminal would move to a
+# new line or page for them, and rich drops "\x0b" and "\x0c" silently. So are the other
+# control characters: an escape sequence in a scraped file or a file name would recolour or
+# drive the user's terminal.
+_VISIBLE = {
+    c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+    for c in (*range(0x00, 0x09), *range(0x0B, 0x0D), *range(0x0E, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)
+}
+_ONE_LINE = {**_VISIBLE, 0x0A: "\\n", 0x0D: "\\r"}
+
+
+def visible(s: str) -> str:
+    """`s` with control characters escaped, its line breaks kept (a view of a text)."""
+    return s.translate(_VISIBLE)
+
+
+def one_visible_line(s: str) -> str:
+    """`s` with line breaks and control characters escaped: a phrase, a file name or an error
+    message on one line of a terminal."""
+    return s.translate(_ONE_LINE)
+
+
+def cannot_write(exc: OSError) -> str:
+    return f"cannot write ({exc.strerror or exc})"

@@ -10,7 +10,6 @@ import bisect
 import functools
 import hashlib
 import importlib
-import os
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
@@ -18,6 +17,7 @@ from typing import Callable, Iterable, Protocol
 
 from . import __version__
 from .edit import KINDS, Edit, Result
+from .io import file_stamp
 from .options import Options
 from .ruletable import BUILTIN_TABLES, RuleSet, load_rules, rule_table_names, unknown_table_names
 from .text import Document, SpanSet, not_prose_spans, shared_ends
@@ -47,7 +47,7 @@ class Context:
 
     @functools.cached_property
     def _focus_spans(self) -> SpanSet | None:
-        # Built on the first question; `focus` is set before any (see `_one_pass`).
+        # Built on the first question, from the focus the context was made with.
         return None if self.focus is None else SpanSet(list(self.focus))
 
     def in_focus(self, start: int, end: int) -> bool:
@@ -198,17 +198,9 @@ def unknown_disable_names(options: Options, names: Iterable[str]) -> list[str]:
 _RULESET_CACHE: dict[tuple, RuleSet] = {}
 
 
-def _file_stamp(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_mtime_ns, st.st_size
-
-
 def ruleset_for(options: Options) -> RuleSet:
     # Keyed on the rule files' stamps too: an edited rule file is reloaded, not served stale.
-    key = (options.tables, options.rules, options.disable, tuple(_file_stamp(p) for p in options.rules))
+    key = (options.tables, options.rules, options.disable, tuple(file_stamp(p) for p in options.rules))
     rs = _RULESET_CACHE.get(key)
     if rs is None:
         rs = load_rules(options.tables, options.rules, options.disable)
@@ -217,8 +209,21 @@ def ruleset_for(options: Options) -> RuleSet:
     return rs
 
 
-def segment(text: str, options: Options) -> Context:
-    return Context(doc=Document(text), options=options, ruleset=ruleset_for(options))
+def segment(
+    text: str,
+    options: Options,
+    focus: tuple[tuple[int, int], ...] | None = None,
+    document: dict | None = None,
+    produced: tuple[tuple[int, int], ...] | None = None,
+) -> Context:
+    return Context(
+        doc=Document(text),
+        options=options,
+        ruleset=ruleset_for(options),
+        focus=focus,
+        document=document,
+        produced=produced,
+    )
 
 
 def proposer_names(options: Options) -> tuple[str, ...]:
@@ -446,8 +451,7 @@ def _one_pass(
     document: dict | None = None,
     produced: tuple[tuple[int, int], ...] | None = None,
 ) -> tuple[list[Edit], list[Edit], Context]:
-    ctx = segment(text, options)
-    ctx.focus, ctx.document, ctx.produced = focus, document, produced
+    ctx = segment(text, options, focus, document, produced)
     scored = score(ctx, propose(ctx))
     reported = [e for e in resolve(scored, text) if e.confidence >= options.min_confidence]
     return reported, select_applied(reported, options), ctx

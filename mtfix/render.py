@@ -9,6 +9,7 @@ import re
 from typing import Iterable
 
 from .edit import Edit, Result
+from .io import one_visible_line, visible
 from .text import LINE_END_RE, Document, split_lines
 
 ARROW = "\u2192"
@@ -18,12 +19,6 @@ def _show(s: str | None) -> str:
     if s is None:
         return "(no fix)"
     return one_visible_line(s)
-
-
-def one_visible_line(s: str) -> str:
-    """`s` with line breaks and control characters escaped: a phrase, a file name or an error
-    on one line of a terminal, which an escape sequence in it could otherwise drive."""
-    return s.translate(_SHOWN)
 
 
 def report_lines(path: str, result: Result) -> list[str]:
@@ -121,21 +116,6 @@ def _patch_lines(text: str) -> list[str]:
 
 # ---- inline word diff (terminal) ----------------------------------------------------------
 
-# The other characters str.splitlines breaks at, shown escaped: a terminal would move to a
-# new line or page for them, and rich drops "\x0b" and "\x0c" silently. So are the other
-# control characters: an escape sequence in a scraped file would recolour or drive the
-# user's terminal.
-_VISIBLE = {
-    c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
-    for c in (*range(0x00, 0x09), *range(0x0B, 0x0D), *range(0x0E, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)
-}
-
-
-_SHOWN = {**_VISIBLE, 0x0A: "\\n", 0x0D: "\\r"}  # a found phrase or fix on one line
-
-
-def _visible(s: str) -> str:
-    return s.translate(_VISIBLE)
 
 
 def _segments(text: str, edits: list[Edit], start: int, end: int):
@@ -188,7 +168,7 @@ def inline_diff(path: str, result: Result, color: bool, context: int = 0, width:
     numbers = {e: i for i, e in enumerate(edits, 1)}
     doc = Document(result.original)
     body = Text()
-    body.append(f"{_visible(path)}\n", style="bold")
+    body.append(f"{path}\n", style="bold")  # shown escaped by the caller, as in every view
     if not edits:
         body.append("  no changes\n", style="dim")
         return body if color else body.plain
@@ -210,7 +190,7 @@ def inline_diff(path: str, result: Result, color: bool, context: int = 0, width:
         body.append(f"{line}:{col} ")
         body.append(f"{_show(e.found)} {ARROW} {_show(e.replacement)}", style="bold")
         body.append(f"  {status}, {e.confidence:.2f}, {e.source}\n", style="dim")
-        body.append(f"      {_visible(e.reason)}\n", style="dim")
+        body.append(f"      {visible(e.reason)}\n", style="dim")
     if result.spin_score:
         body.append(f"  spin score: {result.spin_score:.2f}\n", style="dim")
     return body if color else body.plain
@@ -225,7 +205,7 @@ def _inline_line(body, doc, result, edits, numbers, applied, ls, le, color) -> N
         if e.start < pos:  # an edit spanning a line break was drawn on its first line
             pos = max(pos, e.end)
             continue
-        body.append(_visible(result.original[pos : e.start]))
+        body.append(visible(result.original[pos : e.start]))
         n = numbers[e]
         found, replacement = _show(e.found), _show(e.replacement)
         if e in applied:
@@ -238,7 +218,7 @@ def _inline_line(body, doc, result, edits, numbers, applied, ls, le, color) -> N
         body.append(_superscript(n) if color else f"[{n}]", style="cyan")
         pos = max(pos, e.end)
     if pos < content_end:
-        body.append(_visible(result.original[pos:content_end]))
+        body.append(visible(result.original[pos:content_end]))
     body.append("\n")
 
 
@@ -259,8 +239,8 @@ def side_by_side(path: str, result: Result, color: bool):
     table.add_column("line", justify="right", style="dim", no_wrap=True)
     table.add_column("original", ratio=1)
     table.add_column("repaired", ratio=1)
-    a = [_visible(ln) for ln in split_lines(result.original)]
-    b = [_visible(ln) for ln in split_lines(result.repaired)]
+    a = [visible(ln) for ln in split_lines(result.original)]
+    b = [visible(ln) for ln in split_lines(result.repaired)]
     sm = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
     for tag, i1, i2, j1, j2 in sm.get_opcodes():
         if tag == "equal":
@@ -410,4 +390,4 @@ def _paragraphs(text: str, edits: list[Edit]) -> list[tuple[int, int, list[Edit]
 
 
 def _html_lines(text: str) -> str:
-    return "<br>".join(html.escape(_visible(line)) for line in LINE_END_RE.split(text))
+    return "<br>".join(html.escape(visible(line)) for line in LINE_END_RE.split(text))

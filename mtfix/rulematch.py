@@ -75,18 +75,23 @@ def matcher_for(ruleset: RuleSet) -> Matcher:
     return m
 
 
-def _neighbours(text: str, start: int, end: int):
-    """(previous word, char before), (next word, char after), ignoring spaces."""
+def _neighbour_matches(text: str, start: int, end: int):
+    """(text before, its last word's match, text after, its first word's match): the window
+    a rule's context reads beside text[start:end]."""
     before = text[max(0, start - 60) : start]
     after = text[end : end + 60]
-    m = _PREV_WORD_RE.search(before)
+    return before, _PREV_WORD_RE.search(before), after, _NEXT_WORD_RE.match(after)
+
+
+def _neighbours(text: str, start: int, end: int):
+    """(previous word, char before), (next word, char after), ignoring spaces."""
+    before, m, after, n = _neighbour_matches(text, start, end)
     prev_word = m.group(1) if m else None
     b = before.rstrip()
     prev_char = b[-1] if b else None
     if prev_char is not None and prev_word is not None and not b.endswith(prev_word):
         prev_word = None if prev_char in ".!?\n" else prev_word
-    m = _NEXT_WORD_RE.match(after)
-    next_word = m.group(1) if m else None
+    next_word = n.group(1) if n else None
     a = after.lstrip()
     next_char = a[0] if a else None
     if next_char is not None and next_char in ".!?" and next_word is not None:
@@ -97,9 +102,7 @@ def _neighbours(text: str, start: int, end: int):
 def context_reach(text: str, start: int, end: int) -> tuple[int, int]:
     """[start, end) widened to the words a rule's context reads beside it (`_neighbours`):
     a rule next to a changed span may now match, or no longer, as its context changed."""
-    before = text[max(0, start - 60) : start]
-    prev = _PREV_WORD_RE.search(before)
-    nxt = _NEXT_WORD_RE.match(text[end : end + 60])
+    before, prev, _, nxt = _neighbour_matches(text, start, end)
     return (start - len(before) + prev.start(1) if prev else start, end + nxt.end(1) if nxt else end)
 
 

@@ -39,9 +39,7 @@ class _CountingSpans(tuple):
 
 
 def _context(focus) -> Context:
-    ctx = Context(doc=Document(""), options=Options(), ruleset=RuleSet(rules=[]))
-    ctx.focus = focus
-    return ctx
+    return Context(doc=Document(""), options=Options(), ruleset=RuleSet(rules=[]), focus=focus)
 
 
 def test_focus_spans_are_read_once_not_once_per_edit():

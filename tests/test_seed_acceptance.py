@@ -63,12 +63,10 @@ def test_fixing_the_seed_twice_equals_fixing_it_once(seed):
         assert again.repaired == once, (mode, [(e.found, e.replacement, e.source) for e in again.applied])
 
 
-def test_fixing_the_storm_example_twice_equals_fixing_it_once():
+def test_fixing_the_storm_example_twice_equals_fixing_it_once(examples_dir):
     # "houses with out energy": the fix of "with out" made "energy" -> "electricity" sure on a
     # second run when the model had weighed it in the damaged wording.
-    from pathlib import Path
-
-    text = (Path(__file__).resolve().parents[1] / "examples" / "spun_news_storm.txt").read_text(encoding="utf-8")
+    text = (examples_dir / "spun_news_storm.txt").read_text(encoding="utf-8")
     once = mtfix.repair(text, mode="full").repaired
     again = mtfix.repair(once, mode="full")
     assert again.repaired == once, [(e.found, e.replacement, e.source) for e in again.applied]

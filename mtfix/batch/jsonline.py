@@ -66,7 +66,18 @@ def rewrite(line: str, changes: dict, ascii_only: bool = False) -> str:
 
 def rewrite_bytes(line: str, changes: dict) -> bytes:
     """rewrite() as UTF-8; a lone surrogate (from a JSON escape) is written escaped."""
+    return utf8_or_escaped(lambda ascii_only: rewrite(line, changes, ascii_only=ascii_only))
+
+
+def compact_bytes(value) -> bytes:
+    """compact() as UTF-8, as rewrite_bytes."""
+    return utf8_or_escaped(lambda ascii_only: compact(value, ascii_only))
+
+
+def utf8_or_escaped(write) -> bytes:
+    """write(ascii_only=False) as UTF-8, or all escaped where a lone surrogate (from a JSON
+    escape) cannot be encoded."""
     try:
-        return rewrite(line, changes).encode("utf-8")
+        return write(False).encode("utf-8")
     except UnicodeEncodeError:
-        return rewrite(line, changes, ascii_only=True).encode("utf-8")
+        return write(True).encode("utf-8")

@@ -147,14 +147,15 @@ def open_parquet(path: str):
 def _read_parquet(shard: Shard, job: Job) -> Iterator[dict]:
     pf = open_parquet(shard.path)
     names = pf.schema_arrow.names
+    has_text = job.text_field in names
     row = shard.start
     for texts, ids in _parquet_columns(pf, shard, job, names):
         for text, id_value in zip(texts, ids):
             rec = {"id": f"{shard.rel}#{row}" if id_value is None else _json_id(id_value), "where": row}
-            if job.text_field not in names:
-                rec["text"], rec["error"] = None, _error("missing-text", f"no column {job.text_field!r}")
-            else:
+            if has_text:
                 rec["text"], rec["error"] = _check_text(text, job, job.text_field)
+            else:
+                rec["text"], rec["error"] = None, _error("missing-text", f"no column {job.text_field!r}")
             row += 1
             yield rec
 
@@ -182,16 +183,17 @@ def parquet_batches(pf, shard: Shard, columns: list[str] | None = None):
     """The shard's rows of `columns` (all when None), as record batches in row order. A shard
     cut from a bigger row group reads the group from its start and skips the rows before it
     (Parquet pages cannot be reached by row number here)."""
-    groups = list(range(*shard.span))
-    if not groups or not shard.rows:
+    if not shard.rows:
         return
-    row = parquet_rows_before(pf.metadata, groups[0])
+    first_group, end_group = shard.span
+    row = parquet_rows_before(pf.metadata, first_group)
+    groups = range(first_group, end_group)
     for batch in pf.iter_batches(batch_size=_PARQUET_READ_ROWS, row_groups=groups, columns=columns):
         first, row = row, row + batch.num_rows
         if row <= shard.start:
             continue  # wholly before the shard
         lo, hi = max(shard.start - first, 0), min(shard.stop - first, batch.num_rows)
-        yield batch.slice(lo, hi - lo) if (lo, hi) != (0, batch.num_rows) else batch
+        yield batch.slice(lo, hi - lo)  # a view, whole or not
         if row >= shard.stop:
             break
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from .. import __version__
 from .plan import FilePlan, Job
-from .writers import SPIN_BUCKETS, SPIN_THRESHOLD, AtomicFile, dumps_compact, write_json_atomic
+from .jsonline import compact_bytes
+from .writers import SPIN_BUCKETS, SPIN_THRESHOLD, AtomicFile, write_json_atomic
 
 REPORT_FILES = ("edits.jsonl", "errors.jsonl", "summary.json")
 
@@ -35,7 +36,7 @@ def write_reports(
             if plan.skipped is not None:
                 files_skipped += 1
                 errors.write(
-                    dumps_compact(
+                    compact_bytes(
                         {
                             "id": plan.file.rel,
                             "path": plan.file.rel,
@@ -51,7 +52,7 @@ def write_reports(
                 if shard.key not in done:
                     reason = failures.get(shard.key, "not processed")
                     errors.write(
-                        dumps_compact(
+                        compact_bytes(
                             {"id": shard.describe(), "path": shard.rel, "reason": "shard-failed", "message": reason}
                         )
                         + b"\n"

@@ -68,13 +68,6 @@ def write_json_atomic(path: Path, obj, indent: int | None = None) -> int:
         raise
 
 
-def dumps_compact(obj) -> bytes:
-    try:
-        return jsonline.compact(obj).encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate from a JSON escape: keep it escaped
-        return jsonline.compact(obj, ascii_only=True).encode("ascii")
-
-
 # ---- per-shard statistics (merged into summary.json) --------------------------------------
 
 
@@ -187,7 +180,7 @@ class ShardWriter:
             st["skipped_by_reason"][reason] = st["skipped_by_reason"].get(reason, 0) + 1
             if self.errors is None:
                 self.errors = AtomicFile(self.shard.state_path(self.job, ".errors.jsonl"))
-            self.errors.write(dumps_compact(dict(head, reason=reason, message=message)) + b"\n")
+            self.errors.write(jsonline.compact_bytes(dict(head, reason=reason, message=message)) + b"\n")
             self._write_skipped(rec, reason, message)
             return
         edits = rec["edits"]
@@ -207,7 +200,7 @@ class ShardWriter:
         st["spin_hist"][min(int(score * SPIN_BUCKETS), SPIN_BUCKETS - 1)] += 1
         info = {"changed": rec["changed"], "spin_score": score, "edits": edits}
         self.edits.write(
-            dumps_compact(dict(head, changed=rec["changed"], spin_score=score, words=rec["words"], edits=edits)) + b"\n"
+            jsonline.compact_bytes(dict(head, changed=rec["changed"], spin_score=score, words=rec["words"], edits=edits)) + b"\n"
         )
         if self.shard.fmt == JSONL:
             changes = {self.job.text_field: rec["repaired"]} if rec["changed"] else {}
@@ -295,9 +288,7 @@ class ShardWriter:
         import pyarrow.parquet as pq
 
         pf = open_parquet(self.shard.path)
-        batches = list(parquet_batches(pf, self.shard))
-        schema = pf.schema_arrow
-        table = pa.Table.from_batches(batches, schema) if batches else schema.empty_table()
+        table = pa.Table.from_batches(list(parquet_batches(pf, self.shard)), pf.schema_arrow)
         if table.num_rows != len(self.parquet_mtfix):
             raise RuntimeError(f"{self.shard.rel}: {table.num_rows} rows but {len(self.parquet_mtfix)} records")
         name = self.job.text_field

@@ -8,7 +8,7 @@ import sys
 import click
 
 from ..cli import build_options, fail, repair_options, run_repair
-from ..io import ExitCode, InputError, read_input, write_problem
+from ..io import ExitCode, InputError, atomic_write, cannot_write, read_input, write_problem
 from ..text import split_lines
 from .metrics import (
     REPORT_COLUMNS,
@@ -179,8 +179,6 @@ def eval_command(pairs_file, damaged, reference, clean_file, fmt, show, pairs_ou
     e.g. id, are carried into --pairs-out); or give --damaged A --reference B (parallel lines).
     Each pair is repaired as one document, as `mtfix fix` would.
     """
-    from ..io import atomic_write
-
     encoding, max_bytes = kw.pop("encoding"), kw.pop("max_bytes")
     if pairs_file and (damaged or reference):
         raise fail("give either PAIRS_FILE or --damaged/--reference, not both", ExitCode.USAGE)
@@ -222,7 +220,7 @@ def eval_command(pairs_file, damaged, reference, clean_file, fmt, show, pairs_ou
                     pairs_out, "".join(json.dumps(pair_record(s, True), ensure_ascii=False) + "\n" for s in scores)
                 )
             except OSError as exc:
-                raise fail(f"{pairs_out}: cannot write ({exc.strerror or exc})", ExitCode.INPUT) from None
+                raise fail(f"{pairs_out}: {cannot_write(exc)}", ExitCode.INPUT) from None
     if clean is not None:
         report["clean"] = clean_report(clean, options, repair=run_repair)
     report["signature"] = signature

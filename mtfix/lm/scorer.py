@@ -143,16 +143,16 @@ def _rule_apply(ctx, edit: Edit) -> str | None:
 
 def collect_sites(
     ctx, edits: list[Edit]
-) -> tuple[dict[tuple[int, int], SiteGroup], list[Edit], int]:
-    """(sites by span, edits passed through unchanged, number of sure rule hits)."""
+) -> tuple[dict[tuple[int, int], SiteGroup], list[Edit], list[Edit]]:
+    """(sites by span, edits passed through unchanged, the sure rule hits among those)."""
     groups: dict[tuple[int, int], SiteGroup] = {}
     passthrough: list[Edit] = []
-    sure = 0
+    sure: list[Edit] = []
     for e in edits:
         apply = _rule_apply(ctx, e)
         if apply == "auto" and e.auto:
             passthrough.append(e)
-            sure += 1
+            sure.append(e)
             continue
         if not e.fixable or e.kind not in SCORED_KINDS:
             passthrough.append(e)
@@ -343,7 +343,7 @@ def _rules_mode_decisions(
     return ctx.spin_score, applied
 
 
-def measure_in_repaired_context(lm, ctx, sites: list[Site], passthrough: list[Edit]) -> None:
+def measure_in_repaired_context(lm, ctx, sites: list[Site], sure: list[Edit]) -> None:
     """Measure `sites` in the text with the sure rule fixes around them applied: "houses with
     out energy" reads "without energy" when "energy" is weighed. Read in the damaged text,
     a site next to a fix was judged on other evidence than a second repair sees, which then
@@ -354,8 +354,7 @@ def measure_in_repaired_context(lm, ctx, sites: list[Site], passthrough: list[Ed
 
     taken = SpanSet([(s.start, s.end) for s in sites])
     fixes: list[Edit] = []
-    sure_fixes = (e for e in passthrough if e.auto and e.fixable and _rule_apply(ctx, e) == "auto")
-    for e in sorted(sure_fixes, key=lambda e: (e.start, e.start - e.end)):
+    for e in sorted((e for e in sure if e.fixable), key=lambda e: (e.start, e.start - e.end)):
         if taken.overlaps(e.start, e.end) or (fixes and e.start < fixes[-1].end):
             continue
         fixes.append(e)
@@ -386,7 +385,7 @@ def score_with_language_model(ctx, edits: list[Edit]) -> list[Edit]:
     cal = load_calibration(calibration_for(ctx.options))
     rules_spin, rules_applied = _rules_mode_decisions(ctx, edits)
     groups, passthrough, sure = collect_sites(ctx, edits)
-    measure_in_repaired_context(lm, ctx, [g.site for g in groups.values()], passthrough)
+    measure_in_repaired_context(lm, ctx, [g.site for g in groups.values()], sure)
     index = load_index()
     zipf = index.zipf
     keys = list(groups)
@@ -399,9 +398,9 @@ def score_with_language_model(ctx, edits: list[Edit]) -> list[Edit]:
     ]
     add_repeat_agreement(bests, features)
     add_thesaurus_and_document_evidence(bests, features, ctx.doc.words, index.originals)
-    rate, probs = decide(features, sure, cal)
+    rate, probs = decide(features, len(sure), cal)
     ctx.spin_score = max(document_spin_score(rate, cal), rules_spin)
-    ctx.notes.update(spin_rate=rate, sure_hits=sure, sites=len(groups))
+    ctx.notes.update(spin_rate=rate, sure_hits=len(sure), sites=len(groups))
     out = list(passthrough)
     for key, feats, p in zip(keys, features, probs):
         g = groups[key]
