@@ -75,6 +75,7 @@ def test_exit_codes_clean_and_found(run_cli, command, spun_file, clean_file):
         ["check", "--enable", "nosuch", "{spun}"],
         ["check", "--mode", "rules", "--enable", "restorer", "{spun}"],  # nothing would confirm it
         ["check", "--encoding", "no-such-codec", "{spun}"],
+        ["eval", "--encoding", "rot13", "--damaged", "{spun}", "--reference", "{spun}"],  # not a text codec
         ["check", "--ignore-file", "{missing}", "{spun}"],
         ["fix", "--in-place", "-"],
         ["fix", "--backup", ".orig", "{spun}"],

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..cli import build_options, fail, repair_options, run_repair
+from ..cli import build_options, fail, pop_io, repair_options, run_repair
 from ..io import ExitCode, InputError, atomic_write, cannot_write, read_input, write_problem
 from ..text import split_lines
 from .metrics import (
@@ -179,7 +179,7 @@ def eval_command(pairs_file, damaged, reference, clean_file, fmt, show, pairs_ou
     e.g. id, are carried into --pairs-out); or give --damaged A --reference B (parallel lines).
     Each pair is repaired as one document, as `mtfix fix` would.
     """
-    encoding, max_bytes = kw.pop("encoding"), kw.pop("max_bytes")
+    encoding, max_bytes = pop_io(kw)
     if pairs_file and (damaged or reference):
         raise fail("give either PAIRS_FILE or --damaged/--reference, not both", ExitCode.USAGE)
     if bool(damaged) != bool(reference):
